@@ -1,0 +1,217 @@
+"""Token records, the store protocols and store lookup by URL."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from typing import Literal, Protocol, runtime_checkable
+
+from ._errors import ConfigurationError
+
+__all__ = [
+    "AsyncTokenStore",
+    "LoginMethod",
+    "StoreBackend",
+    "TokenRecord",
+    "TokenStore",
+    "open_async_store",
+    "open_store",
+]
+
+LoginMethod = Literal["password", "api_key"]
+
+#: Longest ``jti``, subject and API-key id a record may hold; stores size columns by these.
+MAX_JTI_LENGTH = 64
+MAX_SUBJECT_LENGTH = 255
+MAX_KEY_ID_LENGTH = 64
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRecord:
+    """What a store keeps about one issued token: never the token itself.
+
+    Attributes:
+        jti: The token's unique id (the ``jti`` claim), at most 64 characters.
+        subject: The principal the token was issued to (the ``sub`` claim).
+        issued_at: Unix time the token was issued (``iat``).
+        expires_at: Unix time the token expires (``exp``).
+        method: How the client logged in: ``"password"`` or ``"api_key"``.
+        api_key_id: The public id of the API key used, when ``method`` is ``"api_key"``.
+    """
+
+    jti: str
+    subject: str
+    issued_at: int
+    expires_at: int
+    method: LoginMethod
+    api_key_id: str | None = None
+
+    def __post_init__(self) -> None:
+        _check_text("jti", self.jti, MAX_JTI_LENGTH)
+        _check_text("subject", self.subject, MAX_SUBJECT_LENGTH)
+        for name in ("issued_at", "expires_at"):
+            value = getattr(self, name)
+            if type(value) is not int or not 0 <= value < 2**53:
+                raise ValueError(f"TokenRecord.{name} must be a non-negative int, got {value!r}")
+        if self.expires_at < self.issued_at:
+            raise ValueError("TokenRecord.expires_at is before issued_at")
+        if self.method not in ("password", "api_key"):
+            raise ValueError(
+                f"TokenRecord.method must be 'password' or 'api_key', not {self.method!r}"
+            )
+        if (self.method == "api_key") != (self.api_key_id is not None):
+            raise ValueError("TokenRecord.api_key_id is set exactly when method is 'api_key'")
+        if self.api_key_id is not None:
+            _check_text("api_key_id", self.api_key_id, MAX_KEY_ID_LENGTH)
+
+
+def _check_text(name: str, value: object, limit: int) -> None:
+    if not isinstance(value, str) or not 0 < len(value) <= limit:
+        raise ValueError(
+            f"TokenRecord.{name} must be a non-empty str of at most {limit} characters"
+        )
+
+
+@runtime_checkable
+class TokenStore(Protocol):
+    """Issued-token records by ``jti``, for the synchronous driver.
+
+    Every method raises :class:`~tokenauth.StoreError` (never a driver's own
+    exception) when the backing service fails; the flows then answer 503.
+    A store may forget a record once its ``expires_at`` has passed.
+    """
+
+    def add(self, record: TokenRecord) -> None:
+        """Store a new record; raises DuplicateTokenError if the ``jti`` is taken."""
+        ...
+
+    def get(self, jti: str) -> TokenRecord | None:
+        """Return the record for ``jti``, or None if there is none."""
+        ...
+
+    def remove(self, jti: str) -> bool:
+        """Remove one record; True if this call removed it (at most one caller wins)."""
+        ...
+
+    def remove_subject(self, subject: str) -> int:
+        """Remove every record of ``subject``; returns how many were removed."""
+        ...
+
+    def list_subject(self, subject: str) -> list[TokenRecord]:
+        """Return the records of ``subject``, oldest first."""
+        ...
+
+    def purge_expired(self, now: int) -> int:
+        """Remove every record with ``expires_at <= now``; returns how many."""
+        ...
+
+    def close(self) -> None:
+        """Release connections; the store is unusable afterwards."""
+        ...
+
+
+@runtime_checkable
+class AsyncTokenStore(Protocol):
+    """The asynchronous twin of :class:`TokenStore`, for :class:`~tokenauth.AsyncTokenAuth`."""
+
+    async def add(self, record: TokenRecord) -> None:
+        """Store a new record; raises DuplicateTokenError if the ``jti`` is taken."""
+        ...
+
+    async def get(self, jti: str) -> TokenRecord | None:
+        """Return the record for ``jti``, or None if there is none."""
+        ...
+
+    async def remove(self, jti: str) -> bool:
+        """Remove one record; True if this call removed it (at most one caller wins)."""
+        ...
+
+    async def remove_subject(self, subject: str) -> int:
+        """Remove every record of ``subject``; returns how many were removed."""
+        ...
+
+    async def list_subject(self, subject: str) -> list[TokenRecord]:
+        """Return the records of ``subject``, oldest first."""
+        ...
+
+    async def purge_expired(self, now: int) -> int:
+        """Remove every record with ``expires_at <= now``; returns how many."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections; the store is unusable afterwards."""
+        ...
+
+
+class StoreBackend(Protocol):
+    """What a ``tokenauth.stores`` entry point names: a way to open stores from URLs."""
+
+    def open(self, url: str) -> TokenStore:
+        """Open a synchronous store for ``url``."""
+        ...
+
+    def open_async(self, url: str) -> AsyncTokenStore:
+        """Open an asynchronous store for ``url``."""
+        ...
+
+
+_SCHEME = re.compile(r"^([a-z][a-z0-9+.-]*):", re.IGNORECASE)
+
+#: Which distribution provides a scheme, to name the install in the error message.
+_KNOWN_PROVIDERS = {
+    "sqlite": "tokenauth-sqlalchemy",
+    "postgresql": "tokenauth-sqlalchemy",
+    "postgres": "tokenauth-sqlalchemy",
+    "mysql": "tokenauth-sqlalchemy",
+    "mariadb": "tokenauth-sqlalchemy",
+    "redis": "tokenauth-redis",
+    "rediss": "tokenauth-redis",
+    "unix": "tokenauth-redis",
+    "redis+sentinel": "tokenauth-redis",
+    "redis+cluster": "tokenauth-redis",
+}
+
+
+def _backend(url: str) -> StoreBackend:
+    match = _SCHEME.match(url)
+    if match is None:
+        raise ConfigurationError(
+            "a store URL needs a scheme, e.g. 'memory://' or 'redis://host:6379/0'"
+        )
+    scheme = match.group(1).lower()
+    candidates = [scheme] if "+" not in scheme else [scheme, scheme.split("+", 1)[0]]
+    found = {ep.name: ep for ep in entry_points(group="tokenauth.stores")}
+    for name in candidates:
+        if name in found:
+            backend: StoreBackend = found[name].load()
+            return backend
+    provider = _KNOWN_PROVIDERS.get(scheme) or _KNOWN_PROVIDERS.get(candidates[-1])
+    hint = f"; install it with: pip install {provider}" if provider else ""
+    raise ConfigurationError(f"no token store is registered for the URL scheme {scheme!r}{hint}")
+
+
+def open_store(url: str) -> TokenStore:
+    """Open a synchronous token store by URL, e.g. ``memory://`` or ``sqlite:///tokens.db``.
+
+    Args:
+        url: The store URL; its scheme picks the backend registered under the
+            ``tokenauth.stores`` entry-point group.
+
+    Returns:
+        A ready store.
+
+    Raises:
+        ConfigurationError: No backend handles the scheme (the message names the
+            package to install), or the backend refused the URL.
+    """
+    return _backend(url).open(url)
+
+
+def open_async_store(url: str) -> AsyncTokenStore:
+    """Open an asynchronous token store by URL; see :func:`open_store`."""
+    return _backend(url).open_async(url)
+
+
+StoreOpener = Callable[[str], TokenStore]

@@ -1,0 +1,374 @@
+"""The store contract: every token store, sync or async, behaves like a plain dict.
+
+A store author subclasses :class:`TokenStoreContract` (or
+:class:`AsyncTokenStoreContract`) in a test module and overrides one fixture
+that returns a factory of fresh, empty stores. The tests include a Hypothesis
+stateful test that runs random sequences of operations against the store and
+against a plain model side by side.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import string
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, ClassVar
+
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    Bundle,
+    RuleBasedStateMachine,
+    consumes,
+    initialize,
+    rule,
+    run_state_machine_as_test,
+)
+
+from tokenauth._errors import DuplicateTokenError
+from tokenauth._store import AsyncTokenStore, TokenRecord, TokenStore
+
+__all__ = ["AsyncTokenStoreContract", "TokenStoreContract"]
+
+StoreFactory = Callable[[], TokenStore]
+AsyncStoreFactory = Callable[[], Awaitable[AsyncTokenStore]]
+
+_JTI_ALPHABET = string.ascii_letters + string.digits + "-_"
+_SUBJECTS = ["alice", "bob", "carol@example.com", "Zoë", "用户", "a" * 255]
+
+
+class _Runner:
+    """Calls store methods the same way whatever the store's flavour."""
+
+    def call(self, name: str, *args: Any) -> Any:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+
+class _SyncRunner(_Runner):
+    def __init__(self, factory: StoreFactory) -> None:
+        self.store = factory()
+
+    def call(self, name: str, *args: Any) -> Any:
+        return getattr(self.store, name)(*args)
+
+    def close(self) -> None:
+        self.store.close()
+
+
+class _AsyncRunner(_Runner):
+    def __init__(self, factory: AsyncStoreFactory) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.store = self.loop.run_until_complete(factory())
+
+    def call(self, name: str, *args: Any) -> Any:
+        return self.loop.run_until_complete(getattr(self.store, name)(*args))
+
+    def close(self) -> None:
+        try:
+            self.loop.run_until_complete(self.store.aclose())
+        finally:
+            self.loop.close()
+
+
+def _records(now: int, *, expired: bool | None = None) -> st.SearchStrategy[TokenRecord]:
+    """Records that expired long ago or expire long from now, never near ``now``."""
+
+    @st.composite
+    def build(draw: st.DrawFn) -> TokenRecord:
+        issued = draw(st.integers(now - 100_000, now - 10_000))
+        is_expired = draw(st.booleans()) if expired is None else expired
+        if is_expired:
+            expires = draw(st.integers(issued, now - 60))
+        else:
+            expires = draw(st.integers(now + 3_600, now + 1_000_000))
+        by_key = draw(st.booleans())
+        return TokenRecord(
+            jti=draw(st.text(_JTI_ALPHABET, min_size=1, max_size=64)),
+            subject=draw(st.sampled_from(_SUBJECTS)),
+            issued_at=issued,
+            expires_at=expires,
+            method="api_key" if by_key else "password",
+            api_key_id=draw(st.text(_JTI_ALPHABET, min_size=1, max_size=64)) if by_key else None,
+        )
+
+    return build()
+
+
+def _machine(
+    make_runner: Callable[[], _Runner], forgets_expired: bool
+) -> type[RuleBasedStateMachine]:
+    now = int(time.time())
+
+    class StoreMachine(RuleBasedStateMachine):
+        """Random operations on the store and on a dict, compared after each."""
+
+        jtis = Bundle("jtis")
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.runner = make_runner()
+            self.model: dict[str, TokenRecord] = {}
+
+        def forgettable(self, record: TokenRecord) -> bool:
+            return forgets_expired and record.expires_at <= time.time()
+
+        @initialize()
+        def starts_empty(self) -> None:
+            for subject in _SUBJECTS:
+                assert self.runner.call("list_subject", subject) == []
+
+        @rule(target=jtis, record=_records(now))
+        def add(self, record: TokenRecord) -> str:
+            existing = self.model.get(record.jti)
+            try:
+                self.runner.call("add", record)
+            except DuplicateTokenError:
+                assert existing is not None, "DuplicateTokenError for a jti that is not stored"
+                return record.jti
+            assert existing is None or self.forgettable(existing), "a duplicate jti was accepted"
+            self.model[record.jti] = record
+            return record.jti
+
+        @rule(jti=jtis)
+        def get(self, jti: str) -> None:
+            got = self.runner.call("get", jti)
+            expected = self.model.get(jti)
+            if expected is not None and got is None and self.forgettable(expected):
+                del self.model[jti]
+                return
+            assert got == expected
+
+        @rule(jti=consumes(jtis))
+        def remove(self, jti: str) -> None:
+            removed = self.runner.call("remove", jti)
+            expected = self.model.pop(jti, None)
+            if expected is not None and self.forgettable(expected):
+                assert removed in (True, False)
+            else:
+                assert removed is (expected is not None)
+            assert self.runner.call("get", jti) is None
+
+        @rule(subject=st.sampled_from(_SUBJECTS))
+        def remove_subject(self, subject: str) -> None:
+            mine = [r for r in self.model.values() if r.subject == subject]
+            removed = self.runner.call("remove_subject", subject)
+            must = sum(1 for r in mine if not self.forgettable(r))
+            assert must <= removed <= len(mine)
+            for record in mine:
+                del self.model[record.jti]
+            assert self.runner.call("list_subject", subject) == []
+
+        @rule(subject=st.sampled_from(_SUBJECTS))
+        def list_subject(self, subject: str) -> None:
+            listed = self.runner.call("list_subject", subject)
+            assert [r.issued_at for r in listed] == sorted(r.issued_at for r in listed)
+            assert len({r.jti for r in listed}) == len(listed)
+            mine = {r.jti: r for r in self.model.values() if r.subject == subject}
+            for record in listed:
+                assert mine.get(record.jti) == record
+            for jti, record in mine.items():
+                if record not in listed:
+                    assert self.forgettable(record), "list_subject left out a stored record"
+                    del self.model[jti]
+
+        @rule()
+        def purge_expired(self) -> None:
+            expired = [r for r in self.model.values() if r.expires_at <= now]
+            purged = self.runner.call("purge_expired", now)
+            if forgets_expired:
+                assert 0 <= purged <= len(expired)
+            else:
+                assert purged == len(expired)
+            for record in expired:
+                del self.model[record.jti]
+                assert self.runner.call("get", record.jti) is None
+
+        def teardown(self) -> None:
+            try:
+                for jti, record in self.model.items():
+                    got = self.runner.call("get", jti)
+                    assert got == record or (got is None and self.forgettable(record))
+            finally:
+                self.runner.close()
+
+    return StoreMachine
+
+
+def _record(jti: str, subject: str = "alice", *, issued: int = 0, ttl: int = 3600) -> TokenRecord:
+    issued = issued or int(time.time())
+    return TokenRecord(
+        jti=jti, subject=subject, issued_at=issued, expires_at=issued + ttl, method="password"
+    )
+
+
+class _ContractBase:
+    #: True for stores that may drop a record by themselves once it has expired
+    #: (Redis does, through native key expiry). Such stores are held to "at most"
+    #: where a store that keeps expired records until asked is held to "exactly".
+    forgets_expired: ClassVar[bool] = False
+    #: How many random operation sequences the stateful test runs.
+    max_examples: ClassVar[int] = 40
+    #: How many operations each sequence has at most.
+    steps: ClassVar[int] = 30
+
+    def _settings(self) -> settings:
+        return settings(
+            max_examples=self.max_examples,
+            stateful_step_count=self.steps,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+        )
+
+    def _runner(self) -> _Runner:
+        raise NotImplementedError
+
+    def _check_basics(self, runner: _Runner) -> None:
+        try:
+            record = _record("contract-basic-1")
+            runner.call("add", record)
+            assert runner.call("get", record.jti) == record
+            with pytest.raises(DuplicateTokenError):
+                runner.call("add", _record("contract-basic-1", "bob"))
+            assert runner.call("get", record.jti) == record, "a refused add changed the record"
+            assert runner.call("list_subject", "bob") == []
+            assert runner.call("remove", record.jti) is True
+            assert runner.call("remove", record.jti) is False
+            assert runner.call("get", record.jti) is None
+        finally:
+            runner.close()
+
+    def _check_subjects(self, runner: _Runner) -> None:
+        try:
+            now = int(time.time())
+            for i in range(5):
+                runner.call("add", _record(f"s-a-{i}", "alice", issued=now - 10 + i))
+            runner.call("add", _record("s-b-0", "bob"))
+            listed = runner.call("list_subject", "alice")
+            assert [r.jti for r in listed] == [f"s-a-{i}" for i in range(5)]
+            assert runner.call("remove_subject", "alice") == 5
+            assert runner.call("list_subject", "alice") == []
+            assert runner.call("get", "s-b-0") is not None
+            assert runner.call("remove_subject", "nobody") == 0
+        finally:
+            runner.close()
+
+    def _check_purge(self, runner: _Runner) -> None:
+        try:
+            now = int(time.time())
+            old = _record("p-old", issued=now - 7200, ttl=3600)
+            fresh = _record("p-fresh", issued=now, ttl=3600)
+            runner.call("add", old)
+            runner.call("add", fresh)
+            purged = runner.call("purge_expired", now)
+            assert purged == 1 or (self.forgets_expired and purged == 0)
+            assert runner.call("get", "p-old") is None
+            assert runner.call("get", "p-fresh") == fresh
+            assert runner.call("purge_expired", now) == 0
+        finally:
+            runner.close()
+
+
+class TokenStoreContract(_ContractBase):
+    """The contract for a synchronous :class:`~tokenauth.TokenStore`.
+
+    Subclass it in a test module (the class name must start with ``Test``) and
+    override :meth:`store_factory` to return a callable that makes a fresh,
+    empty store each time it is called; clean up after the fixture's ``yield``.
+    """
+
+    @pytest.fixture
+    def store_factory(self) -> StoreFactory:
+        """Override: return (or yield) a callable that makes a fresh, empty store."""
+        raise NotImplementedError("override the store_factory fixture")
+
+    def test_add_get_remove(self, store_factory: StoreFactory) -> None:
+        """A record can be added once, read back, and removed exactly once."""
+        self._check_basics(_SyncRunner(store_factory))
+
+    def test_subject_index(self, store_factory: StoreFactory) -> None:
+        """Records are listed per subject, oldest first, and removed per subject."""
+        self._check_subjects(_SyncRunner(store_factory))
+
+    def test_purge_expired(self, store_factory: StoreFactory) -> None:
+        """Purging removes expired records and keeps live ones."""
+        self._check_purge(_SyncRunner(store_factory))
+
+    def test_concurrent_removal_has_one_winner(self, store_factory: StoreFactory) -> None:
+        """Of many threads removing one record at once, exactly one is told it removed it."""
+        store = store_factory()
+        try:
+            store.add(_record("race"))
+            barrier = threading.Barrier(16)
+            results: list[bool] = []
+            lock = threading.Lock()
+
+            def remove() -> None:
+                barrier.wait()
+                removed = store.remove("race")
+                with lock:
+                    results.append(removed)
+
+            threads = [threading.Thread(target=remove) for _ in range(16)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            assert sorted(results) == [False] * 15 + [True]
+        finally:
+            store.close()
+
+    def test_behaves_like_a_dict(self, store_factory: StoreFactory) -> None:
+        """Random sequences of operations agree with a plain in-memory model."""
+        machine = _machine(lambda: _SyncRunner(store_factory), self.forgets_expired)
+        run_state_machine_as_test(machine, settings=self._settings())
+
+
+class AsyncTokenStoreContract(_ContractBase):
+    """The contract for an :class:`~tokenauth.AsyncTokenStore`.
+
+    Override :meth:`async_store_factory` to return an async callable that makes a
+    fresh, empty store; it is awaited inside the event loop the test uses.
+    """
+
+    @pytest.fixture
+    def async_store_factory(self) -> AsyncStoreFactory:
+        """Override: return (or yield) an async callable that makes a fresh, empty store."""
+        raise NotImplementedError("override the async_store_factory fixture")
+
+    def test_add_get_remove(self, async_store_factory: AsyncStoreFactory) -> None:
+        """A record can be added once, read back, and removed exactly once."""
+        self._check_basics(_AsyncRunner(async_store_factory))
+
+    def test_subject_index(self, async_store_factory: AsyncStoreFactory) -> None:
+        """Records are listed per subject, oldest first, and removed per subject."""
+        self._check_subjects(_AsyncRunner(async_store_factory))
+
+    def test_purge_expired(self, async_store_factory: AsyncStoreFactory) -> None:
+        """Purging removes expired records and keeps live ones."""
+        self._check_purge(_AsyncRunner(async_store_factory))
+
+    def test_concurrent_removal_has_one_winner(
+        self, async_store_factory: AsyncStoreFactory
+    ) -> None:
+        """Of many tasks removing one record at once, exactly one is told it removed it."""
+
+        async def race() -> list[bool]:
+            store = await async_store_factory()
+            try:
+                await store.add(_record("race"))
+                return list(await asyncio.gather(*(store.remove("race") for _ in range(16))))
+            finally:
+                await store.aclose()
+
+        assert sorted(asyncio.run(race())) == [False] * 15 + [True]
+
+    def test_behaves_like_a_dict(self, async_store_factory: AsyncStoreFactory) -> None:
+        """Random sequences of operations agree with a plain in-memory model."""
+        machine = _machine(lambda: _AsyncRunner(async_store_factory), self.forgets_expired)
+        run_state_machine_as_test(machine, settings=self._settings())
