@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ._clock import Clock, system_clock
 from ._errors import (
+    AlreadyExistsError,
     ConfigurationError,
     DuplicateTokenError,
     StoreError,
@@ -12,6 +13,16 @@ from ._errors import (
     WeakKeyError,
 )
 from ._memory import AsyncMemoryStore, MemoryStore
+from ._registry import (
+    ApiKeyRecord,
+    ApiKeyRegistry,
+    AsyncApiKeyRegistry,
+    AsyncUserRegistry,
+    MemoryApiKeyRegistry,
+    MemoryUserRegistry,
+    UserRecord,
+    UserRegistry,
+)
 from ._store import (
     AsyncTokenStore,
     LoginMethod,
@@ -23,19 +34,28 @@ from ._store import (
 )
 
 __all__ = [
+    "AlreadyExistsError",
+    "ApiKeyRecord",
+    "ApiKeyRegistry",
+    "AsyncApiKeyRegistry",
     "AsyncMemoryStore",
     "AsyncTokenStore",
+    "AsyncUserRegistry",
     "Clock",
     "ConfigurationError",
     "DuplicateTokenError",
     "LoginMethod",
+    "MemoryApiKeyRegistry",
     "MemoryStore",
+    "MemoryUserRegistry",
     "StoreBackend",
     "StoreError",
     "StoreUnreachableError",
     "TokenAuthError",
     "TokenRecord",
     "TokenStore",
+    "UserRecord",
+    "UserRegistry",
     "WeakKeyError",
     "open_async_store",
     "open_store",

@@ -8,12 +8,14 @@ A client's bad request is never an exception; it is a result value (see
     │   └── WeakKeyError           a key below the minimum strength
     ├── StoreError                 a token store or registry could not do its work
     │   └── StoreUnreachableError  the backing service did not answer (timeout, refused)
-    └── DuplicateTokenError        a record with that ``jti`` is already stored
+    └── AlreadyExistsError         a record with that key already exists
+        └── DuplicateTokenError    a token record with that ``jti`` is already stored
 """
 
 from __future__ import annotations
 
 __all__ = [
+    "AlreadyExistsError",
     "ConfigurationError",
     "DuplicateTokenError",
     "StoreError",
@@ -46,5 +48,9 @@ class StoreUnreachableError(StoreError):
     """The backing service could not be reached in time."""
 
 
-class DuplicateTokenError(TokenAuthError):
+class AlreadyExistsError(TokenAuthError):
+    """A user, API key or token record with the same key is already stored."""
+
+
+class DuplicateTokenError(AlreadyExistsError):
     """A token record with the same ``jti`` is already stored."""

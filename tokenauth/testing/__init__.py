@@ -1,4 +1,4 @@
-"""Test kit for tokenauth users: a frozen clock, strategies and the store contract.
+"""Test kit for tokenauth users: a frozen clock, strategies and the store contracts.
 
 Needs the ``testing`` extra (``pip install tokenauth[testing]``) for Hypothesis and pytest.
 """
@@ -7,5 +7,19 @@ from __future__ import annotations
 
 from ._clock import FrozenClock
 from ._contract import AsyncTokenStoreContract, TokenStoreContract
+from ._registry_contract import (
+    ApiKeyRegistryContract,
+    AsyncApiKeyRegistryContract,
+    AsyncUserRegistryContract,
+    UserRegistryContract,
+)
 
-__all__ = ["AsyncTokenStoreContract", "FrozenClock", "TokenStoreContract"]
+__all__ = [
+    "ApiKeyRegistryContract",
+    "AsyncApiKeyRegistryContract",
+    "AsyncTokenStoreContract",
+    "AsyncUserRegistryContract",
+    "FrozenClock",
+    "TokenStoreContract",
+    "UserRegistryContract",
+]
