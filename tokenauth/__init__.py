@@ -1,7 +1,27 @@
-"""tokenauth: JWT bearer-token authentication for HTTP APIs."""
+"""tokenauth: JWT bearer-token authentication for HTTP APIs.
+
+Clients trade HTTP Basic credentials (a password, or an API key as the
+username) for a signed JWT, then send it as ``Authorization: Bearer``; every
+token is checked against its signature, its claims and the token store on
+every request. See the README for a tour.
+"""
 
 from __future__ import annotations
 
+from ._auth import AsyncTokenAuth, TokenAuth
+from ._authn import (
+    API_KEY_PREFIX,
+    ApiKeyAuthenticator,
+    Authenticator,
+    BasicAuthenticator,
+    PasswordAuthenticator,
+    api_key_digest,
+    default_password_hasher,
+    generate_api_key,
+    is_well_formed_api_key,
+    new_user,
+)
+from ._claims import Claims, Principal
 from ._clock import Clock, system_clock
 from ._errors import (
     AlreadyExistsError,
@@ -12,6 +32,18 @@ from ._errors import (
     TokenAuthError,
     WeakKeyError,
 )
+from ._events import EventKind, RedactingFilter, SecurityEvent, redact
+from ._flow import Call, Flow, run_async, run_sync
+from ._http import BasicCredentials, Query, TrustedProxies, extract_bearer, is_secure, parse_basic
+from ._jwt import (
+    IssuedToken,
+    JWTIssuer,
+    JWTValidator,
+    TokenIssuer,
+    TokenRejected,
+    TokenValidator,
+)
+from ._keys import Algorithm, Key, KeySet
 from ._memory import AsyncMemoryStore, MemoryStore
 from ._registry import (
     ApiKeyRecord,
@@ -22,6 +54,20 @@ from ._registry import (
     MemoryUserRegistry,
     UserRecord,
     UserRegistry,
+)
+from ._results import (
+    Authenticated,
+    AuthResult,
+    BadRequest,
+    Failure,
+    Granted,
+    HttpsRequired,
+    LoggedOut,
+    LoginResult,
+    LogoutResult,
+    Reason,
+    StoreUnavailable,
+    Unauthorized,
 )
 from ._store import (
     AsyncTokenStore,
@@ -34,30 +80,79 @@ from ._store import (
 )
 
 __all__ = [
+    "API_KEY_PREFIX",
+    "Algorithm",
     "AlreadyExistsError",
+    "ApiKeyAuthenticator",
     "ApiKeyRecord",
     "ApiKeyRegistry",
     "AsyncApiKeyRegistry",
     "AsyncMemoryStore",
+    "AsyncTokenAuth",
     "AsyncTokenStore",
     "AsyncUserRegistry",
+    "AuthResult",
+    "Authenticated",
+    "Authenticator",
+    "BadRequest",
+    "BasicAuthenticator",
+    "BasicCredentials",
+    "Call",
+    "Claims",
     "Clock",
     "ConfigurationError",
     "DuplicateTokenError",
+    "EventKind",
+    "Failure",
+    "Flow",
+    "Granted",
+    "HttpsRequired",
+    "IssuedToken",
+    "JWTIssuer",
+    "JWTValidator",
+    "Key",
+    "KeySet",
+    "LoggedOut",
     "LoginMethod",
+    "LoginResult",
+    "LogoutResult",
     "MemoryApiKeyRegistry",
     "MemoryStore",
     "MemoryUserRegistry",
+    "PasswordAuthenticator",
+    "Principal",
+    "Query",
+    "Reason",
+    "RedactingFilter",
+    "SecurityEvent",
     "StoreBackend",
     "StoreError",
+    "StoreUnavailable",
     "StoreUnreachableError",
+    "TokenAuth",
     "TokenAuthError",
+    "TokenIssuer",
     "TokenRecord",
+    "TokenRejected",
     "TokenStore",
+    "TokenValidator",
+    "TrustedProxies",
+    "Unauthorized",
     "UserRecord",
     "UserRegistry",
     "WeakKeyError",
+    "api_key_digest",
+    "default_password_hasher",
+    "extract_bearer",
+    "generate_api_key",
+    "is_secure",
+    "is_well_formed_api_key",
+    "new_user",
     "open_async_store",
     "open_store",
+    "parse_basic",
+    "redact",
+    "run_async",
+    "run_sync",
     "system_clock",
 ]

@@ -1,0 +1,604 @@
+"""The flows of the HTTP contract, and the sync and async front doors that run them.
+
+:class:`TokenAuth` and :class:`AsyncTokenAuth` share every decision: each
+public method builds a flow (see ``tokenauth._flow``) from the same code and
+only the driver differs.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any, TypeVar
+
+import argon2
+
+from ._authn import (
+    ApiKeyAuthenticator,
+    Authenticator,
+    BasicAuthenticator,
+    PasswordAuthenticator,
+    generate_api_key,
+    new_user,
+)
+from ._claims import Claims, Principal
+from ._clock import Clock, system_clock
+from ._errors import ConfigurationError, StoreError
+from ._events import EventHook, EventKind, SecurityEvent, emit
+from ._flow import Call, Flow, run_async, run_sync
+from ._http import Query, TrustedProxies, extract_bearer, is_secure, parse_basic
+from ._jwt import JWTIssuer, JWTValidator, TokenIssuer, TokenRejected, TokenValidator
+from ._keys import Key, KeySet
+from ._registry import (
+    ApiKeyRecord,
+    ApiKeyRegistry,
+    AsyncApiKeyRegistry,
+    AsyncUserRegistry,
+    UserRecord,
+    UserRegistry,
+)
+from ._results import (
+    Authenticated,
+    AuthResult,
+    BadRequest,
+    Granted,
+    HttpsRequired,
+    LoggedOut,
+    LoginResult,
+    LogoutResult,
+    Reason,
+    StoreUnavailable,
+    Unauthorized,
+)
+from ._store import AsyncTokenStore, TokenStore
+
+__all__ = ["AsyncTokenAuth", "TokenAuth"]
+
+R = TypeVar("R")
+_log = logging.getLogger("tokenauth")
+#: Failures of a store call that mean "the store is not there": fail closed with 503.
+_STORE_FAILURES = (StoreError, OSError)
+
+
+class _Flows:
+    """Configuration and the flows; the drivers live in the subclasses."""
+
+    def __init__(
+        self,
+        *,
+        keys: KeySet,
+        store: Any,
+        users: Any = None,
+        api_keys: Any = None,
+        pepper: bytes | None = None,
+        authenticator: Authenticator | None = None,
+        hasher: argon2.PasswordHasher | None = None,
+        issuer: str | None = None,
+        audience: str | None = None,
+        ttl: int = 3600,
+        leeway: int = 5,
+        realm: str = "api",
+        allow_query_token: bool = True,
+        trusted_proxies: Iterable[str] = (),
+        clock: Clock = system_clock,
+        on_event: EventHook | None = None,
+        token_issuer: TokenIssuer | None = None,
+        token_validator: TokenValidator | None = None,
+    ) -> None:
+        if any(c in realm for c in '\r\n"\\') or not realm.isprintable():
+            raise ConfigurationError("the realm must be printable, without quotes or backslashes")
+        if api_keys is not None and pepper is None:
+            raise ConfigurationError("API keys need a pepper: a server-side secret of 32+ bytes")
+        self._keys = keys
+        self.store = store
+        self.users = users
+        self.api_keys = api_keys
+        self._pepper = pepper
+        self._hasher = hasher
+        self.realm = realm
+        self.allow_query_token = allow_query_token
+        self.trusted_proxies = TrustedProxies.of(trusted_proxies)
+        self.clock = clock
+        self.on_event = on_event
+        self._leeway = leeway
+        self.issuer: TokenIssuer = token_issuer or JWTIssuer(
+            keys, ttl=ttl, issuer=issuer, audience=audience
+        )
+        self.validator: TokenValidator = token_validator or JWTValidator(
+            keys, issuer=issuer, audience=audience, leeway=leeway, max_lifetime=max(ttl, 60)
+        )
+        if authenticator is None and (users is not None or api_keys is not None):
+            authenticator = BasicAuthenticator(
+                passwords=None if users is None else PasswordAuthenticator(users, hasher=hasher),
+                api_keys=None
+                if api_keys is None
+                else ApiKeyAuthenticator(api_keys, pepper=pepper or b""),
+            )
+        self.authenticator = authenticator
+        self._no_token = Unauthorized.no_token(realm)
+
+    # -- helpers ----------------------------------------------------------------
+
+    def _now(self) -> int:
+        return int(self.clock())
+
+    def _emit(self, kind: EventKind, now: int, **fields: Any) -> None:
+        emit(SecurityEvent(kind, now, **fields), self.on_event)
+
+    def _guarded(self, flow: Flow[R], now: int, client: str | None) -> Flow[R | StoreUnavailable]:
+        try:
+            return (yield from flow)
+        except _STORE_FAILURES as exc:
+            _log.error("token store or registry unavailable: %s", type(exc).__name__)
+            self._emit(EventKind.STORE_UNAVAILABLE, now, client=client)
+            return StoreUnavailable.make()
+
+    def _secure(
+        self, secure: bool, client: str | None, forwarded_proto: str | None, forwarded: str | None
+    ) -> bool:
+        return is_secure(
+            secure=secure,
+            client=client,
+            forwarded_proto=forwarded_proto,
+            forwarded=forwarded,
+            trusted_proxies=self.trusted_proxies,
+        )
+
+    @property
+    def keys(self) -> KeySet:
+        """The key set tokens are signed and verified with."""
+        return self._keys
+
+    def _set_keys(self, keys: KeySet) -> None:
+        self._keys = keys
+        for part in (self.issuer, self.validator):
+            if isinstance(part, JWTIssuer | JWTValidator):
+                part.keys = keys
+
+    def rotate_keys(self, new_key: Key | None = None) -> KeySet:
+        """Start signing with ``new_key`` (or a fresh key of the same algorithm).
+
+        The old signing key keeps verifying until every token it signed has
+        expired; keys retired before now are dropped. No token stops working.
+
+        Returns:
+            The new key set (save it if your keys live in a file).
+        """
+        now = self._now()
+        fresh = new_key or Key.generate(self._keys.signing.alg)
+        rotated = self._keys.rotate(fresh, retire_after=now + self.issuer.ttl + self._leeway)
+        self._set_keys(rotated.prune(now))
+        return self._keys
+
+    # -- flows ----------------------------------------------------------------------
+
+    def _login(
+        self,
+        authorization: str | None,
+        secure: bool,
+        client: str | None,
+        forwarded_proto: str | None,
+        forwarded: str | None,
+    ) -> Flow[LoginResult]:
+        now = self._now()
+        if not self._secure(secure, client, forwarded_proto, forwarded):
+            self._emit(EventKind.HTTPS_VIOLATION, now, client=client)
+            return HttpsRequired.make()
+        credentials = parse_basic(authorization)
+        if isinstance(credentials, BadRequest):
+            self._emit(EventKind.LOGIN_REFUSED, now, reason=credentials.reason, client=client)
+            return credentials
+        # An API key travels as the username: never log it.
+        who = None if credentials.is_api_key else credentials.username
+        outcome: Principal | Reason = Reason.UNKNOWN_USER
+        if self.authenticator is not None:
+            outcome = yield from self.authenticator.authenticate(credentials, now=now)
+        if isinstance(outcome, Reason):
+            self._emit(EventKind.LOGIN_REFUSED, now, subject=who, reason=outcome, client=client)
+            return Unauthorized.login(self.realm, outcome)
+        issued = self.issuer.issue(outcome, now=now)
+        yield Call(self.store.add, (issued.record,))
+        if outcome.api_key_id is not None and self.api_keys is not None:
+            # A revocation may have raced this login: look again now that the token
+            # is stored, so that either we see the revocation or it sees our token.
+            key: ApiKeyRecord | None = yield Call(self.api_keys.get_key, (outcome.api_key_id,))
+            if key is None or not key.active:
+                yield Call(self.store.remove, (issued.record.jti,))
+                self._emit(
+                    EventKind.LOGIN_REFUSED, now, api_key_id=outcome.api_key_id,
+                    reason=Reason.API_KEY_REVOKED, client=client,
+                )  # fmt: skip
+                return Unauthorized.login(self.realm, Reason.API_KEY_REVOKED)
+        self._emit(
+            EventKind.LOGIN_GRANTED, now, subject=outcome.subject,
+            api_key_id=outcome.api_key_id, client=client,
+        )  # fmt: skip
+        self._emit(
+            EventKind.TOKEN_ISSUED, now, subject=outcome.subject, jti=issued.claims.jti,
+            api_key_id=outcome.api_key_id, client=client,
+        )  # fmt: skip
+        return Granted(issued.token, self.issuer.ttl, outcome, issued.claims)
+
+    def _check_token(self, token: str, now: int, client: str | None) -> Flow[AuthResult]:
+        result = self.validator.validate(token, now=now)
+        if isinstance(result, TokenRejected):
+            if result.reason is Reason.EXPIRED and result.claims is not None:
+                # The contract: an expired token is removed when validation meets it.
+                # Only a token whose signature checked out gets here, so nobody can
+                # delete another token by sending a forged jti.
+                removed = yield Call(self.store.remove, (result.claims.jti,))
+                if removed:
+                    self._emit(
+                        EventKind.TOKEN_EXPIRED_REMOVED, now, subject=result.claims.sub,
+                        jti=result.claims.jti, client=client,
+                    )  # fmt: skip
+            self._emit(EventKind.TOKEN_REJECTED, now, reason=result.reason, client=client)
+            return Unauthorized.invalid_token(self.realm, result.reason, result.description)
+        record = yield Call(self.store.get, (result.jti,))
+        if record is None or record.subject != result.sub:
+            self._emit(
+                EventKind.TOKEN_REJECTED, now, subject=result.sub, jti=result.jti,
+                reason=Reason.REVOKED, client=client,
+            )  # fmt: skip
+            return Unauthorized.invalid_token(
+                self.realm, Reason.REVOKED, "The token has been revoked."
+            )
+        principal = Principal(record.subject, record.method, record.api_key_id, result.scope)
+        return Authenticated(principal, result, token)
+
+    def _revoke_exposed(self, token: str, now: int, client: str | None) -> Flow[None]:
+        result = self.validator.validate(token, now=now)
+        claims = result if isinstance(result, Claims) else result.claims
+        if claims is None:
+            return
+        try:
+            removed = yield Call(self.store.remove, (claims.jti,))
+        except _STORE_FAILURES:
+            _log.error("could not revoke a token sent over plain HTTP: the store is unavailable")
+            return
+        if removed:
+            self._emit(
+                EventKind.TOKEN_REVOKED, now, subject=claims.sub, jti=claims.jti,
+                reason=Reason.HTTPS_REQUIRED, client=client,
+            )  # fmt: skip
+
+    def _authenticate(
+        self,
+        authorization: str | None,
+        query: Query | None,
+        secure: bool,
+        client: str | None,
+        forwarded_proto: str | None,
+        forwarded: str | None,
+    ) -> Flow[AuthResult]:
+        now = self._now()
+        token = extract_bearer(
+            authorization, query, realm=self.realm, allow_query=self.allow_query_token
+        )
+        if not self._secure(secure, client, forwarded_proto, forwarded):
+            self._emit(EventKind.HTTPS_VIOLATION, now, client=client)
+            if isinstance(token, str):
+                yield from self._revoke_exposed(token, now, client)
+            return HttpsRequired.make()
+        if isinstance(token, BadRequest):
+            self._emit(EventKind.TOKEN_REJECTED, now, reason=token.reason, client=client)
+            return token
+        if token is None:
+            return self._no_token
+        return (yield from self._check_token(token, now, client))
+
+    def _logout(self, token: str) -> Flow[LogoutResult]:
+        now = self._now()
+        result = yield from self._check_token(token, now, None)
+        if not isinstance(result, Authenticated):
+            return result
+        removed = yield Call(self.store.remove, (result.claims.jti,))
+        if removed:
+            self._emit(
+                EventKind.TOKEN_REVOKED, now, subject=result.claims.sub, jti=result.claims.jti
+            )
+        return LoggedOut(result.claims)
+
+    def _revoke(self, jti: str) -> Flow[bool]:
+        removed: bool = yield Call(self.store.remove, (jti,))
+        if removed:
+            self._emit(EventKind.TOKEN_REVOKED, self._now(), jti=jti)
+        return removed
+
+    def _revoke_subject(self, subject: str) -> Flow[int]:
+        count: int = yield Call(self.store.remove_subject, (subject,))
+        self._emit(EventKind.SUBJECT_REVOKED, self._now(), subject=subject, count=count)
+        return count
+
+    def _revoke_api_key(self, key_id: str) -> Flow[int]:
+        registry, _ = self._require_api_keys()
+        now = self._now()
+        key: ApiKeyRecord | None = yield Call(registry.get_key, (key_id,))
+        if key is None:
+            raise ConfigurationError(f"no API key with id {key_id!r}")
+        yield Call(registry.revoke_key, (key_id, now))
+        # Revoked first, then its tokens: a login racing this either sees the
+        # revocation when it looks again (see _login) or left a token we find here.
+        records = yield Call(self.store.list_subject, (key.subject,))
+        count = 0
+        for record in records:
+            if record.api_key_id == key_id:
+                count += bool((yield Call(self.store.remove, (record.jti,))))
+        self._emit(
+            EventKind.API_KEY_REVOKED, now, subject=key.subject, api_key_id=key_id, count=count
+        )
+        return count
+
+    def _require_api_keys(self) -> tuple[Any, bytes]:
+        if self.api_keys is None or self._pepper is None:
+            raise ConfigurationError("no API-key registry is configured")
+        return self.api_keys, self._pepper
+
+    def _create_api_key(
+        self, subject: str, name: str, scope: tuple[str, ...]
+    ) -> Flow[tuple[str, ApiKeyRecord]]:
+        registry, pepper = self._require_api_keys()
+        key, record = generate_api_key(
+            subject=subject, name=name, pepper=pepper, now=self._now(), scope=scope
+        )
+        yield Call(registry.add_key, (record,))
+        return key, record
+
+    def _add_user(self, username: str, password: str, scope: tuple[str, ...]) -> Flow[UserRecord]:
+        if self.users is None:
+            raise ConfigurationError("no user registry is configured")
+        record: UserRecord = yield Call(self._new_user, (username, password, scope), blocking=True)
+        yield Call(self.users.add_user, (record,))
+        return record
+
+    def _new_user(self, username: str, password: str, scope: tuple[str, ...]) -> UserRecord:
+        return new_user(username, password, now=self._now(), scope=scope, hasher=self._hasher)
+
+    def _purge_expired(self) -> Flow[int]:
+        count: int = yield Call(self.store.purge_expired, (self._now(),))
+        return count
+
+
+class TokenAuth(_Flows):
+    """The synchronous front door: log in, authenticate requests, revoke.
+
+    Args:
+        keys: The key set tokens are signed and verified with.
+        store: Where issued tokens are recorded (see :func:`~tokenauth.open_store`).
+        users: The user registry for password logins, if any.
+        api_keys: The API-key registry for API-key logins, if any (needs ``pepper``).
+        pepper: The server-side secret API-key digests are keyed with (32+ bytes).
+        authenticator: Replaces the built-in password and API-key authenticators.
+        hasher: The argon2 hasher for passwords (default: RFC 9106 low-memory).
+        issuer: The ``iss`` claim to put in tokens and require.
+        audience: The ``aud`` claim to put in tokens and require.
+        ttl: Token lifetime in seconds.
+        leeway: Seconds of clock skew tolerated.
+        realm: The realm named in ``WWW-Authenticate`` challenges.
+        allow_query_token: Accept ``?token=`` (discouraged; on by default).
+        trusted_proxies: Addresses whose ``Forwarded``/``X-Forwarded-Proto`` count.
+        clock: Returns the current Unix time; inject a frozen one in tests.
+        on_event: Called with every :class:`~tokenauth.SecurityEvent`.
+        token_issuer: Replaces the built-in JWT issuer.
+        token_validator: Replaces the built-in JWT validator.
+    """
+
+    def __init__(
+        self,
+        *,
+        keys: KeySet,
+        store: TokenStore,
+        users: UserRegistry | None = None,
+        api_keys: ApiKeyRegistry | None = None,
+        pepper: bytes | None = None,
+        authenticator: Authenticator | None = None,
+        hasher: argon2.PasswordHasher | None = None,
+        issuer: str | None = None,
+        audience: str | None = None,
+        ttl: int = 3600,
+        leeway: int = 5,
+        realm: str = "api",
+        allow_query_token: bool = True,
+        trusted_proxies: Iterable[str] = (),
+        clock: Clock = system_clock,
+        on_event: EventHook | None = None,
+        token_issuer: TokenIssuer | None = None,
+        token_validator: TokenValidator | None = None,
+    ) -> None:
+        """Configure; see the class docstring for the arguments."""
+        super().__init__(
+            keys=keys, store=store, users=users, api_keys=api_keys, pepper=pepper,
+            authenticator=authenticator, hasher=hasher, issuer=issuer, audience=audience,
+            ttl=ttl, leeway=leeway, realm=realm, allow_query_token=allow_query_token,
+            trusted_proxies=trusted_proxies, clock=clock, on_event=on_event,
+            token_issuer=token_issuer, token_validator=token_validator,
+        )  # fmt: skip
+
+    def login(
+        self,
+        authorization: str | None,
+        *,
+        secure: bool,
+        client: str | None = None,
+        forwarded_proto: str | None = None,
+        forwarded: str | None = None,
+    ) -> LoginResult:
+        """Trade Basic credentials for a token.
+
+        Args:
+            authorization: The ``Authorization`` header value, or None.
+            secure: Whether the connection is HTTPS.
+            client: The peer address, for logs and trusted-proxy checks.
+            forwarded_proto: ``X-Forwarded-Proto``, believed from trusted proxies only.
+            forwarded: ``Forwarded`` (RFC 7239), believed from trusted proxies only.
+
+        Returns:
+            :class:`Granted` (200), or a failure to render as it says.
+        """
+        now = self._now()
+        flow = self._login(authorization, secure, client, forwarded_proto, forwarded)
+        return run_sync(self._guarded(flow, now, client))
+
+    def authenticate(
+        self,
+        authorization: str | None,
+        *,
+        query: Query | None = None,
+        secure: bool,
+        client: str | None = None,
+        forwarded_proto: str | None = None,
+        forwarded: str | None = None,
+    ) -> AuthResult:
+        """Check the token of a request to a secured path.
+
+        Args:
+            authorization: The ``Authorization`` header value, or None.
+            query: The raw query string, or a mapping of its parameters.
+            secure: Whether the connection is HTTPS.
+            client: The peer address.
+            forwarded_proto: ``X-Forwarded-Proto``, believed from trusted proxies only.
+            forwarded: ``Forwarded`` (RFC 7239), believed from trusted proxies only.
+
+        Returns:
+            :class:`Authenticated`, or a failure to render as it says.
+        """
+        now = self._now()
+        flow = self._authenticate(authorization, query, secure, client, forwarded_proto, forwarded)
+        return run_sync(self._guarded(flow, now, client))
+
+    def logout(self, token: str) -> LogoutResult:
+        """Revoke ``token`` after validating it; :class:`LoggedOut` renders 204."""
+        return run_sync(self._guarded(self._logout(token), self._now(), None))
+
+    def revoke(self, jti: str) -> bool:
+        """Remove one token by ``jti``; True if it was stored. Raises StoreError on failure."""
+        return run_sync(self._revoke(jti))
+
+    def revoke_subject(self, subject: str) -> int:
+        """Revoke every token of ``subject`` ("log out everywhere"); returns how many."""
+        return run_sync(self._revoke_subject(subject))
+
+    def revoke_api_key(self, key_id: str) -> int:
+        """Revoke an API key and every token it issued; returns how many tokens."""
+        return run_sync(self._revoke_api_key(key_id))
+
+    def create_api_key(
+        self, subject: str, name: str = "", *, scope: tuple[str, ...] = ()
+    ) -> tuple[str, ApiKeyRecord]:
+        """Create and register an API key; returns the key (shown once) and its record."""
+        return run_sync(self._create_api_key(subject, name, scope))
+
+    def add_user(self, username: str, password: str, *, scope: tuple[str, ...] = ()) -> UserRecord:
+        """Hash the password and register a new user."""
+        return run_sync(self._add_user(username, password, scope))
+
+    def purge_expired(self) -> int:
+        """Remove every expired token from the store; returns how many."""
+        return run_sync(self._purge_expired())
+
+
+class AsyncTokenAuth(_Flows):
+    """The asynchronous front door; the same decisions as :class:`TokenAuth`.
+
+    Password hashing runs in worker threads, at most ``max_concurrent_hashes``
+    at once, so a flood of logins can neither block the event loop nor starve
+    token validation. Arguments are those of :class:`TokenAuth`.
+    """
+
+    def __init__(
+        self,
+        *,
+        keys: KeySet,
+        store: AsyncTokenStore,
+        users: UserRegistry | AsyncUserRegistry | None = None,
+        api_keys: ApiKeyRegistry | AsyncApiKeyRegistry | None = None,
+        pepper: bytes | None = None,
+        authenticator: Authenticator | None = None,
+        hasher: argon2.PasswordHasher | None = None,
+        issuer: str | None = None,
+        audience: str | None = None,
+        ttl: int = 3600,
+        leeway: int = 5,
+        realm: str = "api",
+        allow_query_token: bool = True,
+        trusted_proxies: Iterable[str] = (),
+        clock: Clock = system_clock,
+        on_event: EventHook | None = None,
+        token_issuer: TokenIssuer | None = None,
+        token_validator: TokenValidator | None = None,
+        max_concurrent_hashes: int = 4,
+    ) -> None:
+        """Configure; see :class:`TokenAuth` for the arguments."""
+        import asyncio
+
+        super().__init__(
+            keys=keys, store=store, users=users, api_keys=api_keys, pepper=pepper,
+            authenticator=authenticator, hasher=hasher, issuer=issuer, audience=audience,
+            ttl=ttl, leeway=leeway, realm=realm, allow_query_token=allow_query_token,
+            trusted_proxies=trusted_proxies, clock=clock, on_event=on_event,
+            token_issuer=token_issuer, token_validator=token_validator,
+        )  # fmt: skip
+        if max_concurrent_hashes < 1:
+            raise ConfigurationError("max_concurrent_hashes must be at least 1")
+        self._hash_slots = asyncio.Semaphore(max_concurrent_hashes)
+
+    async def login(
+        self,
+        authorization: str | None,
+        *,
+        secure: bool,
+        client: str | None = None,
+        forwarded_proto: str | None = None,
+        forwarded: str | None = None,
+    ) -> LoginResult:
+        """Trade Basic credentials for a token; see :meth:`TokenAuth.login`."""
+        now = self._now()
+        flow = self._login(authorization, secure, client, forwarded_proto, forwarded)
+        return await run_async(self._guarded(flow, now, client), self._hash_slots)
+
+    async def authenticate(
+        self,
+        authorization: str | None,
+        *,
+        query: Query | None = None,
+        secure: bool,
+        client: str | None = None,
+        forwarded_proto: str | None = None,
+        forwarded: str | None = None,
+    ) -> AuthResult:
+        """Check the token of a request; see :meth:`TokenAuth.authenticate`."""
+        now = self._now()
+        flow = self._authenticate(authorization, query, secure, client, forwarded_proto, forwarded)
+        return await run_async(self._guarded(flow, now, client))
+
+    async def logout(self, token: str) -> LogoutResult:
+        """Revoke ``token`` after validating it; :class:`LoggedOut` renders 204."""
+        return await run_async(self._guarded(self._logout(token), self._now(), None))
+
+    async def revoke(self, jti: str) -> bool:
+        """Remove one token by ``jti``; True if it was stored."""
+        return await run_async(self._revoke(jti))
+
+    async def revoke_subject(self, subject: str) -> int:
+        """Revoke every token of ``subject``; returns how many."""
+        return await run_async(self._revoke_subject(subject))
+
+    async def revoke_api_key(self, key_id: str) -> int:
+        """Revoke an API key and every token it issued; returns how many tokens."""
+        return await run_async(self._revoke_api_key(key_id))
+
+    async def create_api_key(
+        self, subject: str, name: str = "", *, scope: tuple[str, ...] = ()
+    ) -> tuple[str, ApiKeyRecord]:
+        """Create and register an API key; returns the key (shown once) and its record."""
+        return await run_async(self._create_api_key(subject, name, scope))
+
+    async def add_user(
+        self, username: str, password: str, *, scope: tuple[str, ...] = ()
+    ) -> UserRecord:
+        """Hash the password (off the loop) and register a new user."""
+        return await run_async(self._add_user(username, password, scope), self._hash_slots)
+
+    async def purge_expired(self) -> int:
+        """Remove every expired token from the store; returns how many."""
+        return await run_async(self._purge_expired())

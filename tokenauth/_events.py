@@ -1,0 +1,160 @@
+"""Security events for audit and alerting, and a logging filter that redacts tokens.
+
+Every event goes to the ``tokenauth.audit`` logger with structured fields (in
+``record.tokenauth``) and to an optional hook. No event carries a token, a
+password or an API key.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from enum import Enum
+
+from ._results import Reason
+
+__all__ = ["EventKind", "RedactingFilter", "SecurityEvent", "redact"]
+
+audit_logger = logging.getLogger("tokenauth.audit")
+# A library adds no handlers of its own, and keeps Python from printing its events
+# through the last-resort handler when the application configured no logging.
+logging.getLogger("tokenauth").addHandler(logging.NullHandler())
+
+
+class EventKind(str, Enum):
+    """What happened."""
+
+    LOGIN_GRANTED = "login_granted"
+    LOGIN_REFUSED = "login_refused"
+    TOKEN_ISSUED = "token_issued"
+    TOKEN_REJECTED = "token_rejected"
+    TOKEN_EXPIRED_REMOVED = "token_expired_removed"
+    TOKEN_REVOKED = "token_revoked"
+    SUBJECT_REVOKED = "subject_revoked"
+    API_KEY_REVOKED = "api_key_revoked"
+    HTTPS_VIOLATION = "https_violation"
+    STORE_UNAVAILABLE = "store_unavailable"
+
+
+_LEVELS = {
+    EventKind.LOGIN_GRANTED: logging.INFO,
+    EventKind.TOKEN_ISSUED: logging.INFO,
+    EventKind.TOKEN_EXPIRED_REMOVED: logging.INFO,
+    EventKind.TOKEN_REVOKED: logging.INFO,
+    EventKind.SUBJECT_REVOKED: logging.INFO,
+    EventKind.API_KEY_REVOKED: logging.INFO,
+    EventKind.LOGIN_REFUSED: logging.WARNING,
+    EventKind.TOKEN_REJECTED: logging.WARNING,
+    EventKind.HTTPS_VIOLATION: logging.WARNING,
+    EventKind.STORE_UNAVAILABLE: logging.ERROR,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class SecurityEvent:
+    """One security-relevant thing that happened.
+
+    Attributes:
+        kind: What happened.
+        at: Unix time.
+        subject: The user or key subject concerned, when known (never an API key).
+        jti: The token id concerned (not a secret: it cannot be used as a token).
+        api_key_id: The public id of the API key concerned.
+        reason: Why, for refusals and rejections.
+        client: The client's address, as the server saw it.
+        count: How many tokens, for bulk revocations.
+    """
+
+    kind: EventKind
+    at: int
+    subject: str | None = None
+    jti: str | None = None
+    api_key_id: str | None = None
+    reason: Reason | None = None
+    client: str | None = None
+    count: int | None = None
+
+    def fields(self) -> dict[str, str | int]:
+        """The event as flat, JSON-ready fields, leaving out what is unset."""
+        out: dict[str, str | int] = {}
+        for name, value in asdict(self).items():
+            if value is None:
+                continue
+            out[name] = value.value if isinstance(value, Enum) else value
+        return out
+
+
+EventHook = Callable[[SecurityEvent], None]
+
+
+def emit(event: SecurityEvent, hook: EventHook | None) -> None:
+    """Log ``event`` and pass it to ``hook``; a failing hook is logged, never raised."""
+    level = _LEVELS[event.kind]
+    if audit_logger.isEnabledFor(level):
+        fields = event.fields()
+        text = " ".join(
+            f"{k}={v!r}" if isinstance(v, str) else f"{k}={v}" for k, v in fields.items()
+        )
+        audit_logger.log(level, "%s", text, extra={"tokenauth": fields})
+    if hook is not None:
+        try:
+            hook(event)
+        except Exception:
+            audit_logger.exception("the security event hook failed on %s", event.kind.value)
+
+
+_PATTERNS = (
+    # ?token=... or &token=... in URLs and query strings.
+    (re.compile(r"([?&;]token=)[^&\s\"';]*", re.IGNORECASE), r"\1[REDACTED]"),
+    # Authorization header values.
+    (re.compile(r"\b(Bearer|Basic)(\s+)[A-Za-z0-9\-._~+/]+=*", re.IGNORECASE), r"\1\2[REDACTED]"),
+    # Anything shaped like a JWS compact token.
+    (re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"), "[REDACTED]"),
+    # Our API keys.
+    (re.compile(r"\btka_[A-Za-z0-9]{20,}"), "[REDACTED]"),
+)
+
+
+def redact(text: str) -> str:
+    """Replace tokens, credentials and API keys in ``text`` with ``[REDACTED]``."""
+    for pattern, replacement in _PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that redacts tokens and credentials from every record.
+
+    Attach it to the handlers of access logs (uvicorn's, gunicorn's, your own)
+    so that ``?token=`` URLs never reach a log file::
+
+        handler.addFilter(RedactingFilter())
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite the record with secrets redacted; never drops a record.
+
+        The format arguments are redacted one by one, so formatters that read
+        ``record.args`` (uvicorn's access log does) keep working; if a secret
+        only appears once message and arguments are joined, the joined message
+        replaces both.
+        """
+        if isinstance(record.msg, str):
+            record.msg = redact(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
+        elif isinstance(record.args, dict):
+            record.args = {
+                k: redact(v) if isinstance(v, str) else v for k, v in record.args.items()
+            }
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):  # a record whose args do not fit its format
+            return True
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg = cleaned
+            record.args = None
+        return True

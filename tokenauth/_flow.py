@@ -1,0 +1,98 @@
+"""Sans-IO flows and the two drivers that run them.
+
+A flow is a generator that yields :class:`Call` values (a store lookup, a
+registry write, an argon2 verification) and returns its result. The flow holds
+every decision; a driver only performs the calls: :func:`run_sync` directly,
+:func:`run_async` awaiting coroutines and moving CPU-heavy calls off the event
+loop. A :class:`~tokenauth.StoreError` raised by a call is thrown back into the
+flow at the ``yield``, so a flow can handle it or let it propagate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+from typing import Any, TypeAlias, TypeVar
+
+from ._errors import ConfigurationError
+
+__all__ = ["Call", "Flow", "run_async", "run_sync"]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One step of I/O or heavy CPU work a flow needs done.
+
+    Attributes:
+        fn: What to call; may return a value or an awaitable (async drivers only).
+        args: Positional arguments.
+        blocking: CPU-bound or blocking work; an async driver runs it in a thread.
+    """
+
+    fn: Callable[..., Any]
+    args: tuple[Any, ...] = ()
+    blocking: bool = False
+
+
+Flow: TypeAlias = Generator[Call, Any, T]
+
+
+def run_sync(flow: Flow[T]) -> T:
+    """Run ``flow`` to completion, performing each call directly."""
+    value: Any = None
+    error: BaseException | None = None
+    while True:
+        try:
+            call = flow.send(value) if error is None else flow.throw(error)
+        except StopIteration as stop:
+            result: T = stop.value
+            return result
+        value, error = None, None
+        try:
+            value = call.fn(*call.args)
+        except Exception as exc:  # handed to the flow, which decides
+            error = exc
+            continue
+        if inspect.isawaitable(value):
+            close = getattr(value, "close", None)
+            if close is not None:
+                close()
+            flow.close()
+            raise ConfigurationError(
+                f"{getattr(call.fn, '__qualname__', call.fn)} is asynchronous: "
+                "use AsyncTokenAuth with async stores and registries"
+            )
+
+
+async def run_async(flow: Flow[T], limiter: asyncio.Semaphore | None = None) -> T:
+    """Run ``flow`` to completion on the event loop.
+
+    Awaitable results are awaited; ``blocking`` calls run in a worker thread, at
+    most as many at once as ``limiter`` allows, so the loop is never blocked.
+    """
+    value: Any = None
+    error: BaseException | None = None
+    while True:
+        try:
+            call = flow.send(value) if error is None else flow.throw(error)
+        except StopIteration as stop:
+            result: T = stop.value
+            return result
+        value, error = None, None
+        try:
+            if call.blocking:
+                if limiter is None:
+                    value = await asyncio.to_thread(call.fn, *call.args)
+                else:
+                    async with limiter:
+                        value = await asyncio.to_thread(call.fn, *call.args)
+            else:
+                value = call.fn(*call.args)
+                if inspect.isawaitable(value):
+                    value = await value
+        except Exception as exc:  # handed to the flow, which decides
+            error = exc

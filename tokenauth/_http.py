@@ -1,0 +1,289 @@
+"""Pure parsers for what arrives over HTTP: Basic credentials, bearer tokens, the scheme.
+
+Nothing here does I/O or raises for client input: every function returns a
+value or a :class:`~tokenauth.BadRequest`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import ipaddress
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from urllib.parse import parse_qs
+
+from ._errors import ConfigurationError
+from ._results import BadRequest, Reason
+
+__all__ = [
+    "MAX_AUTHORIZATION_LENGTH",
+    "MAX_QUERY_LENGTH",
+    "BasicCredentials",
+    "Query",
+    "TrustedProxies",
+    "extract_bearer",
+    "is_secure",
+    "parse_basic",
+]
+
+#: Longest ``Authorization`` header value looked at; longer is refused before decoding.
+MAX_AUTHORIZATION_LENGTH = 8192
+#: Longest query string looked at for a ``token`` parameter.
+MAX_QUERY_LENGTH = 16384
+
+#: A query string as received, or a mapping of parameter names to one or many values.
+Query = str | Mapping[str, str | Sequence[str]]
+
+# RFC 4648 section 4, with padding; the canonical check comes after decoding.
+_BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
+# RFC 6750 section 2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
+_B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+# C0 controls, DEL and C1 controls (RFC 7617 section 2: no control characters).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+@dataclass(frozen=True, slots=True)
+class BasicCredentials:
+    """A decoded ``Authorization: Basic`` header (RFC 7617).
+
+    Attributes:
+        username: The user-id, or the API key when ``password`` is empty.
+        password: The password; empty for an API-key login. Never logged.
+    """
+
+    username: str
+    password: str = field(repr=False)
+
+    @property
+    def is_api_key(self) -> bool:
+        """True when the client sent an API key as the username and no password."""
+        return self.password == ""
+
+
+def _malformed(description: str) -> BadRequest:
+    return BadRequest.login(Reason.MALFORMED_CREDENTIALS, description)
+
+
+def _split_scheme(value: str) -> tuple[str, str]:
+    # RFC 9110 section 11.4: credentials = auth-scheme [ 1*SP ( token68 / #auth-param ) ]
+    scheme, _, rest = value.strip(" \t").partition(" ")
+    return scheme.lower(), rest.strip(" ")
+
+
+def parse_basic(authorization: str | None) -> BasicCredentials | BadRequest:
+    """Parse an ``Authorization: Basic`` header value strictly.
+
+    The scheme is case-insensitive; the credentials must be canonical, padded
+    base64 of UTF-8 text without control characters, split at the first colon
+    (so passwords may contain colons), with a non-empty user-id.
+
+    Args:
+        authorization: The header value, or None when the header is absent.
+
+    Returns:
+        The credentials, or a 400 result saying what is wrong.
+    """
+    if authorization is None or not authorization.strip(" \t"):
+        return BadRequest.login(
+            Reason.MISSING_CREDENTIALS,
+            "Send your credentials with HTTP Basic authentication "
+            "(Authorization: Basic base64(username:password)).",
+        )
+    if len(authorization) > MAX_AUTHORIZATION_LENGTH:
+        return _malformed("The Authorization header is too large.")
+    scheme, encoded = _split_scheme(authorization)
+    if scheme != "basic":
+        return _malformed("Use the Basic authentication scheme to log in.")
+    if not encoded or len(encoded) % 4 or not _BASE64.fullmatch(encoded):
+        return _malformed("The Basic credentials are not valid base64.")
+    try:
+        raw = base64.b64decode(encoded, validate=True)
+    except binascii.Error:
+        return _malformed("The Basic credentials are not valid base64.")
+    if base64.b64encode(raw).decode("ascii") != encoded:
+        # Non-zero padding bits: another encoder would not have produced this.
+        return _malformed("The Basic credentials are not canonical base64.")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return _malformed("The Basic credentials are not valid UTF-8.")
+    if _CONTROL.search(text):
+        return _malformed("The Basic credentials contain control characters.")
+    username, colon, password = text.partition(":")
+    if not colon:
+        return _malformed("The Basic credentials have no colon between username and password.")
+    if not username:
+        return _malformed("The Basic credentials have an empty username.")
+    return BasicCredentials(username, password)
+
+
+def extract_bearer(
+    authorization: str | None,
+    query: Query | None,
+    *,
+    realm: str,
+    allow_query: bool,
+) -> str | BadRequest | None:
+    """Find the bearer token of a request, from the header or the query string.
+
+    A ``Basic`` (or any other non-Bearer) ``Authorization`` header counts as no
+    token. A Bearer scheme without a token, with two tokens or with characters
+    outside RFC 6750's ``b64token``, a token both in the header and in the query,
+    and a repeated ``token`` parameter are 400 ``invalid_request``.
+
+    Args:
+        authorization: The ``Authorization`` header value, or None.
+        query: The raw query string, or a mapping of parameters, or None.
+        realm: The realm for the challenge of a 400 result.
+        allow_query: Whether ``?token=`` is accepted at all.
+
+    Returns:
+        The token, None when the request carries none, or a 400 result.
+    """
+    header_token: str | None = None
+    if authorization is not None and authorization.strip(" \t"):
+        if len(authorization) > MAX_AUTHORIZATION_LENGTH:
+            return BadRequest.bearer(
+                realm, Reason.MALFORMED_REQUEST, "The Authorization header is too large."
+            )
+        scheme, rest = _split_scheme(authorization)
+        if scheme == "bearer":
+            if not rest:
+                return BadRequest.bearer(
+                    realm, Reason.MALFORMED_REQUEST, "The Bearer scheme needs a token."
+                )
+            if " " in rest or "\t" in rest:
+                return BadRequest.bearer(
+                    realm, Reason.MALFORMED_REQUEST, "Send exactly one bearer token."
+                )
+            if not _B64TOKEN.fullmatch(rest):
+                return BadRequest.bearer(
+                    realm, Reason.MALFORMED_REQUEST, "The bearer token has invalid characters."
+                )
+            header_token = rest
+    query_tokens = _query_tokens(query)
+    if isinstance(query_tokens, BadRequest):
+        return BadRequest.bearer(realm, query_tokens.reason, query_tokens.description)
+    if not query_tokens:
+        return header_token
+    if not allow_query:
+        return BadRequest.bearer(
+            realm,
+            Reason.MALFORMED_REQUEST,
+            "Tokens in the query string are disabled; use the Authorization header.",
+        )
+    if len(query_tokens) > 1:
+        return BadRequest.bearer(
+            realm, Reason.MALFORMED_REQUEST, "The token parameter is repeated."
+        )
+    if header_token is not None:
+        return BadRequest.bearer(
+            realm,
+            Reason.MALFORMED_REQUEST,
+            "Send the token in the Authorization header or the query string, not both.",
+        )
+    token = query_tokens[0]
+    if not _B64TOKEN.fullmatch(token):
+        return BadRequest.bearer(
+            realm, Reason.MALFORMED_REQUEST, "The token parameter is empty or malformed."
+        )
+    return token
+
+
+def _query_tokens(query: Query | None) -> list[str] | BadRequest:
+    if query is None:
+        return []
+    if isinstance(query, str):
+        if len(query) > MAX_QUERY_LENGTH:
+            return BadRequest.login(Reason.MALFORMED_REQUEST, "The query string is too large.")
+        if "token" not in query:
+            return []
+        try:
+            parsed = parse_qs(query, keep_blank_values=True, strict_parsing=False, errors="strict")
+        except UnicodeDecodeError:
+            return BadRequest.login(Reason.MALFORMED_REQUEST, "The query string is not UTF-8.")
+        return parsed.get("token", [])
+    value = query.get("token")
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    return list(value)
+
+
+@dataclass(frozen=True, slots=True)
+class TrustedProxies:
+    """Addresses whose ``Forwarded`` / ``X-Forwarded-Proto`` headers are believed.
+
+    Args:
+        networks: IP addresses or networks, e.g. ``["127.0.0.1", "10.0.0.0/8"]``.
+    """
+
+    networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+
+    @classmethod
+    def of(cls, networks: Iterable[str]) -> TrustedProxies:
+        """Build from strings; raises ConfigurationError for anything that is not an address."""
+        parsed = []
+        for item in networks:
+            try:
+                parsed.append(ipaddress.ip_network(item, strict=False))
+            except ValueError as exc:
+                raise ConfigurationError(f"not an IP address or network: {item!r}") from exc
+        return cls(tuple(parsed))
+
+    def __contains__(self, client: object) -> bool:
+        """True when ``client`` (an address string) is one of the trusted proxies."""
+        if not isinstance(client, str) or not self.networks:
+            return False
+        try:
+            address = ipaddress.ip_address(client.strip("[]"))
+        except ValueError:
+            return False
+        return any(address in network for network in self.networks)
+
+
+def _last_forwarded_proto(forwarded: str) -> str | None:
+    # RFC 7239 section 4: the last element was added by the nearest proxy.
+    last = forwarded.rsplit(",", 1)[-1]
+    for pair in last.split(";"):
+        name, _, value = pair.strip().partition("=")
+        if name.strip().lower() == "proto":
+            return value.strip().strip('"').lower()
+    return None
+
+
+def is_secure(
+    *,
+    secure: bool,
+    client: str | None,
+    forwarded_proto: str | None,
+    forwarded: str | None,
+    trusted_proxies: TrustedProxies,
+) -> bool:
+    """Decide whether the client's request came over HTTPS.
+
+    The transport's own answer holds unless the peer is a trusted proxy that
+    says otherwise in ``Forwarded`` (preferred) or ``X-Forwarded-Proto``.
+
+    Args:
+        secure: Whether this connection is TLS.
+        client: The peer's address, as the server saw it.
+        forwarded_proto: The ``X-Forwarded-Proto`` header, if any.
+        forwarded: The ``Forwarded`` header, if any.
+        trusted_proxies: Peers whose forwarding headers count.
+
+    Returns:
+        True when the request counts as HTTPS.
+    """
+    if client is None or client not in trusted_proxies:
+        return secure
+    if forwarded:
+        proto = _last_forwarded_proto(forwarded)
+        if proto is not None:
+            return proto == "https"
+    if forwarded_proto:
+        return forwarded_proto.rsplit(",", 1)[-1].strip().lower() == "https"
+    return secure

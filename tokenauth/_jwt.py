@@ -1,0 +1,380 @@
+"""Issuing and validating JWTs (RFC 7519) in JWS compact form, strictly (RFC 8725).
+
+The parsing is ours and strict: canonical base64url, UTF-8 JSON objects with no
+duplicate members, no NaN or infinities, typed claims. The algorithm comes from
+the key found by ``kid``, never from the token.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+import re
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ._claims import Claims, Principal
+from ._errors import ConfigurationError
+from ._keys import KeySet, b64url
+from ._results import Reason
+from ._store import MAX_JTI_LENGTH, MAX_SUBJECT_LENGTH, TokenRecord
+
+__all__ = [
+    "MAX_TOKEN_LENGTH",
+    "IssuedToken",
+    "JWTIssuer",
+    "JWTValidator",
+    "TokenIssuer",
+    "TokenRejected",
+    "TokenValidator",
+]
+
+#: Longest token looked at; anything longer is refused before any decoding.
+MAX_TOKEN_LENGTH = 8192
+#: The explicit type of our tokens (RFC 9068 section 2.1, RFC 8725 section 3.11).
+TOKEN_TYPE = "at+jwt"
+_ACCEPTED_TYPES = frozenset({"at+jwt", "application/at+jwt"})
+# RFC 8725 sections 3.1 and 3.10: never take keys or key URLs from the token.
+_FORBIDDEN_HEADERS = frozenset({"jwk", "jku", "x5u", "x5c", "crit", "b64", "zip", "enc"})
+_B64URL = re.compile(r"[A-Za-z0-9_-]*")
+_MAX_NUMERIC_DATE = 253402300799  # 9999-12-31T23:59:59Z
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRejected:
+    """A token that did not validate, and why.
+
+    Attributes:
+        reason: The precise cause.
+        description: Safe to send to the client (RFC 6750 ``error_description``).
+        claims: For an expired token whose signature checked out, its claims, so
+            the caller can remove it from the store; otherwise None.
+    """
+
+    reason: Reason
+    description: str
+    claims: Claims | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    """A freshly signed token and the record to store for it.
+
+    Attributes:
+        token: The compact JWT. Secret: never log it.
+        claims: Its claims.
+        record: What the token store keeps.
+    """
+
+    token: str = field(repr=False)
+    claims: Claims
+    record: TokenRecord
+
+
+class TokenIssuer(Protocol):
+    """Turns an authenticated principal into a signed token and its store record."""
+
+    @property
+    def ttl(self) -> int:
+        """Seconds a new token lives."""
+        ...
+
+    def issue(self, principal: Principal, *, now: int) -> IssuedToken:
+        """Sign a new token for ``principal`` at Unix time ``now``."""
+        ...
+
+
+class TokenValidator(Protocol):
+    """Checks a token's form, signature and claims; the store check comes after."""
+
+    def validate(self, token: str, *, now: int) -> Claims | TokenRejected:
+        """Return the verified claims, or why the token is rejected."""
+        ...
+
+
+def _b64url_decode(text: str) -> bytes | None:
+    # RFC 7515 section 2 and appendix C: no padding, URL-safe alphabet, and only
+    # the canonical encoding (zero bits in the unused tail), which PyJWT does not check.
+    if len(text) % 4 == 1 or not _B64URL.fullmatch(text):
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError):  # pragma: no cover - the regex rules these out
+        return None
+    if b64url(raw) != text:
+        return None
+    return raw
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError("number out of range")
+    return value
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        # RFC 7515 section 5.2 / RFC 8725 section 3.x: reject duplicate members.
+        raise ValueError("duplicate member")
+    return out
+
+
+def _json_object(raw: bytes) -> dict[str, Any] | None:
+    try:
+        value = json.loads(
+            raw.decode("utf-8"),
+            parse_constant=_reject_constant,
+            parse_float=_finite_float,
+            object_pairs_hook=_no_duplicates,
+        )
+    except (ValueError, RecursionError):
+        # RecursionError: deeply nested arrays or objects.
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _numeric_date(value: object) -> int | None:
+    # RFC 7519 section 2: NumericDate; bool is an int in Python, and not a date.
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if isinstance(value, float):
+        value = math.floor(value)
+    if not 0 <= value <= _MAX_NUMERIC_DATE:
+        return None
+    return int(value)
+
+
+def _text(value: object, limit: int) -> str | None:
+    if isinstance(value, str) and 0 < len(value) <= limit:
+        return value
+    return None
+
+
+def _audiences(value: object) -> tuple[str, ...] | None:
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    return None
+
+
+class JWTValidator:
+    """Validates our JWTs strictly; see the module docstring for what strict means.
+
+    Args:
+        keys: The key set; ``kid`` picks the key, the key fixes the algorithm.
+        issuer: When set, the ``iss`` claim must equal it.
+        audience: When set, the ``aud`` claim must contain one of these. When not
+            set, a token that carries ``aud`` is rejected (RFC 7519 section 4.1.3).
+        leeway: Seconds of clock skew tolerated on ``exp``, ``nbf`` and ``iat`` (0 to 300).
+        max_lifetime: Longest ``exp - iat`` accepted, in seconds.
+        max_length: Longest token accepted, in characters.
+    """
+
+    __slots__ = ("_audience", "_issuer", "_keys", "_leeway", "_max_length", "_max_lifetime")
+
+    def __init__(
+        self,
+        keys: KeySet,
+        *,
+        issuer: str | None = None,
+        audience: str | Iterable[str] | None = None,
+        leeway: int = 5,
+        max_lifetime: int = 30 * 86400,
+        max_length: int = MAX_TOKEN_LENGTH,
+    ) -> None:
+        """Configure the checks."""
+        if not 0 <= leeway <= 300:
+            raise ConfigurationError("leeway must be between 0 and 300 seconds")
+        if max_lifetime <= 0 or max_length <= 0:
+            raise ConfigurationError("max_lifetime and max_length must be positive")
+        self._keys = keys
+        self._issuer = issuer
+        self._audience = (
+            None
+            if audience is None
+            else frozenset([audience] if isinstance(audience, str) else audience)
+        )
+        self._leeway = leeway
+        self._max_lifetime = max_lifetime
+        self._max_length = max_length
+
+    @property
+    def keys(self) -> KeySet:
+        """The key set tokens are verified against."""
+        return self._keys
+
+    @keys.setter
+    def keys(self, keys: KeySet) -> None:
+        self._keys = keys
+
+    def validate(self, token: str, *, now: int) -> Claims | TokenRejected:
+        """Validate form, header, signature and claims of ``token`` at time ``now``.
+
+        Returns:
+            The typed claims, or a :class:`TokenRejected`. An expired token whose
+            signature is good is rejected with its claims attached.
+        """
+        if len(token) > self._max_length:
+            return TokenRejected(Reason.TOKEN_TOO_LARGE, "The token is too large.")
+        parts = token.split(".")
+        if len(parts) != 3:
+            return TokenRejected(Reason.MALFORMED_TOKEN, "The token is not a signed JWT.")
+        encoded_header, encoded_payload, encoded_signature = parts
+        raw_header = _b64url_decode(encoded_header)
+        header = None if raw_header is None else _json_object(raw_header)
+        if header is None:
+            return TokenRejected(Reason.MALFORMED_TOKEN, "The token header is malformed.")
+        alg = header.get("alg")
+        if not isinstance(alg, str) or alg.lower() == "none":
+            return TokenRejected(Reason.WRONG_ALGORITHM, "The token's algorithm is not accepted.")
+        if _FORBIDDEN_HEADERS.intersection(header):
+            return TokenRejected(Reason.BAD_HEADER, "The token header has a forbidden parameter.")
+        typ = header.get("typ")
+        if not isinstance(typ, str) or typ.lower() not in _ACCEPTED_TYPES:
+            return TokenRejected(Reason.BAD_HEADER, "The token is not an access token.")
+        kid = header.get("kid")
+        key = self._keys.get(kid) if isinstance(kid, str) else None
+        if key is None or (key.not_after is not None and now > key.not_after):
+            return TokenRejected(Reason.UNKNOWN_KEY, "The token was signed with an unknown key.")
+        if alg != key.alg:
+            return TokenRejected(Reason.WRONG_ALGORITHM, "The token's algorithm is not accepted.")
+        signature = _b64url_decode(encoded_signature)
+        signing_input = f"{encoded_header}.{encoded_payload}".encode("ascii")
+        if signature is None or not key.verify(signing_input, signature):
+            return TokenRejected(Reason.BAD_SIGNATURE, "The token signature is not valid.")
+        raw_payload = _b64url_decode(encoded_payload)
+        payload = None if raw_payload is None else _json_object(raw_payload)
+        if payload is None:
+            return TokenRejected(Reason.MALFORMED_TOKEN, "The token payload is malformed.")
+        return self._check_claims(payload, now)
+
+    def _check_claims(self, payload: dict[str, Any], now: int) -> Claims | TokenRejected:
+        bad = TokenRejected(Reason.BAD_CLAIMS, "The token's claims are missing or malformed.")
+        sub = _text(payload.get("sub"), MAX_SUBJECT_LENGTH)
+        jti = _text(payload.get("jti"), MAX_JTI_LENGTH)
+        iat = _numeric_date(payload.get("iat"))
+        exp = _numeric_date(payload.get("exp"))
+        if sub is None or jti is None or iat is None or exp is None:
+            return bad
+        if exp < iat or exp - iat > self._max_lifetime:
+            return bad
+        nbf = None
+        if "nbf" in payload:
+            nbf = _numeric_date(payload["nbf"])
+            if nbf is None:
+                return bad
+        iss = payload.get("iss")
+        if iss is not None and not isinstance(iss, str):
+            return bad
+        if self._issuer is not None and iss != self._issuer:
+            return TokenRejected(Reason.WRONG_ISSUER, "The token was issued by someone else.")
+        aud: tuple[str, ...] = ()
+        if "aud" in payload:
+            parsed_aud = _audiences(payload["aud"])
+            if parsed_aud is None:
+                return bad
+            aud = parsed_aud
+        if (self._audience is None and aud) or (
+            self._audience is not None and self._audience.isdisjoint(aud)
+        ):
+            return TokenRejected(Reason.WRONG_AUDIENCE, "The token is meant for another audience.")
+        scope: tuple[str, ...] = ()
+        if "scope" in payload:
+            if not isinstance(payload["scope"], str):
+                return bad
+            scope = tuple(payload["scope"].split())
+        claims = Claims(sub=sub, jti=jti, iat=iat, exp=exp, iss=iss, aud=aud, scope=scope, nbf=nbf)
+        if iat > now + self._leeway:
+            return TokenRejected(Reason.NOT_YET_VALID, "The token was issued in the future.")
+        if nbf is not None and nbf > now + self._leeway:
+            return TokenRejected(Reason.NOT_YET_VALID, "The token is not valid yet.")
+        # RFC 7519 section 4.1.4: not accepted on or after the expiry time.
+        if now - self._leeway >= exp:
+            return TokenRejected(Reason.EXPIRED, "The token has expired.", claims)
+        return claims
+
+
+class JWTIssuer:
+    """Signs access tokens with the key set's signing key.
+
+    Args:
+        keys: The key set; its signing key signs.
+        ttl: Token lifetime in seconds (60 to 30 days).
+        issuer: The ``iss`` claim, if any.
+        audience: The ``aud`` claim, if any.
+    """
+
+    __slots__ = ("_audience", "_issuer", "_keys", "_ttl")
+
+    def __init__(
+        self,
+        keys: KeySet,
+        *,
+        ttl: int = 3600,
+        issuer: str | None = None,
+        audience: str | None = None,
+    ) -> None:
+        """Configure the claims."""
+        if not 60 <= ttl <= 30 * 86400:
+            raise ConfigurationError("the token lifetime (ttl) must be 60 s to 30 days")
+        self._keys = keys
+        self._ttl = ttl
+        self._issuer = issuer
+        self._audience = audience
+
+    @property
+    def ttl(self) -> int:
+        """Seconds a new token lives."""
+        return self._ttl
+
+    @property
+    def keys(self) -> KeySet:
+        """The key set tokens are signed with."""
+        return self._keys
+
+    @keys.setter
+    def keys(self, keys: KeySet) -> None:
+        self._keys = keys
+
+    def issue(self, principal: Principal, *, now: int) -> IssuedToken:
+        """Sign a new token for ``principal`` at Unix time ``now``."""
+        key = self._keys.signing
+        # 128 random bits (RFC 7519 section 4.1.7: unique with negligible collision).
+        jti = secrets.token_urlsafe(16)
+        claims = Claims(
+            sub=principal.subject,
+            jti=jti,
+            iat=now,
+            exp=now + self._ttl,
+            iss=self._issuer,
+            aud=(self._audience,) if self._audience else (),
+            scope=principal.scope,
+        )
+        # "alg" first, so every token starts the same recognisable way.
+        header = {"alg": key.alg, "kid": key.kid, "typ": TOKEN_TYPE}
+        encoded = (
+            b64url(json.dumps(header, separators=(",", ":")).encode())
+            + "."
+            + b64url(json.dumps(claims.to_json(), separators=(",", ":")).encode())
+        )
+        signature = key.sign(encoded.encode("ascii"))
+        record = TokenRecord(
+            jti=jti,
+            subject=principal.subject,
+            issued_at=now,
+            expires_at=now + self._ttl,
+            method=principal.method,
+            api_key_id=principal.api_key_id,
+        )
+        return IssuedToken(f"{encoded}.{b64url(signature)}", claims, record)

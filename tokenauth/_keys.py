@@ -1,0 +1,472 @@
+"""Signing keys: one algorithm per key, RFC 7638 thumbprints as ``kid``, key sets and JWKS.
+
+A :class:`Key` is bound to exactly one JWS algorithm when it is made, and the
+validator takes the algorithm from the key it finds by ``kid``, never from the
+token (RFC 8725 section 3.1). Parsed key objects live in the :class:`Key`, so
+nothing is parsed again per call.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import tempfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, Literal, TypeAlias, cast, get_args
+
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import (
+    decode_dss_signature,
+    encode_dss_signature,
+)
+from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
+from jwt.exceptions import PyJWTError
+
+from ._errors import ConfigurationError, WeakKeyError
+
+__all__ = ["Algorithm", "Key", "KeySet"]
+
+#: The JWS algorithms tokenauth signs and verifies with (RFC 7518, RFC 8037).
+Algorithm: TypeAlias = Literal["RS256", "ES256", "EdDSA", "HS256"]
+ALGORITHMS: tuple[Algorithm, ...] = get_args(Algorithm)
+
+MIN_RSA_BITS = 2048
+MIN_HMAC_BYTES = 32
+
+_PrivateKey: TypeAlias = (
+    "rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey"
+)
+_PublicKey: TypeAlias = "rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey"
+_PKCS1 = padding.PKCS1v15()
+_SHA256 = hashes.SHA256()
+_ECDSA = ec.ECDSA(hashes.SHA256())
+
+
+def b64url(data: bytes) -> str:
+    """Base64url without padding (RFC 7515 section 2)."""
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _b64url_decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+class Key:
+    """One signing or verifying key, bound to one algorithm, named by its thumbprint.
+
+    Make keys with :meth:`generate`, :meth:`from_pem`, :meth:`from_jwk` or
+    :meth:`from_secret`; the constructor is not public.
+
+    Attributes:
+        alg: The one algorithm this key is used with.
+        kid: The RFC 7638 JWK thumbprint (SHA-256) of the public key.
+        not_after: Unix time after which the key no longer verifies, or None.
+    """
+
+    __slots__ = ("_private", "_public", "_secret", "alg", "kid", "not_after")
+
+    def __init__(
+        self,
+        *,
+        alg: Algorithm,
+        private: _PrivateKey | None = None,
+        public: _PublicKey | None = None,
+        secret: bytes | None = None,
+        not_after: int | None = None,
+    ) -> None:
+        """Bind key material to an algorithm; use the ``from_*`` constructors instead."""
+        self.alg: Algorithm = alg
+        self._secret = secret
+        self._private = private
+        self._public = public if public is not None or private is None else private.public_key()
+        self.not_after = not_after
+        self._check_strength()
+        self.kid = self._thumbprint()
+
+    # -- construction -------------------------------------------------------------
+
+    @classmethod
+    def generate(cls, alg: Algorithm = "RS256") -> Key:
+        """Generate a fresh key for ``alg`` (RSA 2048, P-256, Ed25519, or 32 random bytes)."""
+        if alg == "RS256":
+            return cls(alg=alg, private=rsa.generate_private_key(65537, 2048))
+        if alg == "ES256":
+            return cls(alg=alg, private=ec.generate_private_key(ec.SECP256R1()))
+        if alg == "EdDSA":
+            return cls(alg=alg, private=ed25519.Ed25519PrivateKey.generate())
+        if alg == "HS256":
+            return cls(alg=alg, secret=secrets.token_bytes(32))
+        raise ConfigurationError(f"unsupported algorithm {alg!r}; use one of {ALGORITHMS}")
+
+    @classmethod
+    def from_secret(cls, secret: bytes) -> Key:
+        """An HS256 key from a shared secret of at least 32 bytes."""
+        return cls(alg="HS256", secret=bytes(secret))
+
+    @classmethod
+    def from_pem(cls, data: bytes | str, *, password: bytes | None = None) -> Key:
+        """Load a PEM private key (to sign) or public key (to verify only).
+
+        The algorithm follows from the key type: RSA is RS256, P-256 is ES256,
+        Ed25519 is EdDSA.
+
+        Raises:
+            ConfigurationError: The PEM is unreadable or of an unsupported type.
+            WeakKeyError: The key is too weak (RSA under 2048 bits).
+        """
+        raw = data.encode() if isinstance(data, str) else data
+        loaded: object
+        try:
+            if b"PRIVATE KEY" in raw:
+                loaded = serialization.load_pem_private_key(raw, password=password)
+            else:
+                loaded = serialization.load_pem_public_key(raw)
+        except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+            raise ConfigurationError(f"cannot load the PEM key: {exc}") from exc
+        return cls._from_object(loaded)
+
+    @classmethod
+    def _from_object(cls, loaded: object, not_after: int | None = None) -> Key:
+        if isinstance(loaded, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
+            alg = cls._alg_of(loaded.public_key())
+            return cls(alg=alg, private=loaded, not_after=not_after)
+        if isinstance(loaded, ed25519.Ed25519PrivateKey):
+            return cls(alg="EdDSA", private=loaded, not_after=not_after)
+        if isinstance(loaded, rsa.RSAPublicKey | ec.EllipticCurvePublicKey):
+            return cls(alg=cls._alg_of(loaded), public=loaded, not_after=not_after)
+        if isinstance(loaded, ed25519.Ed25519PublicKey):
+            return cls(alg="EdDSA", public=loaded, not_after=not_after)
+        raise ConfigurationError(
+            f"unsupported key type {type(loaded).__name__}; use RSA, P-256 or Ed25519"
+        )
+
+    @staticmethod
+    def _alg_of(public: rsa.RSAPublicKey | ec.EllipticCurvePublicKey) -> Algorithm:
+        if isinstance(public, rsa.RSAPublicKey):
+            return "RS256"
+        if isinstance(public.curve, ec.SECP256R1):
+            return "ES256"
+        raise ConfigurationError(f"unsupported curve {public.curve.name}; ES256 needs P-256")
+
+    @classmethod
+    def from_jwk(cls, jwk: Mapping[str, Any] | str) -> Key:
+        """Load a key from a JWK (RFC 7517), private or public.
+
+        An ``alg`` member, when present, must match the key type; ``kid`` is
+        ignored and recomputed as the thumbprint.
+
+        Raises:
+            ConfigurationError: The JWK is malformed or of an unsupported type.
+        """
+        data: Mapping[str, Any] = json.loads(jwk) if isinstance(jwk, str) else jwk
+        if not isinstance(data, Mapping):
+            raise ConfigurationError("a JWK must be a JSON object")
+        kty = data.get("kty")
+        not_after = data.get("not_after")
+        if not_after is not None and type(not_after) is not int:
+            raise ConfigurationError("a JWK's not_after must be an integer Unix time")
+        try:
+            if kty == "oct":
+                key = cls(alg="HS256", secret=_b64url_decode(str(data["k"])), not_after=not_after)
+            elif kty == "RSA":
+                key = cls._from_object(RSAAlgorithm.from_jwk(dict(data)), not_after)
+            elif kty == "EC":
+                key = cls._from_object(ECAlgorithm.from_jwk(dict(data)), not_after)
+            elif kty == "OKP":
+                key = cls._from_object(OKPAlgorithm.from_jwk(dict(data)), not_after)
+            else:
+                raise ConfigurationError(f"unsupported JWK key type {kty!r}")
+        except (PyJWTError, KeyError, ValueError, TypeError) as exc:
+            if isinstance(exc, ConfigurationError):
+                raise
+            raise ConfigurationError(f"cannot load the JWK: {exc}") from exc
+        declared = data.get("alg")
+        if declared is not None and declared != key.alg:
+            raise ConfigurationError(f"the JWK says alg {declared!r} but holds a {key.alg} key")
+        return key
+
+    # -- checks and identity ---------------------------------------------------------
+
+    def _check_strength(self) -> None:
+        if self.alg == "HS256":
+            if self._secret is None:
+                raise ConfigurationError("an HS256 key needs a secret")
+            if len(self._secret) < MIN_HMAC_BYTES:
+                raise WeakKeyError(f"an HS256 secret must be at least {MIN_HMAC_BYTES} bytes")
+            return
+        public = self._public
+        if public is None:
+            raise ConfigurationError(f"a {self.alg} key needs a private or public key")
+        if self.alg == "RS256":
+            if not isinstance(public, rsa.RSAPublicKey):
+                raise ConfigurationError("RS256 needs an RSA key")
+            if public.key_size < MIN_RSA_BITS:
+                raise WeakKeyError(f"RSA keys must be at least {MIN_RSA_BITS} bits")
+        elif self.alg == "ES256":
+            if not isinstance(public, ec.EllipticCurvePublicKey) or not isinstance(
+                public.curve, ec.SECP256R1
+            ):
+                raise ConfigurationError("ES256 needs a P-256 key")
+        elif self.alg == "EdDSA":
+            if not isinstance(public, ed25519.Ed25519PublicKey):
+                raise ConfigurationError("EdDSA needs an Ed25519 key")
+        else:
+            raise ConfigurationError(f"unsupported algorithm {self.alg!r}")
+
+    def _thumbprint(self) -> str:
+        # RFC 7638 section 3: the required members, sorted, no whitespace, SHA-256.
+        jwk = self._jwk(private=False, secret_ok=True)
+        required = {"RSA": ("e", "kty", "n"), "EC": ("crv", "kty", "x", "y")}
+        members = required.get(
+            jwk["kty"], ("crv", "kty", "x") if jwk["kty"] == "OKP" else ("k", "kty")
+        )
+        canonical = json.dumps({m: jwk[m] for m in members}, separators=(",", ":"), sort_keys=True)
+        return b64url(hashlib.sha256(canonical.encode()).digest())
+
+    @property
+    def symmetric(self) -> bool:
+        """True for HS256 keys, whose one secret both signs and verifies."""
+        return self.alg == "HS256"
+
+    @property
+    def can_sign(self) -> bool:
+        """True when this key holds private (or secret) material."""
+        return self._private is not None or self._secret is not None
+
+    def retiring_at(self, not_after: int | None) -> Key:
+        """A copy of this key that stops verifying after ``not_after``."""
+        clone = object.__new__(Key)
+        for name in Key.__slots__:
+            object.__setattr__(clone, name, getattr(self, name))
+        clone.not_after = not_after
+        return clone
+
+    def __repr__(self) -> str:
+        """Name the algorithm and kid, never the key material."""
+        return f"<Key {self.alg} kid={self.kid}{' signing' if self.can_sign else ''}>"
+
+    def __eq__(self, other: object) -> bool:
+        """Keys are equal when they have the same algorithm, thumbprint and material."""
+        if not isinstance(other, Key):
+            return NotImplemented
+        return (
+            self.alg == other.alg
+            and self.kid == other.kid
+            and self.not_after == other.not_after
+            and self.can_sign == other.can_sign
+        )
+
+    def __hash__(self) -> int:
+        """Hash by algorithm and thumbprint."""
+        return hash((self.alg, self.kid))
+
+    # -- signatures -----------------------------------------------------------------
+
+    def sign(self, signing_input: bytes) -> bytes:
+        """Sign ``signing_input`` the JWS way for this key's algorithm."""
+        if self._secret is not None:
+            return hmac.digest(self._secret, signing_input, "sha256")
+        private = self._private
+        if private is None:
+            raise ConfigurationError(f"key {self.kid} is a public key and cannot sign")
+        if isinstance(private, rsa.RSAPrivateKey):
+            return private.sign(signing_input, _PKCS1, _SHA256)
+        if isinstance(private, ec.EllipticCurvePrivateKey):
+            r, s = decode_dss_signature(private.sign(signing_input, _ECDSA))
+            return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+        return private.sign(signing_input)
+
+    def verify(self, signing_input: bytes, signature: bytes) -> bool:
+        """Check a JWS signature in constant time where it matters (HMAC)."""
+        if self._secret is not None:
+            expected = hmac.digest(self._secret, signing_input, "sha256")
+            return hmac.compare_digest(expected, signature)
+        public = self._public
+        try:
+            if isinstance(public, rsa.RSAPublicKey):
+                public.verify(signature, signing_input, _PKCS1, _SHA256)
+            elif isinstance(public, ec.EllipticCurvePublicKey):
+                # RFC 7518 section 3.4: R and S as 32-byte big-endian integers.
+                if len(signature) != 64:
+                    return False
+                r = int.from_bytes(signature[:32], "big")
+                s = int.from_bytes(signature[32:], "big")
+                public.verify(encode_dss_signature(r, s), signing_input, _ECDSA)
+            elif isinstance(public, ed25519.Ed25519PublicKey):
+                public.verify(signature, signing_input)
+            else:  # pragma: no cover - _check_strength makes this unreachable
+                return False
+        except InvalidSignature:
+            return False
+        return True
+
+    # -- export -------------------------------------------------------------------
+
+    def _jwk(self, *, private: bool, secret_ok: bool = False) -> dict[str, Any]:
+        if self._secret is not None:
+            if not (private or secret_ok):
+                raise ConfigurationError("an HS256 key has no public form")
+            return {"kty": "oct", "k": b64url(self._secret)}
+        material: object = self._private if private and self._private is not None else self._public
+        if isinstance(material, rsa.RSAPrivateKey | rsa.RSAPublicKey):
+            jwk = RSAAlgorithm.to_jwk(material, as_dict=True)
+        elif isinstance(material, ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey):
+            jwk = ECAlgorithm.to_jwk(material, as_dict=True)
+        else:
+            jwk = OKPAlgorithm.to_jwk(
+                cast("ed25519.Ed25519PrivateKey | ed25519.Ed25519PublicKey", material),
+                as_dict=True,
+            )
+        return {k: v for k, v in jwk.items() if k not in ("key_ops", "alg", "kid")}
+
+    def to_jwk(self, *, private: bool = False) -> dict[str, Any]:
+        """This key as a JWK with ``kid``, ``alg`` and ``use``.
+
+        Args:
+            private: Include the private (or secret) material. Never publish that.
+
+        Raises:
+            ConfigurationError: ``private=False`` for an HS256 key, which has no public form.
+        """
+        jwk = self._jwk(private=private)
+        jwk.update(kid=self.kid, alg=self.alg, use="sig")
+        if self.not_after is not None and private:
+            jwk["not_after"] = self.not_after
+        return jwk
+
+    def to_pem(self, *, private: bool = False, password: bytes | None = None) -> bytes:
+        """This key in PEM: PKCS#8 private (optionally encrypted) or SubjectPublicKeyInfo."""
+        if self._secret is not None:
+            raise ConfigurationError("HS256 keys have no PEM form; save the key set as JSON")
+        if private:
+            if self._private is None:
+                raise ConfigurationError("this key has no private part")
+            encryption: serialization.KeySerializationEncryption = (
+                serialization.BestAvailableEncryption(password)
+                if password
+                else serialization.NoEncryption()
+            )
+            return self._private.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
+            )
+        if self._public is None:  # pragma: no cover - _check_strength rules this out
+            raise ConfigurationError("this key has no public part")
+        return self._public.public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+
+
+class KeySet:
+    """One signing key and any number of verifying keys, each found by ``kid``.
+
+    Args:
+        signing: The key new tokens are signed with; it also verifies.
+        verifying: Older keys that still verify (e.g. after a rotation).
+
+    Raises:
+        ConfigurationError: The signing key cannot sign, two keys share a ``kid``,
+            or symmetric and asymmetric keys are mixed.
+    """
+
+    __slots__ = ("_by_kid", "signing")
+
+    def __init__(self, signing: Key, verifying: Iterable[Key] = ()) -> None:
+        """Check and index the keys."""
+        if not signing.can_sign:
+            raise ConfigurationError("the signing key has no private part")
+        keys = [signing, *verifying]
+        by_kid: dict[str, Key] = {}
+        for key in keys:
+            if key.kid in by_kid:
+                raise ConfigurationError(f"duplicate kid {key.kid} in the key set")
+            by_kid[key.kid] = key
+        if len({key.symmetric for key in keys}) > 1:
+            raise ConfigurationError(
+                "a key set cannot mix HS256 secrets with public-key algorithms"
+            )
+        self.signing = signing
+        self._by_kid = by_kid
+
+    @classmethod
+    def generate(cls, alg: Algorithm = "RS256") -> KeySet:
+        """A key set with one freshly generated signing key."""
+        return cls(Key.generate(alg))
+
+    @property
+    def keys(self) -> tuple[Key, ...]:
+        """Every key, the signing key first."""
+        return tuple(self._by_kid.values())
+
+    def get(self, kid: str) -> Key | None:
+        """The key with this ``kid``, or None."""
+        return self._by_kid.get(kid)
+
+    def rotate(self, new_signing: Key, *, retire_after: int) -> KeySet:
+        """A key set signing with ``new_signing``; the old signer verifies until ``retire_after``.
+
+        Pass ``retire_after = now + longest token lifetime`` so that every token
+        the old key signed can still be verified until it expires.
+        """
+        old = self.signing.retiring_at(retire_after)
+        others = [k for k in self.keys[1:] if k.kid != new_signing.kid]
+        return KeySet(new_signing, [old, *others])
+
+    def prune(self, now: int) -> KeySet:
+        """A key set without the verifying keys whose ``not_after`` has passed."""
+        keep = [k for k in self.keys[1:] if k.not_after is None or k.not_after >= now]
+        return KeySet(self.signing, keep)
+
+    def jwks(self) -> dict[str, list[dict[str, Any]]]:
+        """The public JWKS document (RFC 7517 section 5); HS256 sets publish no keys."""
+        return {"keys": [k.to_jwk() for k in self.keys if not k.symmetric]}
+
+    def to_json(self) -> str:
+        """Serialise every key with its private material, signing key first. Keep it secret."""
+        return json.dumps({"keys": [k.to_jwk(private=True) for k in self.keys]}, indent=2)
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> KeySet:
+        """Load a key set written by :meth:`to_json`; the first key signs."""
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            raise ConfigurationError(f"the key set is not JSON: {exc}") from exc
+        if not isinstance(data, dict) or not isinstance(data.get("keys"), list) or not data["keys"]:
+            raise ConfigurationError(
+                'a key set is a JSON object {"keys": [...]} with a signing key'
+            )
+        keys = [Key.from_jwk(item) for item in data["keys"]]
+        return cls(keys[0], keys[1:])
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write :meth:`to_json` to ``path`` atomically, readable by the owner only."""
+        target = Path(path)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+        try:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(self.to_json())
+            os.chmod(tmp, 0o600)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> KeySet:
+        """Read a key set saved with :meth:`save`."""
+        try:
+            text = Path(path).read_text()
+        except OSError as exc:
+            raise ConfigurationError(f"cannot read the key set file {path}: {exc}") from exc
+        return cls.from_json(text)
+
+    def __repr__(self) -> str:
+        """List the kids, never the key material."""
+        return f"<KeySet signing={self.signing.kid} keys={len(self._by_kid)}>"

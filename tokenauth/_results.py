@@ -1,0 +1,270 @@
+"""Results: what a login or a request check comes to, as values a server renders blindly.
+
+Every outcome a client can cause is one of a small closed family of frozen
+types. A failure knows its HTTP status, its ``WWW-Authenticate`` challenge
+(RFC 7617 for login, RFC 6750 for bearer tokens) and its JSON body, so a
+binding writes ``status``, ``headers`` and ``body`` without asking which it is.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import TYPE_CHECKING, Literal, TypeAlias
+
+if TYPE_CHECKING:
+    from ._claims import Claims, Principal
+
+__all__ = [
+    "AuthResult",
+    "Authenticated",
+    "BadRequest",
+    "Failure",
+    "Granted",
+    "HttpsRequired",
+    "LoggedOut",
+    "LoginResult",
+    "LogoutResult",
+    "Reason",
+    "StoreUnavailable",
+    "Unauthorized",
+]
+
+Headers: TypeAlias = tuple[tuple[str, str], ...]
+
+_JSON = ("Content-Type", "application/json")
+# RFC 6749 section 5.1 and RFC 6750 section 4: responses carrying tokens or
+# credentials errors must not be cached.
+_NO_STORE = (("Cache-Control", "no-store"), ("Pragma", "no-cache"))
+
+
+class Reason(str, Enum):
+    """Why a request failed: for logs, audit hooks and tests, never shown as-is to clients."""
+
+    # 400
+    MISSING_CREDENTIALS = "missing_credentials"
+    MALFORMED_CREDENTIALS = "malformed_credentials"
+    MALFORMED_REQUEST = "malformed_request"
+    # 401, login
+    UNKNOWN_USER = "unknown_user"
+    BAD_PASSWORD = "bad_password"
+    USER_DISABLED = "user_disabled"
+    UNKNOWN_API_KEY = "unknown_api_key"
+    API_KEY_REVOKED = "api_key_revoked"
+    # 401, bearer
+    NO_TOKEN = "no_token"
+    MALFORMED_TOKEN = "malformed_token"
+    TOKEN_TOO_LARGE = "token_too_large"
+    BAD_HEADER = "bad_header"
+    UNKNOWN_KEY = "unknown_key"
+    WRONG_ALGORITHM = "wrong_algorithm"
+    BAD_SIGNATURE = "bad_signature"
+    BAD_CLAIMS = "bad_claims"
+    WRONG_ISSUER = "wrong_issuer"
+    WRONG_AUDIENCE = "wrong_audience"
+    NOT_YET_VALID = "not_yet_valid"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+    # 403
+    HTTPS_REQUIRED = "https_required"
+    # 503
+    STORE_UNAVAILABLE = "store_unavailable"
+
+
+def _quote(value: str) -> str:
+    # RFC 9110 section 5.6.4 quoted-string: escape backslash and double quote.
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """Base of every failed outcome; never instantiated directly.
+
+    Attributes:
+        status: The HTTP status code to answer with.
+        error: The machine-readable error code for the JSON body (and, for
+            bearer failures, the RFC 6750 ``error`` attribute).
+        description: A human-readable explanation, safe to show the client.
+        reason: The precise cause, for logs and audit; not sent to the client.
+        challenge: The ``WWW-Authenticate`` value, or None.
+    """
+
+    status: int
+    error: str
+    description: str
+    reason: Reason
+    challenge: str | None = None
+
+    @property
+    def headers(self) -> Headers:
+        """Response headers: content type, no-store caching and the challenge if any."""
+        base: Headers = (_JSON, *_NO_STORE)
+        if self.challenge is None:
+            return base
+        return (*base, ("WWW-Authenticate", self.challenge))
+
+    @property
+    def json(self) -> dict[str, str]:
+        """The JSON body as a dict: ``error`` and ``error_description``."""
+        return {"error": self.error, "error_description": self.description}
+
+    @property
+    def body(self) -> bytes:
+        """The JSON body, encoded."""
+        return json.dumps(self.json, ensure_ascii=True).encode()
+
+
+@dataclass(frozen=True, slots=True)
+class BadRequest(Failure):
+    """400: the request itself is malformed (missing or unparseable credentials)."""
+
+    @classmethod
+    def login(cls, reason: Reason, description: str) -> BadRequest:
+        """A malformed login request (RFC 6749 ``invalid_request``)."""
+        return cls(400, "invalid_request", description, reason)
+
+    @classmethod
+    def bearer(cls, realm: str, reason: Reason, description: str) -> BadRequest:
+        """A malformed request to a secured path (RFC 6750 section 3.1 ``invalid_request``)."""
+        challenge = (
+            f'Bearer realm={_quote(realm)}, error="invalid_request", '
+            f"error_description={_quote(description)}"
+        )
+        return cls(400, "invalid_request", description, reason, challenge)
+
+
+@dataclass(frozen=True, slots=True)
+class Unauthorized(Failure):
+    """401: the credentials or the token are not good (or there were none)."""
+
+    @classmethod
+    def login(cls, realm: str, reason: Reason) -> Unauthorized:
+        """Wrong credentials; the same answer whatever ``reason`` is (no enumeration)."""
+        challenge = f'Basic realm={_quote(realm)}, charset="UTF-8"'
+        return cls(
+            401, "invalid_credentials", "The username, password or API key is not valid.",
+            reason, challenge,
+        )  # fmt: skip
+
+    @classmethod
+    def no_token(cls, realm: str) -> Unauthorized:
+        """No token was sent: a bare challenge, no error code (RFC 6750 section 3.1)."""
+        return cls(
+            401, "unauthorized", "A bearer token is required.", Reason.NO_TOKEN,
+            f"Bearer realm={_quote(realm)}",
+        )  # fmt: skip
+
+    @classmethod
+    def invalid_token(cls, realm: str, reason: Reason, description: str) -> Unauthorized:
+        """The token is bad, expired or revoked (RFC 6750 ``invalid_token``)."""
+        challenge = (
+            f'Bearer realm={_quote(realm)}, error="invalid_token", '
+            f"error_description={_quote(description)}"
+        )
+        return cls(401, "invalid_token", description, reason, challenge)
+
+
+@dataclass(frozen=True, slots=True)
+class HttpsRequired(Failure):
+    """403: the request came over plain HTTP; refused without a redirect."""
+
+    @classmethod
+    def make(cls) -> HttpsRequired:
+        """The one plain-HTTP refusal."""
+        return cls(
+            403, "https_required", "This API is served over HTTPS only.", Reason.HTTPS_REQUIRED
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class StoreUnavailable(Failure):
+    """503: the token store or a registry could not be reached; nothing was accepted."""
+
+    @classmethod
+    def make(cls) -> StoreUnavailable:
+        """The one fail-closed answer."""
+        return cls(
+            503, "temporarily_unavailable",
+            "The authentication service is temporarily unavailable; try again later.",
+            Reason.STORE_UNAVAILABLE,
+        )  # fmt: skip
+
+    @property
+    def headers(self) -> Headers:
+        """Response headers, with a short ``Retry-After``."""
+        return (_JSON, *_NO_STORE, ("Retry-After", "5"))
+
+
+@dataclass(frozen=True, slots=True)
+class Granted:
+    """200: a login succeeded; the body carries the new token (RFC 6749 section 5.1).
+
+    Attributes:
+        token: The signed JWT. Secret: never log it.
+        expires_in: Seconds until the token expires.
+        principal: Who logged in, and how.
+        claims: The token's claims.
+    """
+
+    token: str = field(repr=False)
+    expires_in: int
+    principal: Principal
+    claims: Claims
+    token_type: Literal["Bearer"] = "Bearer"
+    status: Literal[200] = 200
+
+    @property
+    def headers(self) -> Headers:
+        """Response headers: JSON, never cached."""
+        return (_JSON, *_NO_STORE)
+
+    @property
+    def json(self) -> dict[str, str | int]:
+        """The body as a dict: ``token``, ``token_type`` and ``expires_in``."""
+        return {"token": self.token, "token_type": self.token_type, "expires_in": self.expires_in}
+
+    @property
+    def body(self) -> bytes:
+        """The JSON body, encoded."""
+        return json.dumps(self.json).encode()
+
+
+@dataclass(frozen=True, slots=True)
+class Authenticated:
+    """The request carries a valid token: let it through.
+
+    Attributes:
+        principal: Who the token was issued to, and how they logged in.
+        claims: The token's verified claims.
+        token: The token as presented (for logout). Secret: never log it.
+    """
+
+    principal: Principal
+    claims: Claims
+    token: str = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedOut:
+    """204: the presented token was revoked."""
+
+    claims: Claims
+    status: Literal[204] = 204
+
+    @property
+    def headers(self) -> Headers:
+        """Response headers: never cached."""
+        return _NO_STORE
+
+    @property
+    def body(self) -> bytes:
+        """No body."""
+        return b""
+
+
+LoginResult: TypeAlias = "Granted | BadRequest | Unauthorized | HttpsRequired | StoreUnavailable"
+AuthResult: TypeAlias = (
+    "Authenticated | BadRequest | Unauthorized | HttpsRequired | StoreUnavailable"
+)
+LogoutResult: TypeAlias = "LoggedOut | BadRequest | Unauthorized | HttpsRequired | StoreUnavailable"
