@@ -129,7 +129,30 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+#: Deepest nesting of arrays and objects accepted in a header or payload.
+MAX_JSON_DEPTH = 32
+
+
+def _too_deep(text: str) -> bool:
+    depth = 0
+    for char in _JSON_STRING.sub("", text):
+        if char in "[{":
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                return True
+        elif char in "]}":
+            depth -= 1
+    return False
+
+
 def _json_object(raw: bytes) -> dict[str, Any] | None:
+    # Nesting is only counted when there is enough of it to matter: our own
+    # tokens have a single object, so the common case costs two C-level counts.
+    if raw.count(b"[") + raw.count(b"{") > MAX_JSON_DEPTH and _too_deep(
+        raw.decode("utf-8", "replace")
+    ):
+        return None
     try:
         value = json.loads(
             raw.decode("utf-8"),

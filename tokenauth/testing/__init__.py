@@ -5,6 +5,7 @@ Needs the ``testing`` extra (``pip install tokenauth[testing]``) for Hypothesis 
 
 from __future__ import annotations
 
+from . import strategies
 from ._clock import FrozenClock
 from ._contract import AsyncTokenStoreContract, TokenStoreContract
 from ._registry_contract import (
@@ -22,4 +23,5 @@ __all__ = [
     "FrozenClock",
     "TokenStoreContract",
     "UserRegistryContract",
+    "strategies",
 ]
