@@ -141,20 +141,27 @@ class RedactingFilter(logging.Filter):
         only appears once message and arguments are joined, the joined message
         replaces both.
         """
-        if isinstance(record.msg, str):
-            record.msg = redact(record.msg)
-        if isinstance(record.args, tuple):
-            record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
-        elif isinstance(record.args, dict):
-            record.args = {
-                k: redact(v) if isinstance(v, str) else v for k, v in record.args.items()
-            }
         try:
             message = record.getMessage()
         except (TypeError, ValueError):  # a record whose args do not fit its format
             return True
         cleaned = redact(message)
-        if cleaned != message:
-            record.msg = cleaned
-            record.args = None
+        if cleaned == message:
+            return True
+        args = record.args
+        redacted_args: tuple[object, ...] | dict[str, object] | None = None
+        if isinstance(args, tuple):
+            redacted_args = tuple(redact(a) if isinstance(a, str) else a for a in args)
+        elif isinstance(args, dict):
+            redacted_args = {k: redact(v) if isinstance(v, str) else v for k, v in args.items()}
+        if redacted_args:
+            try:
+                candidate = str(record.msg) % redacted_args
+            except (TypeError, ValueError, KeyError):
+                candidate = None
+            if candidate is not None and redact(candidate) == candidate:
+                record.args = redacted_args
+                return True
+        record.msg = cleaned
+        record.args = None
         return True

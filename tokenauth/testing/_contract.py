@@ -14,6 +14,7 @@ import string
 import threading
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any, ClassVar
 
 import pytest
@@ -123,8 +124,7 @@ def _machine(
             for subject in _SUBJECTS:
                 assert self.runner.call("list_subject", subject) == []
 
-        @rule(target=jtis, record=_records(now))
-        def add(self, record: TokenRecord) -> str:
+        def _add(self, record: TokenRecord) -> str:
             existing = self.model.get(record.jti)
             try:
                 self.runner.call("add", record)
@@ -134,6 +134,15 @@ def _machine(
             assert existing is None or self.forgettable(existing), "a duplicate jti was accepted"
             self.model[record.jti] = record
             return record.jti
+
+        @rule(target=jtis, record=_records(now))
+        def add(self, record: TokenRecord) -> str:
+            return self._add(record)
+
+        @rule(jti=jtis, record=_records(now))
+        def add_again(self, jti: str, record: TokenRecord) -> None:
+            """Another record under a jti already used: refused while the first is stored."""
+            self._add(replace(record, jti=jti))
 
         @rule(jti=jtis)
         def get(self, jti: str) -> None:
