@@ -12,7 +12,14 @@ from typing import TYPE_CHECKING, Any
 import argon2
 from tokenauth_wsgi import TokenAuthMiddleware, TokenEndpoints, claims_of, principal_of
 
-from tokenauth import KeySet, MemoryApiKeyRegistry, MemoryStore, MemoryUserRegistry, TokenAuth
+from tokenauth import (
+    Clock,
+    KeySet,
+    MemoryApiKeyRegistry,
+    MemoryStore,
+    MemoryUserRegistry,
+    TokenAuth,
+)
 from tokenauth.testing import FrozenClock
 
 if TYPE_CHECKING:
@@ -30,7 +37,7 @@ def cheap_hasher() -> argon2.PasswordHasher:
 
 
 def make_auth(
-    store: Any = None, clock: FrozenClock | None = None, keys: KeySet = KEYS, **options: Any
+    store: Any = None, clock: Clock | None = None, keys: KeySet = KEYS, **options: Any
 ) -> TokenAuth:
     """A core with user alice, fresh in-memory stores and a frozen clock."""
     auth = TokenAuth(
