@@ -1,0 +1,152 @@
+"""Pure WSGI: a middleware for secured paths and an app for the token endpoints."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from http import HTTPStatus
+from typing import TYPE_CHECKING
+
+from tokenauth import Authenticated, HttpsRequired, TokenAuth
+
+from ._environ import (
+    Document,
+    PathMatcher,
+    PathRule,
+    Renderable,
+    authenticate_environ,
+    is_secure_environ,
+    jwks_environ,
+    login_environ,
+    logout_environ,
+    render,
+    store_authenticated,
+)
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+__all__ = ["TokenAuthMiddleware", "TokenEndpoints", "respond"]
+
+_METHODS = {"login": ("GET", "POST"), "logout": ("POST",), "jwks": ("GET", "HEAD")}
+
+
+def respond(result: Renderable, start_response: StartResponse) -> list[bytes]:
+    """Send a core result as a WSGI response.
+
+    Args:
+        result: Any core result but :class:`~tokenauth.Authenticated`.
+        start_response: The server's ``start_response``.
+
+    Returns:
+        The response body iterable.
+    """
+    rendered = render(result)
+    headers = rendered.headers
+    if rendered.status != HTTPStatus.NO_CONTENT:
+        # RFC 9110 section 8.6: a 204 carries no Content-Length.
+        headers = [*headers, ("Content-Length", str(len(rendered.body)))]
+    start_response(rendered.status_line, headers)
+    return [rendered.body]
+
+
+class TokenAuthMiddleware:
+    """Check the bearer token of every request to a secured path.
+
+    A request with a valid token reaches ``app`` with the result in its
+    environ (see :func:`principal_of`, :func:`claims_of`); any other request
+    to a secured path gets the core's answer (400, 401, 403 or 503) and never
+    reaches ``app``. Requests to other paths pass through untouched.
+
+    Args:
+        app: The WSGI application to protect.
+        auth: The configured core.
+        paths: Path prefixes to secure (``PATH_INFO``); None secures every path.
+        exclude: Path prefixes to leave open, such as a health check.
+        secured: A predicate on ``PATH_INFO`` that replaces ``paths`` and ``exclude``.
+    """
+
+    def __init__(
+        self,
+        app: WSGIApplication,
+        auth: TokenAuth,
+        *,
+        paths: Iterable[str] | None = None,
+        exclude: Iterable[str] = (),
+        secured: PathRule | None = None,
+    ) -> None:
+        """Wrap ``app``; see the class docstring for the arguments."""
+        self.app = app
+        self.auth = auth
+        self.secured: PathRule = secured or PathMatcher.of(paths, exclude)
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        """Serve one request."""
+        if not self.secured(environ.get("PATH_INFO", "")):
+            return self.app(environ, start_response)
+        result = authenticate_environ(self.auth, environ)
+        if not isinstance(result, Authenticated):
+            return respond(result, start_response)
+        store_authenticated(environ, result)
+        return self.app(environ, start_response)
+
+
+class TokenEndpoints:
+    """A WSGI app serving login, logout and the JWKS document.
+
+    * ``login_path`` (``GET`` or ``POST``): HTTP Basic credentials in, a token
+      out (200 with ``Cache-Control: no-store``), or the core's refusal.
+    * ``logout_path`` (``POST``): revokes the bearer token sent; 204.
+    * ``jwks_path`` (``GET``): the public keys, for other services to verify tokens.
+
+    Any other path goes to ``app``, or gets a JSON 404 when there is none.
+    Pass None for an endpoint to leave it out.
+
+    Args:
+        auth: The configured core.
+        app: The application for every other path.
+        login_path: Where to serve login.
+        logout_path: Where to serve logout.
+        jwks_path: Where to serve the JWKS document.
+    """
+
+    def __init__(
+        self,
+        auth: TokenAuth,
+        app: WSGIApplication | None = None,
+        *,
+        login_path: str | None = "/token",
+        logout_path: str | None = "/logout",
+        jwks_path: str | None = "/.well-known/jwks.json",
+    ) -> None:
+        """Configure; see the class docstring for the arguments."""
+        self.auth = auth
+        self.app = app
+        self.routes = {
+            path: name
+            for path, name in (
+                (login_path, "login"),
+                (logout_path, "logout"),
+                (jwks_path, "jwks"),
+            )
+            if path is not None
+        }
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        """Serve one request."""
+        endpoint = self.routes.get(environ.get("PATH_INFO", ""))
+        if endpoint is None:
+            if self.app is not None:
+                return self.app(environ, start_response)
+            return respond(Document(404, {"error": "not_found"}), start_response)
+        methods = _METHODS[endpoint]
+        if environ.get("REQUEST_METHOD") not in methods:
+            if not is_secure_environ(self.auth, environ):
+                return respond(HttpsRequired.make(), start_response)
+            allow = (("Allow", ", ".join(methods)),)
+            return respond(Document(405, {"error": "method_not_allowed"}, allow), start_response)
+        if endpoint == "login":
+            return respond(login_environ(self.auth, environ), start_response)
+        if endpoint == "logout":
+            return respond(logout_environ(self.auth, environ), start_response)
+        body = respond(jwks_environ(self.auth, environ), start_response)
+        return [] if environ.get("REQUEST_METHOD") == "HEAD" else body

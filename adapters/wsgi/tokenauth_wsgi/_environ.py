@@ -1,0 +1,284 @@
+"""Translation between a WSGI environ and the core: request in, result out.
+
+Everything framework-specific (Flask, Django) goes through these functions, so
+every framework feeds the core the same inputs and renders its results the
+same way.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any, Protocol
+
+from tokenauth import (
+    Authenticated,
+    AuthResult,
+    Claims,
+    HttpsRequired,
+    LoginResult,
+    LogoutResult,
+    Principal,
+    TokenAuth,
+    is_secure,
+)
+
+__all__ = [
+    "ENVIRON_AUTHENTICATED",
+    "ENVIRON_CLAIMS",
+    "ENVIRON_PRINCIPAL",
+    "PathMatcher",
+    "Renderable",
+    "Rendered",
+    "authenticate_environ",
+    "claims_of",
+    "is_secure_environ",
+    "jwks_environ",
+    "login_environ",
+    "logout_environ",
+    "principal_of",
+    "render",
+    "status_line",
+]
+
+#: Environ key holding the :class:`~tokenauth.Authenticated` result of a secured request.
+ENVIRON_AUTHENTICATED = "tokenauth.authenticated"
+#: Environ key holding the :class:`~tokenauth.Principal` of a secured request.
+ENVIRON_PRINCIPAL = "tokenauth.principal"
+#: Environ key holding the verified :class:`~tokenauth.Claims` of a secured request.
+ENVIRON_CLAIMS = "tokenauth.claims"
+
+Environ = Mapping[str, Any]
+
+
+class Renderable(Protocol):
+    """What :func:`render` takes: every core result but :class:`~tokenauth.Authenticated`."""
+
+    @property
+    def status(self) -> int: ...
+    @property
+    def headers(self) -> tuple[tuple[str, str], ...]: ...
+    @property
+    def body(self) -> bytes: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """A result as WSGI wants it.
+
+    Attributes:
+        status: The status code.
+        status_line: The PEP 3333 status string, e.g. ``"401 Unauthorized"``.
+        headers: The core's response headers, unchanged.
+        body: The response body.
+    """
+
+    status: int
+    status_line: str
+    headers: list[tuple[str, str]]
+    body: bytes
+
+
+def status_line(status: int) -> str:
+    """The PEP 3333 status string for ``status``, with its RFC 9110 reason phrase."""
+    try:
+        return f"{status} {HTTPStatus(status).phrase}"
+    except ValueError:  # a code the standard library does not name
+        return f"{status} Unknown"
+
+
+def render(result: Renderable) -> Rendered:
+    """Render a core result (or anything with ``status``, ``headers`` and ``body``).
+
+    Args:
+        result: A login, authentication or logout result that is not
+            :class:`~tokenauth.Authenticated` (that one lets the request through).
+
+    Returns:
+        The status line, headers and body to send, exactly as the core says.
+    """
+    return Rendered(result.status, status_line(result.status), list(result.headers), result.body)
+
+
+def _header(environ: Environ, name: str) -> str | None:
+    value = environ.get(name)
+    return value if isinstance(value, str) else None
+
+
+def _transport(environ: Environ) -> dict[str, Any]:
+    # PEP 3333: wsgi.url_scheme is "https" when the server terminated TLS itself;
+    # forwarding headers count only from trusted proxies, which the core decides.
+    return {
+        "secure": environ.get("wsgi.url_scheme") == "https",
+        "client": _header(environ, "REMOTE_ADDR"),
+        "forwarded_proto": _header(environ, "HTTP_X_FORWARDED_PROTO"),
+        "forwarded": _header(environ, "HTTP_FORWARDED"),
+    }
+
+
+def is_secure_environ(auth: TokenAuth, environ: Environ) -> bool:
+    """Whether the request counts as HTTPS, by the core's rules and ``auth``'s trusted proxies."""
+    return is_secure(trusted_proxies=auth.trusted_proxies, **_transport(environ))
+
+
+def login_environ(auth: TokenAuth, environ: Environ) -> LoginResult:
+    """Run the core's login for the request described by ``environ``.
+
+    Args:
+        auth: The configured core.
+        environ: The WSGI environ (or Django's ``request.META``).
+
+    Returns:
+        The core's result, to render with :func:`render`.
+    """
+    return auth.login(_header(environ, "HTTP_AUTHORIZATION"), **_transport(environ))
+
+
+def authenticate_environ(auth: TokenAuth, environ: Environ) -> AuthResult:
+    """Run the core's token check for the request described by ``environ``.
+
+    The raw ``QUERY_STRING`` goes to the core untouched, so that it sees a
+    repeated ``token`` parameter.
+
+    Args:
+        auth: The configured core.
+        environ: The WSGI environ (or Django's ``request.META``).
+
+    Returns:
+        :class:`~tokenauth.Authenticated`, or a failure to render with :func:`render`.
+    """
+    return auth.authenticate(
+        _header(environ, "HTTP_AUTHORIZATION"),
+        query=_header(environ, "QUERY_STRING"),
+        **_transport(environ),
+    )
+
+
+def logout_environ(auth: TokenAuth, environ: Environ) -> LogoutResult:
+    """Revoke the token the request carries, after the same checks as a secured path.
+
+    Args:
+        auth: The configured core.
+        environ: The WSGI environ (or Django's ``request.META``).
+
+    Returns:
+        :class:`~tokenauth.LoggedOut` (204) or a failure, to render with :func:`render`.
+    """
+    result = authenticate_environ(auth, environ)
+    if not isinstance(result, Authenticated):
+        return result
+    return auth.logout(result.token)
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """A JSON response the binding makes itself (JWKS, 404, 405), rendered like a result."""
+
+    status: int
+    json: object
+    extra: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def headers(self) -> tuple[tuple[str, str], ...]:
+        """Response headers: JSON, then any extra ones."""
+        return (("Content-Type", "application/json"), *self.extra)
+
+    @property
+    def body(self) -> bytes:
+        """The JSON body, encoded."""
+        return json.dumps(self.json).encode()
+
+
+def jwks_environ(auth: TokenAuth, environ: Environ) -> Renderable:
+    """The JWKS document of ``auth``'s public keys, or 403 over plain HTTP.
+
+    Args:
+        auth: The configured core.
+        environ: The WSGI environ (or Django's ``request.META``).
+
+    Returns:
+        Something to render with :func:`render`.
+    """
+    if not is_secure_environ(auth, environ):
+        return HttpsRequired.make()
+    # Public keys only; a short cache lets verifiers pick up a rotation soon.
+    return Document(200, auth.keys.jwks(), (("Cache-Control", "max-age=300"),))
+
+
+def store_authenticated(environ: dict[str, Any], result: Authenticated) -> None:
+    """Put an authenticated result where handlers look for it."""
+    environ[ENVIRON_AUTHENTICATED] = result
+    environ[ENVIRON_PRINCIPAL] = result.principal
+    environ[ENVIRON_CLAIMS] = result.claims
+
+
+def principal_of(environ: Environ) -> Principal | None:
+    """The principal the binding authenticated for this request, or None."""
+    value = environ.get(ENVIRON_PRINCIPAL)
+    return value if isinstance(value, Principal) else None
+
+
+def claims_of(environ: Environ) -> Claims | None:
+    """The verified claims of this request's token, or None."""
+    value = environ.get(ENVIRON_CLAIMS)
+    return value if isinstance(value, Claims) else None
+
+
+_SLASHES = re.compile(r"/{2,}")
+
+
+def _forms(path: str) -> set[str]:
+    # Servers and frameworks disagree on "//" and dot segments: werkzeug routes
+    # "/api/../x" to a "/api/<path:p>" rule, a proxy may resolve it to "/x". So a
+    # path is looked at both as sent (slashes merged) and fully normalised.
+    collapsed = _SLASHES.sub("/", "/" + path)
+    return {collapsed, posixpath.normpath(collapsed)}
+
+
+def _clean_prefix(prefix: str) -> str:
+    cleaned = posixpath.normpath(_SLASHES.sub("/", "/" + prefix))
+    return "/" if cleaned == "/" else cleaned.rstrip("/")
+
+
+@dataclass(frozen=True, slots=True)
+class PathMatcher:
+    """Which request paths are secured: under ``include`` and not under ``exclude``.
+
+    Prefixes match whole segments: ``/api`` covers ``/api`` and ``/api/x``,
+    not ``/apix``. When in doubt the path is secured: it counts as included if
+    any reading of it (as sent, or with ``.`` and ``..`` resolved) is included,
+    and as excluded only if every reading is excluded.
+
+    Args:
+        include: Path prefixes to secure; None secures every path.
+        exclude: Path prefixes left open (a health check, say).
+    """
+
+    include: tuple[str, ...] | None
+    exclude: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, include: Iterable[str] | None, exclude: Iterable[str] = ()) -> PathMatcher:
+        """Build from prefixes as a user writes them."""
+        return cls(
+            None if include is None else tuple(_clean_prefix(p) for p in include),
+            tuple(_clean_prefix(p) for p in exclude),
+        )
+
+    @staticmethod
+    def _under(path: str, prefixes: tuple[str, ...]) -> bool:
+        return any(p == "/" or path == p or path.startswith(p + "/") for p in prefixes)
+
+    def __call__(self, path: str) -> bool:
+        """True when ``path`` (a ``PATH_INFO``) is secured."""
+        forms = _forms(path)
+        included = self.include is None or any(self._under(f, self.include) for f in forms)
+        excluded = bool(self.exclude) and all(self._under(f, self.exclude) for f in forms)
+        return included and not excluded
+
+
+PathRule = Callable[[str], bool]

@@ -1,0 +1,126 @@
+"""One small API in each framework, all with the same routes, for the contract tests.
+
+Routes: ``/token`` (login), ``/logout``, ``/.well-known/jwks.json``, ``/api/me``
+(secured: answers with the principal and claims it sees), ``/public`` (open).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+import argon2
+from tokenauth_wsgi import TokenAuthMiddleware, TokenEndpoints, claims_of, principal_of
+
+from tokenauth import (
+    Clock,
+    KeySet,
+    MemoryApiKeyRegistry,
+    MemoryStore,
+    MemoryUserRegistry,
+    TokenAuth,
+)
+from tokenauth.testing import FrozenClock
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+FRAMEWORKS = ("wsgi", "flask", "django")
+PASSWORD = "correct horse battery staple"
+PEPPER = b"p" * 32
+#: One key set for the whole run: RSA key generation is slow.
+KEYS = KeySet.generate()
+
+
+def cheap_hasher() -> argon2.PasswordHasher:
+    return argon2.PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+
+
+def make_auth(
+    store: Any = None, clock: Clock | None = None, keys: KeySet = KEYS, **options: Any
+) -> TokenAuth:
+    """A core with user alice, fresh in-memory stores and a frozen clock."""
+    auth = TokenAuth(
+        keys=keys,
+        store=MemoryStore() if store is None else store,
+        users=MemoryUserRegistry(),
+        api_keys=MemoryApiKeyRegistry(),
+        pepper=PEPPER,
+        hasher=cheap_hasher(),
+        clock=clock or FrozenClock(),
+        **options,
+    )
+    auth.add_user("alice", PASSWORD, scope=("read",))
+    return auth
+
+
+def _me(principal: Any, claims: Any) -> bytes:
+    return json.dumps(
+        {
+            "sub": principal.subject,
+            "method": principal.method,
+            "scope": list(principal.scope),
+            "jti": claims.jti,
+        }
+    ).encode()
+
+
+def _inner(environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes]:
+    if environ["PATH_INFO"] == "/api/me":
+        body = _me(principal_of(environ), claims_of(environ))
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [body]
+    if environ["PATH_INFO"] == "/public":
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"open"]
+    start_response("404 Not Found", [("Content-Type", "text/plain")])
+    return [b"not found"]
+
+
+def wsgi_app(auth: TokenAuth) -> WSGIApplication:
+    return TokenEndpoints(auth, TokenAuthMiddleware(_inner, auth, paths=["/api"]))
+
+
+def flask_app(auth: TokenAuth) -> WSGIApplication:
+    import flask
+    from tokenauth_wsgi.flask import FlaskTokenAuth, current_claims, current_principal
+
+    app = flask.Flask("tokenauth_test")
+    tokens = FlaskTokenAuth(auth, app)
+
+    @app.get("/api/me")
+    @tokens.required
+    def me() -> flask.Response:
+        body = _me(current_principal(), current_claims())
+        return flask.Response(body, content_type="application/json")
+
+    @app.get("/public")
+    def public() -> str:
+        return "open"
+
+    return app
+
+
+def django_app(auth: TokenAuth) -> WSGIApplication:
+    import django
+    from django.conf import settings
+
+    if not settings.configured:
+        settings.configure(
+            DEBUG=False,
+            SECRET_KEY="not-secret-test-only",
+            ALLOWED_HOSTS=["127.0.0.1", "localhost", "testserver"],
+            ROOT_URLCONF="tests.wsgi.django_urls",
+            MIDDLEWARE=["tokenauth_wsgi.django.TokenAuthMiddleware"],
+            INSTALLED_APPS=[],
+            TOKENAUTH_PATHS=["/api"],
+            USE_TZ=True,
+        )
+        django.setup()
+    settings.TOKENAUTH = auth
+    from django.core.handlers.wsgi import WSGIHandler
+
+    return WSGIHandler()
+
+
+BUILDERS = {"wsgi": wsgi_app, "flask": flask_app, "django": django_app}
