@@ -66,6 +66,7 @@ from ._results import (
     LoginResult,
     LogoutResult,
     Reason,
+    Response,
     StoreUnavailable,
     Unauthorized,
 )
@@ -124,6 +125,7 @@ __all__ = [
     "Query",
     "Reason",
     "RedactingFilter",
+    "Response",
     "SecurityEvent",
     "StoreBackend",
     "StoreError",

@@ -133,6 +133,21 @@ class _Flows:
             self._emit(EventKind.STORE_UNAVAILABLE, now, client=client)
             return StoreUnavailable.make()
 
+    def request_is_secure(
+        self,
+        *,
+        secure: bool,
+        client: str | None = None,
+        forwarded_proto: str | None = None,
+        forwarded: str | None = None,
+    ) -> bool:
+        """Whether a request counts as HTTPS; forwarding headers count from trusted proxies only.
+
+        Bindings use it for endpoints of their own (a JWKS document, a 405) so
+        that every path refuses plain HTTP the same way.
+        """
+        return self._secure(secure, client, forwarded_proto, forwarded)
+
     def _secure(
         self, secure: bool, client: str | None, forwarded_proto: str | None, forwarded: str | None
     ) -> bool:

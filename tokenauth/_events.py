@@ -7,6 +7,7 @@ password or an API key.
 
 from __future__ import annotations
 
+import copy
 import logging
 import re
 from collections.abc import Callable
@@ -143,7 +144,7 @@ class RedactingFilter(logging.Filter):
         """
         try:
             message = record.getMessage()
-        except (TypeError, ValueError):  # a record whose args do not fit its format
+        except (TypeError, ValueError, KeyError):  # args that do not fit the format
             return True
         cleaned = redact(message)
         if cleaned == message:
@@ -153,7 +154,12 @@ class RedactingFilter(logging.Filter):
         if isinstance(args, tuple):
             redacted_args = tuple(redact(a) if isinstance(a, str) else a for a in args)
         elif isinstance(args, dict):
-            redacted_args = {k: redact(v) if isinstance(v, str) else v for k, v in args.items()}
+            # Keep the mapping's own type: gunicorn's access log uses a dict subclass
+            # that answers "-" for missing keys.
+            redacted_args = copy.copy(args)
+            for key, value in args.items():
+                if isinstance(value, str):
+                    redacted_args[key] = redact(value)
         if redacted_args:
             try:
                 candidate = str(record.msg) % redacted_args

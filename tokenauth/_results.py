@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import TYPE_CHECKING, Literal, TypeAlias
+from typing import TYPE_CHECKING, Literal, Protocol, TypeAlias
 
 if TYPE_CHECKING:
     from ._claims import Claims, Principal
@@ -27,11 +27,32 @@ __all__ = [
     "LoginResult",
     "LogoutResult",
     "Reason",
+    "Response",
     "StoreUnavailable",
     "Unauthorized",
 ]
 
 Headers: TypeAlias = tuple[tuple[str, str], ...]
+
+
+class Response(Protocol):
+    """Anything a server can write out as it is: every result but ``Authenticated``."""
+
+    @property
+    def status(self) -> int:
+        """The HTTP status code."""
+        ...
+
+    @property
+    def headers(self) -> Headers:
+        """The response headers, in order."""
+        ...
+
+    @property
+    def body(self) -> bytes:
+        """The response body (JSON, or empty for 204)."""
+        ...
+
 
 _JSON = ("Content-Type", "application/json")
 # RFC 6749 section 5.1 and RFC 6750 section 4: responses carrying tokens or

@@ -171,6 +171,8 @@ _KNOWN_PROVIDERS = {
     "unix": "tokenauth-redis",
     "redis+sentinel": "tokenauth-redis",
     "redis+cluster": "tokenauth-redis",
+    "rediss+sentinel": "tokenauth-redis",
+    "rediss+cluster": "tokenauth-redis",
 }
 
 

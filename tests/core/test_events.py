@@ -90,3 +90,22 @@ def test_filter_catches_secrets_split_between_message_and_args() -> None:
     )
     RedactingFilter().filter(record)
     assert "opaque-secret-value" not in record.getMessage()
+
+
+class _SafeAtoms(dict[str, object]):
+    """Like gunicorn's access-log atoms: missing keys read as "-"."""
+
+    def __getitem__(self, key: str) -> object:
+        return super().get(key, "-")
+
+
+def test_filter_keeps_mapping_args_type() -> None:
+    """Mapping args keep their own type, so formats with missing keys still work."""
+    atoms = _SafeAtoms({"r": "GET /me?token=eyJhbGciOi.eyJzdWIi.sig HTTP/1.1", "s": "200"})
+    record = logging.LogRecord(
+        "gunicorn.access", logging.INFO, __file__, 1, "%(r)s %(s)s %({x-missing}i)s", None, None
+    )
+    record.args = atoms
+    assert RedactingFilter().filter(record)
+    assert isinstance(record.args, _SafeAtoms)
+    assert record.getMessage() == "GET /me?token=[REDACTED] HTTP/1.1 200 -"

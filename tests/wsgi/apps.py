@@ -10,7 +10,6 @@ import json
 from typing import TYPE_CHECKING, Any
 
 import argon2
-from tokenauth_wsgi import TokenAuthMiddleware, TokenEndpoints, claims_of, principal_of
 
 from tokenauth import (
     Clock,
@@ -21,6 +20,7 @@ from tokenauth import (
     TokenAuth,
 )
 from tokenauth.testing import FrozenClock
+from tokenauth_wsgi import TokenAuthMiddleware, TokenEndpoints, claims_of, principal_of
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -83,6 +83,7 @@ def wsgi_app(auth: TokenAuth) -> WSGIApplication:
 
 def flask_app(auth: TokenAuth) -> WSGIApplication:
     import flask
+
     from tokenauth_wsgi.flask import FlaskTokenAuth, current_claims, current_principal
 
     app = flask.Flask("tokenauth_test")

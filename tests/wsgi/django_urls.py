@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import tokenauth_wsgi.django as tokenauth_views
 from django.http import HttpRequest, HttpResponse
 from django.urls import path
-from tokenauth_wsgi import claims_of, principal_of
 
+import tokenauth_wsgi.django as tokenauth_views
 from tests.wsgi.apps import _me
+from tokenauth_wsgi import claims_of, principal_of
 
 
 def me(request: HttpRequest) -> HttpResponse:

@@ -17,12 +17,12 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
 import pytest
-import tokenauth_wsgi
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tokenauth_wsgi import PathMatcher, render, status_line
 
+import tokenauth_wsgi
 from tests.wsgi.apps import BUILDERS, FRAMEWORKS, make_auth
+from tokenauth_wsgi import PathMatcher, render, status_line
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
@@ -187,7 +187,7 @@ def test_the_binding_imports_without_any_framework() -> None:
         "import tokenauth_wsgi\n"
         "print(tokenauth_wsgi.TokenAuthMiddleware.__name__)\n"
     )
-    out = subprocess.run(  # noqa: S603  # the test's own interpreter and code
+    out = subprocess.run(  # the test's own interpreter and code
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert out.stdout.strip() == "TokenAuthMiddleware"

@@ -73,7 +73,7 @@ def gunicorn(
         "--logger-class", "tokenauth_wsgi.gunicorn.RedactingLogger",
         "tests.wsgi.gunicorn_app:app",
     ]  # fmt: skip
-    proc = subprocess.Popen(command, cwd=ROOT, env=env)  # noqa: S603  # our own command line
+    proc = subprocess.Popen(command, cwd=ROOT, env=env)  # our own command line
     try:
         port = _wait_for_port(proc, error_log, key_file)
         yield f"https://127.0.0.1:{port}", key_file.read_text(), access_log, error_log
