@@ -12,7 +12,9 @@ The grammar (square brackets mark optional parts)::
 An option this module does not know, an option given twice, or an option that
 does not apply to the scheme is a :class:`~tokenauth.ConfigurationError`: a
 typo must not silently fall back to a default. Error messages never repeat the
-URL, since it may hold a password.
+URL or a piece of it (a password with an unescaped ``/``, ``?`` or ``#`` would
+spill into the host, path or options); an unknown option is named only when the
+URL holds no credentials.
 """
 
 from __future__ import annotations
@@ -152,7 +154,7 @@ def parse_url(url: str) -> RedisSettings:
             raise ConfigurationError("a redis:// URL names one host (see redis+cluster://)")
         values["hosts"] = hosts
         values.update(_path(mode, path))
-    values.update(_options(mode, tls, query))
+    values.update(_options(mode, tls, query, show_names="@" not in url))
     return RedisSettings(**values)  # type: ignore[arg-type]  # keys and types checked above
 
 
@@ -178,7 +180,9 @@ def _host(text: str, default_port: int) -> tuple[str, int]:
         try:
             host = str(ipaddress.IPv6Address(address))
         except ValueError:
-            raise ConfigurationError(f"{address!r} is not an IPv6 address") from None
+            raise ConfigurationError(
+                "a Redis URL has a bracketed host that is not an IPv6 address"
+            ) from None
         if port_text and not port_text.startswith(":"):
             raise ConfigurationError("write an IPv6 host and port as [::1]:6379")
         port_text = port_text[1:]
@@ -189,17 +193,19 @@ def _host(text: str, default_port: int) -> tuple[str, int]:
         if colon and not port_text:
             raise ConfigurationError("a Redis URL has an empty port")
         if not _HOSTNAME.match(host):
-            raise ConfigurationError(f"{host!r} is not a host name or address")
+            raise ConfigurationError("a Redis URL has a host that is not a host name or address")
     if not port_text:
         return host, default_port
     if not _DIGITS.match(port_text) or not 0 < int(port_text) < 65536:
-        raise ConfigurationError(f"{port_text!r} is not a port number (1 to 65535)")
+        raise ConfigurationError("a Redis URL has a port that is not a number from 1 to 65535")
     return host, int(port_text)
 
 
 def _db(text: str) -> int:
     if not _DIGITS.match(text) or int(text) >= 2**31:
-        raise ConfigurationError(f"{text!r} is not a database number")
+        raise ConfigurationError(
+            "a Redis URL has a database that is not a number from 0 to 2**31-1"
+        )
     return int(text)
 
 
@@ -285,7 +291,7 @@ _OPTIONS: dict[str, tuple[Callable[[str, str], object], frozenset[Mode] | str]] 
 }
 
 
-def _options(mode: Mode, tls: bool, query: str) -> dict[str, object]:
+def _options(mode: Mode, tls: bool, query: str, *, show_names: bool) -> dict[str, object]:
     result: dict[str, object] = {}
     if not query:
         return result
@@ -294,7 +300,10 @@ def _options(mode: Mode, tls: bool, query: str) -> dict[str, object]:
         name = _decode("an option name", raw_name)
         if name not in _OPTIONS:
             known = ", ".join(sorted(_OPTIONS))
-            raise ConfigurationError(f"unknown Redis store option {name!r}; known: {known}")
+            # Named only when the URL holds no credentials: with an unescaped '?' in a
+            # password, the "option" would be the rest of the password.
+            which = repr(name) if show_names else "(not shown: the URL holds credentials)"
+            raise ConfigurationError(f"unknown Redis store option {which}; known: {known}")
         if not equals:
             raise ConfigurationError(f"option {name} needs a value: {name}=...")
         if name in result:
