@@ -50,10 +50,11 @@ def free_port(*, with_bus: bool = False) -> int:
 class RedisServer:
     """One redis-server process, started and stopped by the test that owns it."""
 
-    def __init__(self, workdir: Path, port: int, *extra: str) -> None:
+    def __init__(self, workdir: Path, port: int, *extra: str, config: Path | None = None) -> None:
         self.workdir = workdir
         self.port = port
         self.extra = extra
+        self.config = config
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -64,6 +65,7 @@ class RedisServer:
         """Start the server and wait, bounded, until it answers PING."""
         args = [
             require_redis_server(),
+            *([str(self.config)] if self.config is not None else []),
             "--port", str(self.port),
             "--bind", "127.0.0.1",
             "--save", "",
@@ -165,3 +167,19 @@ def _wait_cluster_ok(servers: list[RedisServer]) -> None:
                 time.sleep(0.1)
         finally:
             client.close()
+
+
+@contextlib.contextmanager
+def redis_sentinel(workdir: Path, service: str) -> Iterator[RedisServer]:
+    """A master and one Sentinel monitoring it as ``service``; yields the Sentinel."""
+    with redis_server(workdir) as master:
+        port = free_port()
+        config = workdir / f"sentinel-{port}.conf"
+        # Sentinel rewrites its config file, so it gets one of its own.
+        config.write_text(f"sentinel monitor {service} 127.0.0.1 {master.port} 1\n")
+        sentinel = RedisServer(workdir, port, "--sentinel", config=config)
+        try:
+            sentinel.start()
+            yield sentinel
+        finally:
+            sentinel.kill()
