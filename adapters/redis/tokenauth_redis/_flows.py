@@ -1,0 +1,354 @@
+"""The store's logic, written once as generators that yield Redis commands (sans-IO).
+
+Each store operation is a generator: it yields the commands it needs (values of
+the small classes below), receives each reply, and returns its result. The
+synchronous and the asynchronous store only run these generators against
+redis-py's clients; a failed command is thrown back into the generator as a
+:class:`~tokenauth.StoreError`, so a best-effort step can choose to carry on.
+
+Layout, for a key prefix ``P`` (``tokenauth:`` by default)::
+
+    P t:<jti>            the record: a string, JSON, with a Redis TTL ending at expires_at
+    P s:<digest>         the subject's index: a sorted set of "<nonce><jti>" members,
+                         each scored by its record's expires_at
+
+``<digest>`` is the first 128 bits of SHA-256 of the subject, in hex: subjects
+may hold any character (``{`` and ``}`` included, which would change Cluster
+hash tags) and may be personal data, so they never appear in key names.
+``<nonce>`` is 16 random hex digits drawn by each ``add``; the record holds it too,
+so an index entry names one stored instance of a record, never a later record
+that happens to reuse its jti.
+
+Guarantees, in a single Redis and in Redis Cluster alike (no command touches
+two keys, so the record and its index may live on different nodes):
+
+- The record key is the truth. ``add`` is ``SET NX PXAT`` (create only if
+  absent, expiring with the token), ``get`` is one ``GET``, ``remove`` is one
+  ``GETDEL``: each atomic, and of concurrent removals exactly one sees the record.
+- Every stored record is in its subject's index: ``add`` writes the index entry
+  before the record, and an entry is only deleted after its own record is gone
+  (by the caller that removed it, or once it is more than a minute past its
+  expiry). The index may hold stale entries (a removal whose cleanup failed, a
+  refused duplicate, a crash between two steps); readers skip any entry whose
+  record is missing or carries another nonce, so stale entries cost space, never
+  correctness.
+- ``remove_subject`` and ``purge_expired`` delete each record with a
+  compare-and-delete script on its own key, so a record replaced in between is
+  never deleted by mistake. They are not one atomic step across records: a record
+  added while they run may survive them, as if it had been added just after.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Generator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from tokenauth import DuplicateTokenError, LoginMethod, StoreError, TokenRecord
+
+__all__ = [
+    "NONCE_LENGTH",
+    "Batch",
+    "Call",
+    "Flow",
+    "Keyspace",
+    "MultiGet",
+    "Op",
+    "RunScript",
+    "ScanKeys",
+    "Script",
+    "add",
+    "get",
+    "list_subject",
+    "purge_expired",
+    "remove",
+    "remove_subject",
+]
+
+T = TypeVar("T")
+
+#: Length of the random nonce (hex digits) that starts each index member.
+NONCE_LENGTH = 16
+#: Seconds past expiry before an index entry is pruned, to allow for clock skew
+#: between the node holding the index and the node holding the record.
+PRUNE_SLACK = 60
+#: The record format; bumped if the JSON layout ever changes.
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Script:
+    """A Lua script, run by its SHA-1 digest when the server has it cached."""
+
+    text: str
+    sha: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        # Used to identify the script to the server, not for security.
+        digest = hashlib.sha1(self.text.encode(), usedforsecurity=False).hexdigest()
+        object.__setattr__(self, "sha", digest)
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One Redis command, named by its redis-py method; replies with that method's result."""
+
+    method: str
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class RunScript:
+    """Run a script on ``keys`` (one key: each script touches a single slot)."""
+
+    script: Script
+    keys: tuple[bytes, ...]
+    args: tuple[Any, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class MultiGet:
+    """``MGET``, split by slot in Cluster; replies with a list of values or None."""
+
+    keys: tuple[bytes, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """Several commands in one pipeline (not a transaction); replies with their results."""
+
+    ops: tuple[Call | RunScript, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ScanKeys:
+    """Every key matching a ``SCAN`` pattern, on every primary; replies with a list."""
+
+    pattern: bytes
+
+
+Op = Call | RunScript | MultiGet | Batch | ScanKeys
+Flow = Generator[Op, Any, T]
+
+#: Adds an index entry, first pruning entries long past their expiry, and keeps
+#: the index alive as long as its latest record. TIME makes the script
+#: non-deterministic; replicate_commands (a no-op since Redis 7) allows that on 6.2.
+INDEX_ADD = Script(
+    """
+redis.replicate_commands()
+local now = tonumber(redis.call('TIME')[1])
+local slack = tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. (now - slack))
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
+local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+redis.call('EXPIREAT', KEYS[1], tonumber(last[2]) + slack)
+return 1
+"""
+)
+
+#: Deletes a key only if it still holds the value the caller read.
+DELETE_IF_EQUAL = Script(
+    """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+)
+
+
+def _text(value: str) -> bytes:
+    # surrogatepass: a str that is not valid Unicode still maps to one key, never an error.
+    return value.encode("utf-8", "surrogatepass")
+
+
+class Keyspace:
+    """Names the keys of one store: records by jti, indexes by subject digest."""
+
+    __slots__ = ("_prefix",)
+
+    def __init__(self, prefix: str) -> None:
+        """Use ``prefix`` in front of every key."""
+        self._prefix = _text(prefix)
+
+    @property
+    def prefix(self) -> bytes:
+        """The key prefix, encoded."""
+        return self._prefix
+
+    def record(self, jti: bytes) -> bytes:
+        """The key of the record with this (encoded) jti."""
+        return self._prefix + b"t:" + jti
+
+    def index(self, subject: str) -> bytes:
+        """The key of this subject's index."""
+        digest = hashlib.sha256(_text(subject)).hexdigest()[:32]
+        return self._prefix + b"s:" + digest.encode()
+
+    def index_pattern(self) -> bytes:
+        """A SCAN pattern that matches every index of this store and nothing else."""
+        escaped = bytes(b for c in self._prefix for b in ((92, c) if c in b"*?[]\\^" else (c,)))
+        return escaped + b"s:*"
+
+
+def encode(record: TokenRecord, nonce: bytes) -> bytes:
+    """The stored form of ``record``: compact ASCII JSON (the jti is in the key)."""
+    fields = [
+        FORMAT_VERSION,
+        nonce.decode("ascii"),
+        record.subject,
+        record.issued_at,
+        record.expires_at,
+        record.method,
+        record.api_key_id,
+    ]
+    return json.dumps(fields, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+
+
+def decode(jti: bytes, raw: bytes) -> tuple[bytes, TokenRecord]:
+    """Read a stored record back; returns its nonce and the record.
+
+    Raises:
+        StoreError: The value is not a record this module wrote.
+    """
+    try:
+        fields = json.loads(raw)
+        version, nonce, subject, issued_at, expires_at, method, api_key_id = fields
+        if version != FORMAT_VERSION or not isinstance(nonce, str):
+            raise ValueError("unknown record format")
+        login: LoginMethod
+        if method == "password":
+            login = "password"
+        elif method == "api_key":
+            login = "api_key"
+        else:
+            raise ValueError("unknown login method")
+        record = TokenRecord(
+            jti=jti.decode("utf-8", "surrogatepass"),
+            subject=subject,
+            issued_at=issued_at,
+            expires_at=expires_at,
+            method=login,
+            api_key_id=api_key_id,
+        )
+        return nonce.encode("ascii"), record
+    except (ValueError, TypeError) as exc:
+        # json.JSONDecodeError and UnicodeError are ValueErrors; bad unpacking is too.
+        raise StoreError("a key in the token store's prefix holds no token record") from exc
+
+
+def add(keys: Keyspace, record: TokenRecord, nonce: bytes) -> Flow[None]:
+    """Store a new record, index first; raises DuplicateTokenError if its jti is taken."""
+    jti = _text(record.jti)
+    value = encode(record, nonce)
+    index = keys.index(record.subject)
+    member = nonce + jti
+    yield RunScript(INDEX_ADD, (index,), (record.expires_at, member, PRUNE_SLACK))
+    key = keys.record(jti)
+    # PXAT: Redis forgets the record when the token expires (it refuses PXAT 0: use 1).
+    expiry = {"nx": True, "pxat": record.expires_at * 1000 or 1}
+    created = yield Call("set", (key, value), expiry)
+    if created:
+        return
+    # Refused: the jti is taken, unless a retried SET finds the record its first try wrote.
+    current = yield Call("get", (key,))
+    if current == value:
+        return
+    yield from _forget(index, [member])
+    raise DuplicateTokenError("a token with this jti is already stored")
+
+
+def get(keys: Keyspace, jti: str) -> Flow[TokenRecord | None]:
+    """Read one record: a single GET, whatever the deployment."""
+    encoded = _text(jti)
+    raw = yield Call("get", (keys.record(encoded),))
+    return None if raw is None else decode(encoded, raw)[1]
+
+
+def remove(keys: Keyspace, jti: str) -> Flow[bool]:
+    """Delete one record with GETDEL (one caller wins), then its index entry."""
+    encoded = _text(jti)
+    raw = yield Call("getdel", (keys.record(encoded),))
+    if raw is None:
+        return False
+    nonce, record = decode(encoded, raw)
+    yield from _forget(keys.index(record.subject), [nonce + encoded])
+    return True
+
+
+def list_subject(keys: Keyspace, subject: str) -> Flow[list[TokenRecord]]:
+    """The subject's live records, oldest first; stale index entries are skipped."""
+    index = keys.index(subject)
+    members = yield Call("zrange", (index, 0, -1))
+    live = yield from _resolve(keys, index, members)
+    return sorted((entry.record for entry in live), key=lambda r: (r.issued_at, r.jti))
+
+
+def remove_subject(keys: Keyspace, subject: str) -> Flow[int]:
+    """Delete each of the subject's records with a compare-and-delete; returns how many."""
+    index = keys.index(subject)
+    members = yield Call("zrange", (index, 0, -1))
+    live = yield from _resolve(keys, index, members)
+    return (yield from _delete(index, live))
+
+
+def purge_expired(keys: Keyspace, now: int) -> Flow[int]:
+    """Delete every record with ``expires_at <= now``, index by index; returns how many.
+
+    Redis already drops records as they expire by its own clock, so this only
+    finds work when ``now`` is ahead of the server's clock.
+    """
+    total = 0
+    indexes = yield ScanKeys(keys.index_pattern())
+    for index in indexes:
+        members = yield Call("zrange", (index, "-inf", now), {"byscore": True})
+        live = yield from _resolve(keys, index, members)
+        total += yield from _delete(index, [e for e in live if e.record.expires_at <= now])
+    return total
+
+
+@dataclass(frozen=True, slots=True)
+class _Live:
+    member: bytes
+    key: bytes
+    raw: bytes
+    record: TokenRecord
+
+
+def _resolve(keys: Keyspace, index: bytes, members: Sequence[bytes]) -> Flow[list[_Live]]:
+    entries = [m for m in members if len(m) > NONCE_LENGTH]
+    if not entries:
+        return []
+    record_keys = tuple(keys.record(m[NONCE_LENGTH:]) for m in entries)
+    raws = yield MultiGet(record_keys)
+    live = []
+    for member, key, raw in zip(entries, record_keys, raws, strict=True):
+        if raw is None:
+            continue
+        nonce, record = decode(member[NONCE_LENGTH:], raw)
+        # Another nonce: the jti was removed and stored again, under its own entry.
+        if nonce == member[:NONCE_LENGTH] and keys.index(record.subject) == index:
+            live.append(_Live(member, key, raw, record))
+    return live
+
+
+def _delete(index: bytes, live: list[_Live]) -> Flow[int]:
+    if not live:
+        return 0
+    replies = yield Batch(tuple(RunScript(DELETE_IF_EQUAL, (e.key,), (e.raw,)) for e in live))
+    gone = [entry.member for entry, deleted in zip(live, replies, strict=True) if deleted == 1]
+    if gone:
+        yield from _forget(index, gone)
+    return len(gone)
+
+
+def _forget(index: bytes, members: list[bytes]) -> Flow[None]:
+    """Remove index entries whose records are gone; a failure only leaves stale entries."""
+    try:
+        yield Call("zrem", (index, *members))
+    except StoreError:
+        # Readers skip entries without a live record, and INDEX_ADD prunes them once expired.
+        return

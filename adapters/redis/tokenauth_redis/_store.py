@@ -1,0 +1,342 @@
+"""The Redis token stores: thin drivers that run the flows of ``_flows`` on redis-py clients."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import redis
+import redis.asyncio
+import redis.asyncio.cluster
+import redis.cluster
+from redis.exceptions import NoScriptError, RedisClusterException, RedisError
+
+from tokenauth import AsyncTokenStore, StoreError, TokenRecord, TokenStore
+
+from . import _flows
+from ._connect import AsyncHandle, SyncHandle, connect_async, connect_sync, store_error
+from ._url import DEFAULT_PREFIX, parse_url
+
+__all__ = ["AsyncRedisStore", "RedisBackend", "RedisStore", "backend"]
+
+T = TypeVar("T")
+
+#: What a failing redis-py call may raise; each is mapped to a StoreError.
+_DRIVER_ERRORS = (RedisError, RedisClusterException, OSError)
+#: SCAN batch size for purge_expired.
+_SCAN_COUNT = 500
+
+SyncClient = redis.Redis | redis.cluster.RedisCluster
+AsyncClient = redis.asyncio.Redis | redis.asyncio.cluster.RedisCluster
+
+
+def _nonce() -> bytes:
+    return secrets.token_hex(_flows.NONCE_LENGTH // 2).encode("ascii")
+
+
+def _check_prefix(prefix: object) -> _flows.Keyspace:
+    if not isinstance(prefix, str) or not prefix:
+        raise ValueError("the key prefix must be a non-empty str")
+    return _flows.Keyspace(prefix)
+
+
+def _script_args(op: _flows.RunScript) -> tuple[Any, ...]:
+    return (len(op.keys), *op.keys, *op.args)
+
+
+class RedisStore:
+    """A token store in Redis, for many processes and servers sharing one revocation list.
+
+    Records expire in Redis when their tokens do; reading one is a single ``GET``.
+    See ``docs/stores-redis.md`` for the key layout and the guarantees.
+
+    Open one from a URL with :meth:`from_url` (or ``tokenauth.open_store``), or
+    wrap a client you configured yourself.
+
+    Args:
+        client: A ``redis.Redis`` (also as returned by Sentinel's ``master_for``) or
+            a ``redis.cluster.RedisCluster``. The store does not close a client it
+            was given; give it short timeouts and a bounded retry, since the
+            store's answer to a slow Redis is to fail (503), not to wait.
+        prefix: Prepended to every key the store writes.
+    """
+
+    __slots__ = ("_closed", "_connect", "_handle", "_keys", "_lock", "_owns")
+
+    def __init__(self, client: SyncClient, *, prefix: str = DEFAULT_PREFIX) -> None:
+        """Wrap ``client``; see the class docstring."""
+        self._keys = _check_prefix(prefix)
+        handle = SyncHandle(client, cluster=isinstance(client, redis.cluster.RedisCluster))
+        self._connect: Callable[[], SyncHandle] = lambda: handle
+        self._handle: SyncHandle | None = handle
+        self._owns = False
+        self._closed = False
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_url(cls, url: str) -> RedisStore:
+        """Open a store from a URL such as ``redis://127.0.0.1:6379/0?prefix=api:``.
+
+        No connection is made yet, so this succeeds while Redis is down; each
+        operation then fails with :class:`~tokenauth.StoreUnreachableError`
+        until Redis is back.
+
+        Args:
+            url: See ``docs/stores-redis.md`` for the schemes and options.
+
+        Returns:
+            A store that owns its client and closes it on :meth:`close`.
+
+        Raises:
+            ConfigurationError: The URL is malformed or has an unknown option.
+        """
+        settings = parse_url(url)
+        store = cls.__new__(cls)
+        store._keys = _check_prefix(settings.prefix)
+        store._connect = lambda: connect_sync(settings)
+        store._handle = None
+        store._owns = True
+        store._closed = False
+        store._lock = threading.Lock()
+        return store
+
+    def __repr__(self) -> str:
+        """Show the prefix, never the connection's credentials."""
+        return f"RedisStore(prefix={self._keys.prefix.decode('utf-8', 'replace')!r})"
+
+    def add(self, record: TokenRecord) -> None:
+        """Store a new record; raises DuplicateTokenError if the ``jti`` is taken."""
+        self._run(_flows.add(self._keys, record, _nonce()))
+
+    def get(self, jti: str) -> TokenRecord | None:
+        """Return the record for ``jti``, or None (one round trip)."""
+        return self._run(_flows.get(self._keys, jti))
+
+    def remove(self, jti: str) -> bool:
+        """Remove one record; True if this call removed it."""
+        return self._run(_flows.remove(self._keys, jti))
+
+    def remove_subject(self, subject: str) -> int:
+        """Remove every record of ``subject``; returns how many."""
+        return self._run(_flows.remove_subject(self._keys, subject))
+
+    def list_subject(self, subject: str) -> list[TokenRecord]:
+        """Return the records of ``subject``, oldest first."""
+        return self._run(_flows.list_subject(self._keys, subject))
+
+    def purge_expired(self, now: int) -> int:
+        """Remove every record with ``expires_at <= now``; returns how many."""
+        return self._run(_flows.purge_expired(self._keys, now))
+
+    def close(self) -> None:
+        """Close the connections this store opened; the store is unusable afterwards."""
+        with self._lock:
+            handle, self._handle, self._closed = self._handle, None, True
+        if handle is not None and self._owns:
+            for client in handle.owned:
+                client.close()
+
+    def _client(self) -> SyncHandle:
+        handle = self._handle
+        if handle is not None:
+            return handle
+        with self._lock:
+            if self._closed:
+                raise StoreError("this Redis token store is closed")
+            if self._handle is None:
+                self._handle = self._connect()
+            return self._handle
+
+    def _run(self, flow: _flows.Flow[T]) -> T:
+        reply: Any = None
+        error: StoreError | None = None
+        while True:
+            try:
+                op = flow.send(reply) if error is None else flow.throw(error)
+            except StopIteration as stop:
+                result: T = stop.value
+                return result
+            try:
+                reply, error = self._execute(op), None
+            except StoreError as exc:
+                reply, error = None, exc
+
+    def _execute(self, op: _flows.Op) -> Any:
+        try:
+            return self._dispatch(self._client(), op)
+        except _DRIVER_ERRORS as exc:
+            raise store_error(exc) from exc
+
+    def _dispatch(self, handle: SyncHandle, op: _flows.Op) -> Any:
+        client = handle.client
+        if isinstance(op, _flows.Call):
+            return getattr(client, op.method)(*op.args, **op.kwargs)
+        if isinstance(op, _flows.RunScript):
+            try:
+                return client.evalsha(op.script.sha, *_script_args(op))
+            except NoScriptError:
+                return client.eval(op.script.text, *_script_args(op))
+        if isinstance(op, _flows.MultiGet):
+            if not op.keys:
+                return []
+            return client.mget_nonatomic(op.keys) if handle.cluster else client.mget(op.keys)
+        if isinstance(op, _flows.Batch):
+            if handle.cluster:
+                # redis-py's Cluster pipelines refuse EVAL: one round trip per command.
+                return [self._dispatch(handle, each) for each in op.ops]
+            pipe = client.pipeline(transaction=False)
+            _queue(pipe, op)
+            return pipe.execute()
+        return list(client.scan_iter(match=op.pattern, count=_SCAN_COUNT))
+
+
+def _queue(pipe: Any, batch: _flows.Batch) -> None:
+    for op in batch.ops:
+        if isinstance(op, _flows.Call):
+            getattr(pipe, op.method)(*op.args, **op.kwargs)
+        else:
+            # EVAL, not EVALSHA: a pipeline cannot fall back on NOSCRIPT command by command.
+            pipe.eval(op.script.text, *_script_args(op))
+
+
+class AsyncRedisStore:
+    """The asynchronous Redis token store, on ``redis.asyncio``; see :class:`RedisStore`.
+
+    Args:
+        client: A ``redis.asyncio.Redis`` or ``redis.asyncio.cluster.RedisCluster``,
+            not closed by the store.
+        prefix: Prepended to every key the store writes.
+    """
+
+    __slots__ = ("_closed", "_handle", "_keys", "_owns")
+
+    def __init__(self, client: AsyncClient, *, prefix: str = DEFAULT_PREFIX) -> None:
+        """Wrap ``client``; see the class docstring."""
+        cluster = isinstance(client, redis.asyncio.cluster.RedisCluster)
+        self._keys = _check_prefix(prefix)
+        self._handle = AsyncHandle(client, cluster=cluster)
+        self._owns = False
+        self._closed = False
+
+    @classmethod
+    def from_url(cls, url: str) -> AsyncRedisStore:
+        """Open a store from a URL; no connection is made until the first operation.
+
+        Args:
+            url: See ``docs/stores-redis.md`` for the schemes and options.
+
+        Returns:
+            A store that owns its client and closes it on :meth:`aclose`.
+
+        Raises:
+            ConfigurationError: The URL is malformed or has an unknown option.
+        """
+        settings = parse_url(url)
+        store = cls.__new__(cls)
+        store._keys = _check_prefix(settings.prefix)
+        store._handle = connect_async(settings)
+        store._owns = True
+        store._closed = False
+        return store
+
+    def __repr__(self) -> str:
+        """Show the prefix, never the connection's credentials."""
+        return f"AsyncRedisStore(prefix={self._keys.prefix.decode('utf-8', 'replace')!r})"
+
+    async def add(self, record: TokenRecord) -> None:
+        """Store a new record; raises DuplicateTokenError if the ``jti`` is taken."""
+        await self._run(_flows.add(self._keys, record, _nonce()))
+
+    async def get(self, jti: str) -> TokenRecord | None:
+        """Return the record for ``jti``, or None (one round trip)."""
+        return await self._run(_flows.get(self._keys, jti))
+
+    async def remove(self, jti: str) -> bool:
+        """Remove one record; True if this call removed it."""
+        return await self._run(_flows.remove(self._keys, jti))
+
+    async def remove_subject(self, subject: str) -> int:
+        """Remove every record of ``subject``; returns how many."""
+        return await self._run(_flows.remove_subject(self._keys, subject))
+
+    async def list_subject(self, subject: str) -> list[TokenRecord]:
+        """Return the records of ``subject``, oldest first."""
+        return await self._run(_flows.list_subject(self._keys, subject))
+
+    async def purge_expired(self, now: int) -> int:
+        """Remove every record with ``expires_at <= now``; returns how many."""
+        return await self._run(_flows.purge_expired(self._keys, now))
+
+    async def aclose(self) -> None:
+        """Close the connections this store opened; the store is unusable afterwards."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._owns:
+            for client in self._handle.owned:
+                await client.aclose()
+
+    async def _run(self, flow: _flows.Flow[T]) -> T:
+        reply: Any = None
+        error: StoreError | None = None
+        while True:
+            try:
+                op = flow.send(reply) if error is None else flow.throw(error)
+            except StopIteration as stop:
+                result: T = stop.value
+                return result
+            try:
+                reply, error = await self._execute(op), None
+            except StoreError as exc:
+                reply, error = None, exc
+
+    async def _execute(self, op: _flows.Op) -> Any:
+        if self._closed:
+            raise StoreError("this Redis token store is closed")
+        try:
+            return await self._dispatch(self._handle, op)
+        except _DRIVER_ERRORS as exc:
+            raise store_error(exc) from exc
+
+    async def _dispatch(self, handle: AsyncHandle, op: _flows.Op) -> Any:
+        client = handle.client
+        if isinstance(op, _flows.Call):
+            return await getattr(client, op.method)(*op.args, **op.kwargs)
+        if isinstance(op, _flows.RunScript):
+            try:
+                return await client.evalsha(op.script.sha, *_script_args(op))
+            except NoScriptError:
+                return await client.eval(op.script.text, *_script_args(op))
+        if isinstance(op, _flows.MultiGet):
+            if not op.keys:
+                return []
+            if handle.cluster:
+                return await client.mget_nonatomic(op.keys)
+            return await client.mget(op.keys)
+        if isinstance(op, _flows.Batch):
+            if handle.cluster:
+                # redis-py's Cluster pipelines refuse EVAL: one round trip per command.
+                return [await self._dispatch(handle, each) for each in op.ops]
+            pipe = client.pipeline(transaction=False)
+            _queue(pipe, op)
+            return await pipe.execute()
+        return [key async for key in client.scan_iter(match=op.pattern, count=_SCAN_COUNT)]
+
+
+class RedisBackend:
+    """Opens Redis stores from URLs: what the ``tokenauth.stores`` entry points name."""
+
+    def open(self, url: str) -> TokenStore:
+        """Open a synchronous store; see :meth:`RedisStore.from_url`."""
+        return RedisStore.from_url(url)
+
+    def open_async(self, url: str) -> AsyncTokenStore:
+        """Open an asynchronous store; see :meth:`AsyncRedisStore.from_url`."""
+        return AsyncRedisStore.from_url(url)
+
+
+backend = RedisBackend()
+"""The backend registered for ``redis``, ``rediss``, ``unix``, ``redis+sentinel`` and
+``redis+cluster`` URLs (and ``rediss+sentinel``, ``rediss+cluster``)."""

@@ -1,0 +1,232 @@
+"""Redis-specific behaviour beyond the contract: expiry, key layout, stale entries, errors."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterator
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import redis
+import redis.asyncio
+from tokenauth_redis import AsyncRedisStore, RedisStore
+
+from tokenauth import (
+    ConfigurationError,
+    DuplicateTokenError,
+    StoreError,
+    StoreUnreachableError,
+    TokenRecord,
+    open_async_store,
+    open_store,
+)
+
+NOW = int(time.time())
+
+
+def _record(jti: str, subject: str = "alice", *, ttl: int = 3600) -> TokenRecord:
+    return TokenRecord(
+        jti=jti, subject=subject, issued_at=NOW, expires_at=NOW + ttl, method="password"
+    )
+
+
+@pytest.fixture
+def url(store_urls: Callable[[], str]) -> str:
+    return store_urls()
+
+
+@pytest.fixture
+def store(url: str) -> Iterator[RedisStore]:
+    opened = RedisStore.from_url(url)
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def raw(url: str) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(url.partition("?")[0])
+    yield client
+    client.close()
+
+
+def _prefix(url: str) -> bytes:
+    return parse_qs(urlsplit(url).query)["prefix"][0].encode()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "redis://127.0.0.1:1/0",
+        "rediss://127.0.0.1:1/0?ssl_cert_reqs=none",
+        "unix:///nonexistent/redis.sock",
+        "redis+sentinel://127.0.0.1:1/mymaster",
+        "redis+cluster://127.0.0.1:1",
+        "rediss+cluster://127.0.0.1:1",
+    ],
+)
+def test_open_store_finds_the_redis_backend(url: str) -> None:
+    """Every Redis scheme resolves through the entry points, without connecting yet."""
+    sync_store = open_store(url)
+    assert isinstance(sync_store, RedisStore)
+    sync_store.close()
+    assert isinstance(open_async_store(url), AsyncRedisStore)
+
+
+def test_bad_option_is_a_configuration_error() -> None:
+    """open_store refuses an unknown option instead of ignoring it."""
+    with pytest.raises(ConfigurationError, match="unknown Redis store option"):
+        open_store("redis://127.0.0.1/0?socket_timout=1")
+
+
+def test_record_expires_in_redis_with_its_token(
+    store: RedisStore, raw: redis.Redis, url: str
+) -> None:
+    """Each record's Redis TTL ends exactly when its token expires; the index outlives it."""
+    record = _record("ttl-1")
+    store.add(record)
+    prefix = _prefix(url)
+    assert raw.pexpiretime((prefix + b"t:ttl-1").decode()) == record.expires_at * 1000
+    [index] = raw.keys((prefix + b"s:*").decode())
+    assert isinstance(index, bytes)
+    assert raw.expiretime(index.decode()) >= record.expires_at
+
+
+def test_redis_forgets_an_expired_record(store: RedisStore) -> None:
+    """A record is gone from get and list_subject once Redis's clock passes its expiry."""
+    now = int(time.time())
+    record = TokenRecord(
+        jti="short", subject="alice", issued_at=now, expires_at=now + 1, method="password"
+    )
+    store.add(record)
+    deadline = time.monotonic() + 10
+    while store.get("short") is not None:
+        assert time.monotonic() < deadline, "Redis kept an expired record"
+        time.sleep(0.1)
+    assert store.list_subject("alice") == []
+
+
+def test_subjects_never_appear_in_key_names(store: RedisStore, raw: redis.Redis, url: str) -> None:
+    """Subjects (personal data, any characters, braces included) are hashed out of key names."""
+    store.add(_record("pii-1", "carol@example.com{tag}"))
+    keys = raw.keys(_prefix(url) + b"*")
+    assert len(keys) == 2
+    assert not any(b"carol" in key or b"{" in key for key in keys)
+
+
+def test_stale_index_entries_are_skipped(store: RedisStore, raw: redis.Redis, url: str) -> None:
+    """A record that vanished behind the index's back is neither listed nor counted."""
+    store.add(_record("stale-1"))
+    store.add(_record("stale-2"))
+    raw.delete(_prefix(url) + b"t:stale-1")
+    assert [r.jti for r in store.list_subject("alice")] == ["stale-2"]
+    assert store.remove_subject("alice") == 1
+
+
+def test_reused_jti_belongs_to_its_new_subject(store: RedisStore) -> None:
+    """A jti removed and stored again for another subject is that subject's alone."""
+    store.add(_record("reuse", "alice"))
+    assert store.remove("reuse") is True
+    store.add(_record("reuse", "bob"))
+    assert store.list_subject("alice") == []
+    assert store.remove_subject("alice") == 0
+    assert store.get("reuse") == _record("reuse", "bob")
+    assert store.list_subject("bob") == [_record("reuse", "bob")]
+
+
+def test_duplicate_leaves_the_stored_record_alone(store: RedisStore) -> None:
+    """A refused duplicate changes neither the record nor either subject's listing."""
+    store.add(_record("dup", "alice"))
+    with pytest.raises(DuplicateTokenError):
+        store.add(_record("dup", "bob"))
+    assert store.list_subject("bob") == []
+    assert store.list_subject("alice") == [_record("dup", "alice")]
+
+
+def test_far_future_expiry(store: RedisStore) -> None:
+    """The largest expires_at a record may hold is stored and read back."""
+    record = TokenRecord(
+        jti="far", subject="alice", issued_at=NOW, expires_at=2**53 - 1, method="password"
+    )
+    store.add(record)
+    assert store.get("far") == record
+
+
+def test_purge_uses_the_callers_clock(store: RedisStore) -> None:
+    """purge_expired removes records by the given time, even ahead of Redis's clock."""
+    store.add(_record("soon", ttl=100))
+    store.add(_record("later", ttl=10_000))
+    assert store.purge_expired(NOW + 200) == 1
+    assert store.get("soon") is None
+    assert store.get("later") is not None
+
+
+def test_foreign_value_is_a_store_error(store: RedisStore, raw: redis.Redis, url: str) -> None:
+    """A key in the prefix that holds no record raises StoreError, never a wrong record."""
+    raw.set(_prefix(url) + b"t:foreign", b"not a record")
+    with pytest.raises(StoreError, match="no token record"):
+        store.get("foreign")
+
+
+def test_closed_store_refuses_work(url: str) -> None:
+    """After close, operations raise StoreError instead of reconnecting."""
+    store = RedisStore.from_url(url)
+    store.add(_record("closed"))
+    store.close()
+    with pytest.raises(StoreError, match="closed"):
+        store.get("closed")
+
+
+def test_password_never_shown(redis_url: str) -> None:
+    """Neither repr nor a refused login nor an unreachable server shows the password."""
+    host = urlsplit(redis_url).netloc
+    wrong = RedisStore.from_url(f"redis://nosuchuser:hunter2-secret@{host}/0?retries=0")
+    unreachable = RedisStore.from_url("redis://:hunter2-secret@127.0.0.1:1/0?retries=0")
+    try:
+        assert "hunter2" not in repr(wrong)
+        with pytest.raises(StoreError) as refused:
+            wrong.get("x")
+        with pytest.raises(StoreUnreachableError) as down:
+            unreachable.get("x")
+        for caught in (refused, down):
+            assert "hunter2" not in str(caught.value)
+            assert "hunter2" not in str(caught.value.__cause__)
+    finally:
+        wrong.close()
+        unreachable.close()
+
+
+def test_given_client_is_used_and_left_open(redis_url: str, url: str) -> None:
+    """A store can wrap a client the caller built; closing the store leaves it open."""
+    client = redis.Redis.from_url(redis_url)
+    try:
+        store = RedisStore(client, prefix=_prefix(url).decode())
+        store.add(_record("mine"))
+        assert store.get("mine") == _record("mine")
+        store.close()
+        assert client.ping()
+    finally:
+        client.close()
+
+
+def test_given_async_client_is_used_and_left_open(redis_url: str, url: str) -> None:
+    """The async store wraps a caller's client the same way."""
+
+    async def scenario() -> None:
+        client = redis.asyncio.Redis.from_url(redis_url)
+        try:
+            store = AsyncRedisStore(client, prefix=_prefix(url).decode())
+            await store.add(_record("mine-async"))
+            assert await store.list_subject("alice") == [_record("mine-async")]
+            await store.aclose()
+            assert await client.ping()
+        finally:
+            await client.aclose()
+
+    asyncio.run(scenario())
+
+
+def test_empty_prefix_is_refused() -> None:
+    """An empty key prefix would mix the store's keys with everything else."""
+    with pytest.raises(ValueError, match="prefix"):
+        RedisStore(redis.Redis(), prefix="")
