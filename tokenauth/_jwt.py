@@ -179,6 +179,11 @@ def _numeric_date(value: object) -> int | None:
 
 def _text(value: object, limit: int) -> str | None:
     if isinstance(value, str) and 0 < len(value) <= limit:
+        try:
+            # JSON escapes can smuggle in lone surrogates, which no store can hold.
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return None
         return value
     return None
 

@@ -198,6 +198,7 @@ def test_huge_tokens_refused_before_decoding() -> None:
         claims(sub=...),
         claims(sub=""),
         claims(sub=42),
+        claims(sub="\ud800"),
         claims(jti=...),
         claims(jti=None),
         claims(jti="x" * 65),

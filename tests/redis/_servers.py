@@ -75,7 +75,7 @@ class RedisServer:
             *self.extra,
         ]  # fmt: skip
         # The arguments are this module's own, with redis-server found on PATH.
-        self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL)  # noqa: S603
+        self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL)
         client = redis.Redis(port=self.port, socket_timeout=1, socket_connect_timeout=1)
         deadline = time.monotonic() + START_TIMEOUT
         try:
@@ -140,7 +140,7 @@ def redis_cluster(workdir: Path, size: int = 3) -> Iterator[list[RedisServer]]:
         addresses = [f"127.0.0.1:{s.port}" for s in servers]
         cli = shutil.which("redis-cli") or "redis-cli"
         # The arguments are this module's own: redis-cli found on PATH and loopback addresses.
-        subprocess.run(  # noqa: S603
+        subprocess.run(
             [cli, "--cluster", "create", *addresses, "--cluster-replicas", "0", "--cluster-yes"],
             check=True,
             stdin=subprocess.DEVNULL,

@@ -10,7 +10,6 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import redis
 import redis.asyncio
-from tokenauth_redis import AsyncRedisStore, RedisStore
 
 from tokenauth import (
     ConfigurationError,
@@ -21,6 +20,7 @@ from tokenauth import (
     open_async_store,
     open_store,
 )
+from tokenauth_redis import AsyncRedisStore, RedisStore
 
 NOW = int(time.time())
 

@@ -31,7 +31,7 @@ store.close()
 
 class Child:
     def __init__(self, url: str) -> None:
-        self.process = subprocess.Popen(  # noqa: S603  # this interpreter, this module's script
+        self.process = subprocess.Popen(  # this interpreter, this module's script
             [sys.executable, "-c", CHILD, url],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,

@@ -9,9 +9,9 @@ from urllib.parse import quote
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from tokenauth_redis import RedisSettings, parse_url
 
 from tokenauth import ConfigurationError
+from tokenauth_redis import RedisSettings, parse_url
 
 
 def test_defaults() -> None:

@@ -163,6 +163,14 @@ def _machine(
                 assert removed is (expected is not None)
             assert self.runner.call("get", jti) is None
 
+        @rule(jti=st.text(_JTI_ALPHABET, min_size=1, max_size=60))
+        def remove_unknown(self, jti: str) -> None:
+            """Removing a jti that was never stored reports False and changes nothing."""
+            jti = "never-" + jti[:58]
+            assert jti not in self.model
+            assert self.runner.call("remove", jti) is False
+            assert self.runner.call("get", jti) is None
+
         @rule(subject=st.sampled_from(_SUBJECTS))
         def remove_subject(self, subject: str) -> None:
             mine = [r for r in self.model.values() if r.subject == subject]
