@@ -127,3 +127,12 @@ def test_lifespan_passes_through() -> None:
     world = make_world()
     _run(BearerAuthMiddleware(app, auth=world.auth), {"type": "lifespan"}, [])
     assert seen == ["lifespan"]
+
+
+def test_public_paths_must_be_paths() -> None:
+    import pytest
+
+    from tokenauth import ConfigurationError
+
+    with pytest.raises(ConfigurationError):
+        BearerAuthMiddleware(_accept, auth=make_world().auth, public_paths=["health"])

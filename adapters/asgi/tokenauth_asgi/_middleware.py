@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from tokenauth import AsyncTokenAuth, Authenticated, Claims, Principal
+from tokenauth import AsyncTokenAuth, Authenticated, Claims, ConfigurationError, Principal
 
 from ._scope import request_inputs, send_result
 from ._types import ASGIApp, Receive, Scope, Send
@@ -101,7 +101,7 @@ def _public_matcher(public_paths: Iterable[str]) -> Callable[[str], bool]:
     prefixes: list[str] = []
     for path in public_paths:
         if not path.startswith("/"):
-            raise ValueError(f"a public path starts with '/': {path!r}")
+            raise ConfigurationError(f"a public path starts with '/': {path!r}")
         # "/docs/" covers everything under it; "/health" is that path alone.
         if path.endswith("/"):
             prefixes.append(path)
