@@ -1,0 +1,216 @@
+"""ASGI endpoints: login, logout, the JWKS document, and a plain-HTTP refuser.
+
+Each is a small ASGI app; :class:`TokenAuthApp` routes to them and sends every
+other path through :class:`~tokenauth_asgi.BearerAuthMiddleware` to your app.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from tokenauth import AsyncTokenAuth, Authenticated, HttpsRequired
+
+from ._middleware import BearerAuthMiddleware, authenticated
+from ._scope import request_inputs, send_json, send_result
+from ._types import ASGIApp, Receive, Scope, Send
+
+__all__ = [
+    "HttpsRequiredApp",
+    "JWKSEndpoint",
+    "LoginEndpoint",
+    "LogoutEndpoint",
+    "TokenAuthApp",
+    "not_found",
+]
+
+_NO_STORE = ("Cache-Control", "no-store")
+
+
+async def _method_not_allowed(send: Send, allowed: str) -> None:
+    await send_json(send, 405, {"error": "method_not_allowed"}, [("Allow", allowed), _NO_STORE])
+
+
+async def not_found(scope: Scope, receive: Receive, send: Send) -> None:
+    """A JSON 404, the default app behind :class:`TokenAuthApp`."""
+    if scope["type"] == "http":
+        await send_json(send, 404, {"error": "not_found"}, [_NO_STORE])
+    elif scope["type"] == "websocket":
+        await send({"type": "websocket.close", "code": 1008})
+
+
+class LoginEndpoint:
+    """``GET`` or ``POST`` with HTTP Basic credentials: answers with a token or a failure.
+
+    Args:
+        auth: The configured front door.
+    """
+
+    def __init__(self, auth: AsyncTokenAuth) -> None:
+        """Serve logins for ``auth``."""
+        self.auth = auth
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer one login request (the body, if any, is not read)."""
+        if scope["type"] != "http":
+            await not_found(scope, receive, send)
+            return
+        if scope["method"] not in ("GET", "POST"):
+            await _method_not_allowed(send, "GET, POST")
+            return
+        inputs = request_inputs(scope)
+        result = await self.auth.login(inputs.authorization, **inputs.login_kwargs())
+        await send_result(send, result)
+
+
+class LogoutEndpoint:
+    """``POST`` with the bearer token to revoke: 204, or the failure as the core renders it.
+
+    Behind :class:`~tokenauth_asgi.BearerAuthMiddleware` the request is already
+    authenticated; on its own the endpoint authenticates it first.
+
+    Args:
+        auth: The configured front door.
+    """
+
+    def __init__(self, auth: AsyncTokenAuth) -> None:
+        """Serve logouts for ``auth``."""
+        self.auth = auth
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Revoke the token the request was authenticated with."""
+        if scope["type"] != "http":
+            await not_found(scope, receive, send)
+            return
+        found = authenticated(scope)
+        if found is None:
+            inputs = request_inputs(scope)
+            result = await self.auth.authenticate(inputs.authorization, **inputs.auth_kwargs())
+            if not isinstance(result, Authenticated):
+                await send_result(send, result)
+                return
+            found = result
+        if scope["method"] != "POST":
+            await _method_not_allowed(send, "POST")
+            return
+        await send_result(send, await self.auth.logout(found.token))
+
+
+class JWKSEndpoint:
+    """``GET`` the public keys (RFC 7517 JWKS) that verify this server's tokens.
+
+    Args:
+        auth: The configured front door; its current key set is published, so
+            a rotation shows at once.
+        max_age: Seconds clients may cache the document.
+    """
+
+    def __init__(self, auth: AsyncTokenAuth, *, max_age: int = 300) -> None:
+        """Publish the keys of ``auth``."""
+        self.auth = auth
+        self.max_age = max_age
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer with the JWKS document."""
+        if scope["type"] != "http":
+            await not_found(scope, receive, send)
+            return
+        if scope["method"] not in ("GET", "HEAD"):
+            await _method_not_allowed(send, "GET, HEAD")
+            return
+        await send_json(
+            send,
+            200,
+            self.auth.keys.jwks(),
+            [("Cache-Control", f"public, max-age={self.max_age}")],
+        )
+
+
+class HttpsRequiredApp:
+    """Refuse every request (403 ``https_required``): serve this on a plain-HTTP port.
+
+    A token the request carries is revoked, since it has crossed the network in
+    clear text. The request counts as plain HTTP whatever its headers claim.
+
+    Args:
+        auth: The front door whose store holds the tokens to revoke.
+    """
+
+    def __init__(self, auth: AsyncTokenAuth) -> None:
+        """Refuse on behalf of ``auth``."""
+        self.auth = auth
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Refuse an HTTP request; close a WebSocket; pass lifespan events by."""
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+            return
+        inputs = request_inputs(scope)
+        # secure=False and no forwarding headers: this listener is plain HTTP, so the
+        # core refuses, and revokes the token if the request showed one.
+        await self.auth.authenticate(
+            inputs.authorization, query=inputs.query, secure=False, client=inputs.client
+        )
+        if scope["type"] == "http":
+            await send_result(send, HttpsRequired.make())
+        else:
+            await send({"type": "websocket.close", "code": 1008})
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+class TokenAuthApp:
+    """The login, logout and JWKS endpoints in front of an app whose paths need a token.
+
+    Args:
+        auth: The configured front door.
+        app: The application behind the token check (default: JSON 404s).
+        token_path: Where clients log in (``GET`` or ``POST`` with Basic credentials).
+        logout_path: Where clients revoke their token (``POST``), or None for none.
+        jwks_path: Where the public keys are published, or None for none.
+        public_paths: Paths of ``app`` that need no token (see
+            :class:`~tokenauth_asgi.BearerAuthMiddleware`).
+        https_only: Refuse plain-HTTP requests on every path, public ones included.
+    """
+
+    def __init__(
+        self,
+        auth: AsyncTokenAuth,
+        app: ASGIApp = not_found,
+        *,
+        token_path: str = "/token",  # noqa: S107 - a URL path, not a password
+        logout_path: str | None = "/logout",
+        jwks_path: str | None = "/.well-known/jwks.json",
+        public_paths: Iterable[str] = (),
+        https_only: bool = True,
+    ) -> None:
+        """Build the routes; see the class docstring for the arguments."""
+        self.auth = auth
+        self.app = app
+        protected = BearerAuthMiddleware(
+            app, auth=auth, public_paths=public_paths, https_only=https_only
+        )
+        self._secured = protected
+        self._routes: dict[str, ASGIApp] = {token_path: LoginEndpoint(auth)}
+        if logout_path is not None:
+            self._routes[logout_path] = BearerAuthMiddleware(LogoutEndpoint(auth), auth=auth)
+        if jwks_path is not None:
+            self._routes[jwks_path] = BearerAuthMiddleware(
+                JWKSEndpoint(auth), auth=auth, public_paths=[jwks_path], https_only=https_only
+            )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Route by exact path; everything else goes through the token check."""
+        if scope["type"] == "http":
+            route = self._routes.get(scope.get("path", ""))
+            if route is not None:
+                await route(scope, receive, send)
+                return
+        await self._secured(scope, receive, send)

@@ -1,0 +1,160 @@
+"""From an ASGI scope to the core's inputs, and from a core result to ASGI messages.
+
+Nothing here decides anything: the core does. This module only reads what the
+server put in the scope and writes what the core says to answer.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from tokenauth import TrustedProxies, is_secure
+
+from ._types import Scope, Send
+
+__all__ = ["Rendered", "RequestInputs", "header", "request_inputs", "send_json", "send_result"]
+
+#: Scope schemes that mean the connection itself is TLS (ASGI spec, "scheme").
+_SECURE_SCHEMES = frozenset({"https", "wss"})
+
+
+def header(scope: Scope, name: bytes) -> str | None:
+    """The value of header ``name`` (lower-case bytes), or None when absent.
+
+    Repeated fields are joined with ", " as RFC 9110 section 5.3 allows, so two
+    ``Authorization`` headers reach the core as one malformed value (400), not
+    as whichever came first. ASGI header values are bytes; latin-1 maps each
+    byte to one character, so nothing is lost or refused on the way.
+    """
+    values = [value for key, value in scope.get("headers", ()) if key.lower() == name]
+    if not values:
+        return None
+    return ", ".join(bytes(value).decode("latin-1") for value in values)
+
+
+@dataclass(frozen=True, slots=True)
+class RequestInputs:
+    """What the core needs to know about a request, read from its scope.
+
+    Attributes:
+        authorization: The ``Authorization`` header, or None.
+        query: The raw query string (repeated ``token`` parameters stay visible).
+        secure: Whether the server says the connection is TLS (``scope["scheme"]``).
+        client: The peer's address, or None when the server does not know it.
+        forwarded_proto: ``X-Forwarded-Proto``, believed only from trusted proxies.
+        forwarded: ``Forwarded`` (RFC 7239), believed only from trusted proxies.
+    """
+
+    authorization: str | None
+    query: str
+    secure: bool
+    client: str | None
+    forwarded_proto: str | None
+    forwarded: str | None
+
+    def login_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for ``AsyncTokenAuth.login`` (after ``authorization``)."""
+        return {
+            "secure": self.secure,
+            "client": self.client,
+            "forwarded_proto": self.forwarded_proto,
+            "forwarded": self.forwarded,
+        }
+
+    def auth_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for ``AsyncTokenAuth.authenticate`` (after ``authorization``)."""
+        return {"query": self.query, **self.login_kwargs()}
+
+    def is_https(self, trusted_proxies: TrustedProxies) -> bool:
+        """Whether the request counts as HTTPS, by the core's rule."""
+        return is_secure(
+            secure=self.secure,
+            client=self.client,
+            forwarded_proto=self.forwarded_proto,
+            forwarded=self.forwarded,
+            trusted_proxies=trusted_proxies,
+        )
+
+
+def request_inputs(scope: Scope) -> RequestInputs:
+    """Read the core's inputs from an ``http`` or ``websocket`` scope."""
+    client = scope.get("client")
+    raw_query = scope.get("query_string", b"")
+    return RequestInputs(
+        authorization=header(scope, b"authorization"),
+        query=bytes(raw_query).decode("latin-1"),
+        secure=str(scope.get("scheme", "http")).lower() in _SECURE_SCHEMES,
+        client=str(client[0]) if client else None,
+        forwarded_proto=header(scope, b"x-forwarded-proto"),
+        forwarded=header(scope, b"forwarded"),
+    )
+
+
+class Rendered(Protocol):
+    """What every core result offers a server: a status, headers and a body."""
+
+    @property
+    def status(self) -> int:
+        """The HTTP status code."""
+        ...
+
+    @property
+    def headers(self) -> tuple[tuple[str, str], ...]:
+        """The response headers."""
+        ...
+
+    @property
+    def body(self) -> bytes:
+        """The response body."""
+        ...
+
+
+def _encode(headers: Iterable[tuple[str, str]], body: bytes, status: int) -> list[list[bytes]]:
+    out = [[name.lower().encode("latin-1"), value.encode("utf-8")] for name, value in headers]
+    # RFC 9110 section 8.6: a 204 carries no Content-Length.
+    if status != 204:
+        out.append([b"content-length", str(len(body)).encode("ascii")])
+    return out
+
+
+async def send_result(send: Send, result: Rendered, *, websocket: bool = False) -> None:
+    """Answer with ``result`` exactly as the core rendered it.
+
+    Args:
+        send: The ASGI send callable.
+        result: Any core result (``Granted``, ``LoggedOut`` or a failure).
+        websocket: Send it as a WebSocket denial response (the
+            ``websocket.http.response`` extension) instead of an HTTP response.
+    """
+    prefix = "websocket.http.response" if websocket else "http.response"
+    body = result.body
+    await send(
+        {
+            "type": f"{prefix}.start",
+            "status": result.status,
+            "headers": _encode(result.headers, body, result.status),
+        }
+    )
+    await send({"type": f"{prefix}.body", "body": body})
+
+
+async def send_json(
+    send: Send,
+    status: int,
+    document: object,
+    headers: Iterable[tuple[str, str]] = (),
+) -> None:
+    """Answer with a JSON document, for the binding's own endpoints."""
+    body = json.dumps(document).encode()
+    all_headers = [("Content-Type", "application/json"), *headers]
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": _encode(all_headers, body, status),
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,215 @@
+"""FastAPI idioms: security dependencies that show in OpenAPI, and the contract's responses.
+
+:class:`BearerAuth` and :class:`BasicLogin` are FastAPI security schemes, so the
+docs page's "Authorize" button offers HTTP Basic (for the login route) and a
+bearer token (for the rest). A refusal raises :class:`TokenAuthFailed`; after
+:func:`install` the app answers it exactly as the core renders it::
+
+    auth = AsyncTokenAuth(...)
+    app = FastAPI()
+    install(app)
+    app.include_router(auth_router(auth))
+    bearer = BearerAuth(auth)
+
+    @app.get("/me")
+    async def me(who: Annotated[Authenticated, Depends(bearer)]) -> dict[str, object]:
+        return who.claims.to_json()
+
+Needs the ``fastapi`` extra: ``pip install 'tokenauth-asgi[fastapi]'``.
+"""
+
+# No `from __future__ import annotations` here: FastAPI reads the dependency
+# annotations of the routes below at runtime, and they name local objects.
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
+from fastapi.openapi.models import HTTPBase as HTTPBaseModel
+from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
+from fastapi.security.base import SecurityBase
+from starlette.responses import Response
+
+from tokenauth import AsyncTokenAuth, Authenticated, Failure, Granted
+
+from ._middleware import _store, authenticated
+from ._scope import Rendered, request_inputs
+
+__all__ = [
+    "BasicLogin",
+    "BearerAuth",
+    "TokenAuthFailed",
+    "auth_router",
+    "failure_handler",
+    "install",
+    "result_response",
+]
+
+
+def result_response(result: Rendered) -> Response:
+    """A Starlette response with the status, headers and body the core rendered."""
+    return Response(result.body, status_code=result.status, headers=dict(result.headers))
+
+
+class TokenAuthFailed(HTTPException):
+    """Raised by the dependencies when the core refuses a request.
+
+    Without :func:`install`, FastAPI's own handler still answers with the right
+    status and headers, and the contract's JSON under ``"detail"``.
+
+    Attributes:
+        result: The core's failure, rendered as-is by :func:`failure_handler`.
+    """
+
+    def __init__(self, result: Failure) -> None:
+        """Carry ``result``."""
+        super().__init__(result.status, detail=result.json, headers=dict(result.headers))
+        self.result = result
+
+
+async def failure_handler(request: Request, exc: Exception) -> Response:
+    """The exception handler :func:`install` registers: the failure, exactly as rendered."""
+    if not isinstance(exc, TokenAuthFailed):  # pragma: no cover - registered for this type
+        raise exc
+    return result_response(exc.result)
+
+
+def install(app: FastAPI) -> None:
+    """Answer :class:`TokenAuthFailed` with the contract's exact body and headers."""
+    app.add_exception_handler(TokenAuthFailed, failure_handler)
+
+
+class BearerAuth(SecurityBase):
+    """A dependency that requires a valid bearer token, shown in OpenAPI as HTTP bearer.
+
+    Returns the :class:`~tokenauth.Authenticated` result. Behind
+    :class:`~tokenauth_asgi.BearerAuthMiddleware` it reuses the middleware's
+    result; on its own it authenticates the request itself.
+
+    Args:
+        auth: The configured front door.
+        scheme_name: The security scheme's name in OpenAPI.
+        description: Shown next to the scheme on the docs page.
+    """
+
+    def __init__(
+        self,
+        auth: AsyncTokenAuth,
+        *,
+        scheme_name: str = "bearerAuth",
+        description: str | None = "A token from the login endpoint.",
+    ) -> None:
+        """Configure; see the class docstring."""
+        self.auth = auth
+        self.model = HTTPBearerModel(bearerFormat="JWT", description=description)
+        self.scheme_name = scheme_name
+
+    async def __call__(self, request: Request) -> Authenticated:
+        """Authenticate the request, or raise :class:`TokenAuthFailed`."""
+        found = authenticated(request.scope)
+        if found is not None:
+            return found
+        inputs = request_inputs(request.scope)
+        result = await self.auth.authenticate(inputs.authorization, **inputs.auth_kwargs())
+        if not isinstance(result, Authenticated):
+            raise TokenAuthFailed(result)
+        _store(request.scope, result)
+        return result
+
+
+class BasicLogin(SecurityBase):
+    """A dependency that logs in with HTTP Basic credentials, shown in OpenAPI as HTTP basic.
+
+    Returns the :class:`~tokenauth.Granted` result; answer with
+    :func:`result_response` so that the token goes out with ``Cache-Control: no-store``.
+
+    Args:
+        auth: The configured front door.
+        scheme_name: The security scheme's name in OpenAPI.
+        description: Shown next to the scheme on the docs page.
+    """
+
+    def __init__(
+        self,
+        auth: AsyncTokenAuth,
+        *,
+        scheme_name: str = "basicAuth",
+        description: str | None = "A username and password, or an API key and no password.",
+    ) -> None:
+        """Configure; see the class docstring."""
+        self.auth = auth
+        self.model = HTTPBaseModel(scheme="basic", description=description)
+        self.scheme_name = scheme_name
+
+    async def __call__(self, request: Request) -> Granted:
+        """Log in, or raise :class:`TokenAuthFailed`."""
+        inputs = request_inputs(request.scope)
+        result = await self.auth.login(inputs.authorization, **inputs.login_kwargs())
+        if not isinstance(result, Granted):
+            raise TokenAuthFailed(result)
+        return result
+
+
+_TOKEN_EXAMPLE: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "A token",
+        "content": {
+            "application/json": {
+                "example": {"token": "eyJhbGciOiJSUzI1NiIs...", "token_type": "Bearer",
+                            "expires_in": 3600},
+            }
+        },
+    },
+    400: {"description": "Malformed credentials"},
+    401: {"description": "Wrong credentials"},
+}  # fmt: skip
+
+
+def auth_router(
+    auth: AsyncTokenAuth,
+    *,
+    token_path: str = "/token",  # noqa: S107 - a URL path, not a password
+    logout_path: str | None = "/logout",
+    jwks_path: str | None = "/.well-known/jwks.json",
+    tags: list[str] | None = None,
+) -> APIRouter:
+    """Login (``GET``/``POST``), logout and JWKS routes, documented in OpenAPI.
+
+    Args:
+        auth: The configured front door.
+        token_path: The login route.
+        logout_path: The logout route, or None for none.
+        jwks_path: The JWKS route, or None for none.
+        tags: OpenAPI tags for the routes (default ``["auth"]``).
+
+    Returns:
+        A router to ``include_router`` in the app (call :func:`install` too).
+    """
+    router = APIRouter(tags=list(tags or ["auth"]))
+    login = BasicLogin(auth)
+    bearer = BearerAuth(auth)
+
+    async def token(granted: Annotated[Granted, Depends(login)]) -> Response:
+        return result_response(granted)
+
+    # One route per method: OpenAPI wants a distinct operation id for each.
+    for method in ("POST", "GET"):
+        router.add_api_route(
+            token_path, token, methods=[method], summary="Log in for a token",
+            operation_id=f"tokenauth_login_{method.lower()}", responses=_TOKEN_EXAMPLE,
+            response_class=Response,
+        )  # fmt: skip
+    if logout_path is not None:
+
+        async def logout(who: Annotated[Authenticated, Depends(bearer)]) -> Response:
+            return result_response(await auth.logout(who.token))
+
+        router.add_api_route(
+            logout_path, logout, methods=["POST"], summary="Revoke this token",
+            status_code=204, response_class=Response,
+        )  # fmt: skip
+    if jwks_path is not None:
+
+        async def jwks() -> dict[str, Any]:
+            return auth.keys.jwks()
+
+        router.add_api_route(jwks_path, jwks, methods=["GET"], summary="The public keys")
+    return router
