@@ -668,8 +668,9 @@ def _banner(
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     try:
-        import tokenauth_asgi
         import uvicorn
+
+        import tokenauth_asgi
     except ImportError as exc:
         _fail(
             f"the demo needs the ASGI binding and uvicorn ({exc.name} is missing): {INSTALL_ASGI}"

@@ -17,7 +17,6 @@ from typing import Any
 import argon2
 import trustme
 import uvicorn
-from tokenauth_asgi import ASGIApp
 
 from tokenauth import (
     AsyncMemoryStore,
@@ -32,6 +31,7 @@ from tokenauth import (
     new_user,
 )
 from tokenauth.testing import FrozenClock
+from tokenauth_asgi import ASGIApp
 
 ISSUER = "https://api.test"
 AUDIENCE = "api.test"

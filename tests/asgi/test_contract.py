@@ -8,6 +8,8 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+
+from tokenauth import Key, KeySet
 from tokenauth_asgi import (
     HttpsRequiredApp,
     Receive,
@@ -17,8 +19,6 @@ from tokenauth_asgi import (
     TokenUser,
     authenticated,
 )
-
-from tokenauth import Key, KeySet
 
 from .support import (
     AUDIENCE,

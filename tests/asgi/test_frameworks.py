@@ -16,10 +16,10 @@ from starlette.middleware import Middleware
 from starlette.requests import Request as StarletteRequest
 from starlette.responses import JSONResponse
 from starlette.routing import Route
-from tokenauth_asgi import BearerAuthMiddleware, LoginEndpoint, LogoutEndpoint, Receive, Scope, Send
-from tokenauth_asgi.fastapi import BearerAuth, auth_router, install
 
 from tokenauth import Authenticated, new_user
+from tokenauth_asgi import BearerAuthMiddleware, LoginEndpoint, LogoutEndpoint, Receive, Scope, Send
+from tokenauth_asgi.fastapi import BearerAuth, auth_router, install
 
 from .support import FAST_HASHER, REALM, TLS, World, make_world, serve
 
@@ -35,7 +35,7 @@ def _client(url: str, tls: TLS) -> httpx.Client:
     return httpx.Client(base_url=url, verify=tls.client_context, timeout=10)
 
 
-def _login(client: httpx.Client, user: str = "alice", password: str = "correct horse") -> str:  # noqa: S107
+def _login(client: httpx.Client, user: str = "alice", password: str = "correct horse") -> str:
     response = client.post("/token", auth=(user, password))
     assert response.status_code == 200, response.text
     assert response.headers["cache-control"] == "no-store"

@@ -7,9 +7,9 @@ from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
-from tokenauth_asgi import BearerAuthMiddleware, Message, Scope, header, request_inputs
 
 from tokenauth import Granted, extract_bearer
+from tokenauth_asgi import BearerAuthMiddleware, Message, Scope, header, request_inputs
 
 from .support import basic, make_world
 

@@ -88,7 +88,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     # Exactly the README's command, with ports that are free on this machine.
     command = [sys.executable, "dev.py", "demo", "--port", str(port), "--http-port", str(http_port)]
     with stdout.open("wb") as out, stderr.open("wb") as err:
-        process = subprocess.Popen(  # noqa: S603 - our own interpreter and task runner
+        process = subprocess.Popen(
             command, cwd=ROOT, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
             start_new_session=True,
         )  # fmt: skip
@@ -116,8 +116,8 @@ def test_the_printed_curl_commands_work_in_a_shell(demo: Demo) -> None:
         unavailable("curl", "not on PATH (.ci/run installs it)")
     commands = _commands(demo.banner())
     script = "\n".join(f"echo '#### {i}'\n{c}\necho" for i, c in enumerate(commands))
-    result = subprocess.run(  # noqa: S603 - a shell running the demo's own printed commands
-        ["bash", "-c", script],  # noqa: S607 - the user's shell, found on PATH as theirs is
+    result = subprocess.run(
+        ["bash", "-c", script],
         capture_output=True,
         text=True,
         timeout=60,
