@@ -73,11 +73,17 @@ from ._results import (
 from ._store import (
     AsyncTokenStore,
     LoginMethod,
+    RegistryBackend,
     StoreBackend,
     TokenRecord,
     TokenStore,
+    open_api_key_registry,
+    open_async_api_key_registry,
     open_async_store,
+    open_async_user_registry,
     open_store,
+    open_user_registry,
+    store_backend,
 )
 
 __all__ = [
@@ -125,6 +131,7 @@ __all__ = [
     "Query",
     "Reason",
     "RedactingFilter",
+    "RegistryBackend",
     "Response",
     "SecurityEvent",
     "StoreBackend",
@@ -150,11 +157,16 @@ __all__ = [
     "is_secure",
     "is_well_formed_api_key",
     "new_user",
+    "open_api_key_registry",
+    "open_async_api_key_registry",
     "open_async_store",
+    "open_async_user_registry",
     "open_store",
+    "open_user_registry",
     "parse_basic",
     "redact",
     "run_async",
     "run_sync",
+    "store_backend",
     "system_clock",
 ]

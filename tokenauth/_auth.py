@@ -87,7 +87,7 @@ class _Flows:
     ) -> None:
         if any(c in realm for c in '\r\n"\\') or not realm.isprintable():
             raise ConfigurationError("the realm must be printable, without quotes or backslashes")
-        if api_keys is not None and pepper is None:
+        if api_keys is not None and pepper is None and authenticator is None:
             raise ConfigurationError("API keys need a pepper: a server-side secret of 32+ bytes")
         self._keys = keys
         self.store = store
@@ -198,6 +198,10 @@ class _Flows:
         now = self._now()
         if not self._secure(secure, client, forwarded_proto, forwarded):
             self._emit(EventKind.HTTPS_VIOLATION, now, client=client)
+            # A bearer token sent here in clear text is as exposed as anywhere else.
+            exposed = extract_bearer(authorization, None, realm=self.realm, allow_query=False)
+            if isinstance(exposed, str):
+                yield from self._revoke_exposed(exposed, now, client)
             return HttpsRequired.make()
         credentials = parse_basic(authorization)
         if isinstance(credentials, BadRequest):
@@ -326,7 +330,9 @@ class _Flows:
         return count
 
     def _revoke_api_key(self, key_id: str) -> Flow[int]:
-        registry, _ = self._require_api_keys()
+        registry = self.api_keys
+        if registry is None:
+            raise ConfigurationError("no API-key registry is configured")
         now = self._now()
         key: ApiKeyRecord | None = yield Call(registry.get_key, (key_id,))
         if key is None:

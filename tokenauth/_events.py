@@ -142,6 +142,7 @@ class RedactingFilter(logging.Filter):
         only appears once message and arguments are joined, the joined message
         replaces both.
         """
+        self._redact_traceback(record)
         try:
             message = record.getMessage()
         except (TypeError, ValueError, KeyError):  # args that do not fit the format
@@ -171,3 +172,14 @@ class RedactingFilter(logging.Filter):
         record.msg = cleaned
         record.args = None
         return True
+
+    @staticmethod
+    def _redact_traceback(record: logging.LogRecord) -> None:
+        # An exception's message may quote a token: format the traceback now, so
+        # formatters use this redacted text instead of formatting it again.
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)

@@ -6,18 +6,25 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import entry_points
-from typing import Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, cast, runtime_checkable
 
 from ._errors import ConfigurationError
+from ._registry import ApiKeyRegistry, AsyncApiKeyRegistry, AsyncUserRegistry, UserRegistry
 
 __all__ = [
     "AsyncTokenStore",
     "LoginMethod",
+    "RegistryBackend",
     "StoreBackend",
     "TokenRecord",
     "TokenStore",
+    "open_api_key_registry",
+    "open_async_api_key_registry",
     "open_async_store",
+    "open_async_user_registry",
     "open_store",
+    "open_user_registry",
+    "store_backend",
 ]
 
 LoginMethod = Literal["password", "api_key"]
@@ -176,7 +183,13 @@ _KNOWN_PROVIDERS = {
 }
 
 
-def _backend(url: str) -> StoreBackend:
+def store_backend(url: str) -> StoreBackend:
+    """The backend registered for ``url``'s scheme under the ``tokenauth.stores`` entry points.
+
+    Raises:
+        ConfigurationError: The URL has no scheme, or no installed package handles
+            it (the message names the package to install).
+    """
     match = _SCHEME.match(url)
     if match is None:
         raise ConfigurationError(
@@ -208,12 +221,72 @@ def open_store(url: str) -> TokenStore:
         ConfigurationError: No backend handles the scheme (the message names the
             package to install), or the backend refused the URL.
     """
-    return _backend(url).open(url)
+    return store_backend(url).open(url)
 
 
 def open_async_store(url: str) -> AsyncTokenStore:
     """Open an asynchronous token store by URL; see :func:`open_store`."""
-    return _backend(url).open_async(url)
+    return store_backend(url).open_async(url)
 
 
-StoreOpener = Callable[[str], TokenStore]
+def _registry_opener(url: str, method: str, what: str) -> Callable[[str], Any]:
+    opener = getattr(store_backend(url), method, None)
+    if opener is None:
+        scheme = url.split(":", 1)[0]
+        raise ConfigurationError(
+            f"the store backend for {scheme!r} keeps no {what}; users and API keys that "
+            "persist need a backend that provides them, such as tokenauth-sqlalchemy"
+        )
+    return cast("Callable[[str], Any]", opener)
+
+
+def open_user_registry(url: str) -> UserRegistry:
+    """Open the persistent user registry that a store backend provides for ``url``.
+
+    Backends offer registries through optional ``open_user_registry`` and
+    ``open_api_key_registry`` methods (and ``open_async_...`` twins); see
+    :class:`RegistryBackend`.
+
+    Raises:
+        ConfigurationError: The scheme is unknown, or its backend keeps no users.
+    """
+    return cast("UserRegistry", _registry_opener(url, "open_user_registry", "users")(url))
+
+
+def open_api_key_registry(url: str) -> ApiKeyRegistry:
+    """Open the persistent API-key registry of a store backend; see :func:`open_user_registry`."""
+    return cast("ApiKeyRegistry", _registry_opener(url, "open_api_key_registry", "API keys")(url))
+
+
+def open_async_user_registry(url: str) -> AsyncUserRegistry:
+    """The asynchronous twin of :func:`open_user_registry`."""
+    return cast(
+        "AsyncUserRegistry", _registry_opener(url, "open_async_user_registry", "users")(url)
+    )
+
+
+def open_async_api_key_registry(url: str) -> AsyncApiKeyRegistry:
+    """The asynchronous twin of :func:`open_api_key_registry`."""
+    return cast(
+        "AsyncApiKeyRegistry", _registry_opener(url, "open_async_api_key_registry", "API keys")(url)
+    )
+
+
+class RegistryBackend(StoreBackend, Protocol):
+    """A store backend that also keeps users and API keys (optional methods)."""
+
+    def open_user_registry(self, url: str) -> UserRegistry:
+        """Open a synchronous user registry for ``url``."""
+        ...
+
+    def open_api_key_registry(self, url: str) -> ApiKeyRegistry:
+        """Open a synchronous API-key registry for ``url``."""
+        ...
+
+    def open_async_user_registry(self, url: str) -> AsyncUserRegistry:
+        """Open an asynchronous user registry for ``url``."""
+        ...
+
+    def open_async_api_key_registry(self, url: str) -> AsyncApiKeyRegistry:
+        """Open an asynchronous API-key registry for ``url``."""
+        ...

@@ -351,3 +351,11 @@ def test_clock_is_injected() -> None:
     assert isinstance(auth.authenticate(f"Bearer {granted.token}", secure=True), Authenticated)
     clock.advance(70)
     assert isinstance(auth.authenticate(f"Bearer {granted.token}", secure=True), Unauthorized)
+
+
+def test_bearer_token_sent_to_login_over_http_is_revoked(setup: Setup) -> None:
+    """A bearer token sent to the login endpoint over plain HTTP is revoked too."""
+    token = setup.login_token()
+    result = setup.auth.login(f"Bearer {token}", secure=False)
+    assert isinstance(result, HttpsRequired)
+    assert isinstance(setup.auth.authenticate(f"Bearer {token}", secure=True), Unauthorized)

@@ -109,3 +109,19 @@ def test_filter_keeps_mapping_args_type() -> None:
     assert RedactingFilter().filter(record)
     assert isinstance(record.args, _SafeAtoms)
     assert record.getMessage() == "GET /me?token=[REDACTED] HTTP/1.1 200 -"
+
+
+def test_filter_redacts_tracebacks() -> None:
+    """A token quoted in an exception message is redacted from the logged traceback."""
+    token = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlLWJ5dGVz"
+    try:
+        raise ValueError(f"could not parse {token}")
+    except ValueError:
+        record = logging.LogRecord(
+            "app", logging.ERROR, __file__, 1, "failed", None, __import__("sys").exc_info()
+        )
+    record.stack_info = f"Stack (most recent call last):\n  handle({token!r})"
+    RedactingFilter().filter(record)
+    formatted = logging.Formatter().format(record)
+    assert token not in formatted
+    assert "could not parse [REDACTED]" in formatted
