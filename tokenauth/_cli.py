@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, NoReturn, TextIO, cast, get_args
+from urllib.parse import urlsplit, urlunsplit
 
 from . import (
     Algorithm,
@@ -970,12 +971,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CliError as exc:
         print(f"tokenauth: error: {exc}", file=sys.stderr)
     except StoreError as exc:
-        print(f"tokenauth: error: the store at {args.store} failed: {exc}", file=sys.stderr)
+        where = _without_password(getattr(args, "store", "") or "")
+        print(f"tokenauth: error: the store at {where} failed: {exc}", file=sys.stderr)
     except TokenAuthError as exc:  # configuration errors: bad key files, bad URLs, bad names
         print(f"tokenauth: error: {exc}", file=sys.stderr)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`tokenauth tokens list | head`): stop quietly, as
+        # Unix tools do, and keep Python from complaining while it flushes stdout.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     return 1
+
+
+def _without_password(url: str) -> str:
+    """``url`` with any password in it replaced, for messages."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rsplit("@", 1)[-1]
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -382,3 +382,26 @@ def test_tokens_list_revoke_purge(
     code, _, err = run(capsys, "tokens", "revoke", *STORE)
     assert code == 1
     assert "name the tokens" in err
+
+
+def test_store_failures_never_print_the_store_password(capsys: pytest.CaptureFixture[str]) -> None:
+    """A failing store is named in the error without the password from its URL."""
+    code, _, err = run(
+        capsys, "tokens", "purge", "--store", "redis://:hunter2@127.0.0.1:1/0?socket_timeout=0.2"
+    )
+    assert code == 1
+    assert "hunter2" not in err
+    assert "redis://:***@127.0.0.1:1/0" in err
+
+
+def test_a_closed_pipe_ends_quietly(
+    monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """When the reader of the output goes away (`| head`), the command ends with 141, quietly."""
+
+    def reader_gone(args: argparse.Namespace) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(cli, "_cmd_keys_jwks", reader_gone)
+    assert main(["keys", "jwks", "--keys", "unused.json"]) == 141
+    assert "Traceback" not in capfd.readouterr().err
