@@ -35,10 +35,11 @@ class KeepsExpired(MemoryStore):
 
 
 class QuickContract(TokenStoreContract):
-    max_examples = 15
+    max_examples = 25
 
     def _settings(self) -> settings:
-        return settings(super()._settings(), report_multiple_bugs=False)
+        # Derandomised: this checks the harness itself, so it must not depend on luck.
+        return settings(super()._settings(), report_multiple_bugs=False, derandomize=True)
 
 
 @pytest.mark.parametrize(
