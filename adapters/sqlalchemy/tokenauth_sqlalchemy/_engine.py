@@ -36,12 +36,19 @@ def _options(url: StoreURL, *, asynchronous: bool) -> dict[str, Any]:
             options["poolclass"] = AsyncAdaptedQueuePool if asynchronous else QueuePool
             options["pool_size"] = 1
             options["max_overflow"] = 0
-    elif url.driver in ("psycopg", "psycopg_async", "pymysql", "aiomysql"):
-        if "connect_timeout" not in given:
-            # libpq takes whole seconds; PyMySQL and aiomysql take seconds too.
-            connect_args["connect_timeout"] = max(1, math.ceil(timeout))
-    elif url.driver == "asyncpg" and "timeout" not in given:
-        connect_args["timeout"] = timeout
+    elif url.driver in ("psycopg", "pymysql", "aiomysql"):
+        # libpq's connect_timeout bounds the whole connection set-up (whole seconds);
+        # PyMySQL's and aiomysql's bound the TCP connect.
+        connect_args.setdefault("connect_timeout", max(1, math.ceil(timeout)))
+        if url.driver == "pymysql":
+            # Without these PyMySQL waits forever on a server that stopped answering,
+            # even for the greeting right after the TCP connect.
+            connect_args.update(read_timeout=timeout, write_timeout=timeout)
+    elif url.driver == "asyncpg":
+        # asyncpg's timeout covers the whole connect; command_timeout each statement.
+        connect_args.update(timeout=timeout, command_timeout=timeout)
+    for name in given:
+        connect_args.pop(name, None)  # the URL's own driver settings win
     options["pool_timeout"] = timeout
     return options
 
