@@ -54,7 +54,7 @@ def _options(url: StoreURL, *, asynchronous: bool) -> dict[str, Any]:
 
 
 def _driver_missing(url: StoreURL, exc: BaseException) -> ConfigurationError:
-    hint = INSTALL_HINTS.get(url.driver, f"install the {url.driver!r} driver")
+    hint = INSTALL_HINTS.get(url.driver, f"pip install {url.driver}")
     return ConfigurationError(
         f"the database driver {url.driver!r} for {url.database} is not available "
         f"({type(exc).__name__}: {exc}); {hint}"
