@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -147,6 +148,31 @@ def test_async_cut_database_fails_closed_then_recovers(db: Db, proxy: Proxy, dri
     asyncio.run(scenario())
 
 
+@pytest.mark.parametrize(
+    ("db", "driver"),
+    [(server, driver) for server in SERVERS for driver in ASYNC_DRIVERS[server]],
+    indirect=["db"],
+)
+def test_async_unanswering_database_times_out(db: Db, proxy: Proxy, driver: str) -> None:
+    """Async drivers too give up on a silent server within the bound, then recover."""
+
+    async def scenario() -> None:
+        store = open_async_store(with_driver(_via(db.url, proxy), driver))
+        try:
+            await store.add(_record("aslow"))
+            proxy.blackhole()
+            start = time.monotonic()
+            with pytest.raises(StoreUnreachableError):
+                await store.get("aslow")
+            assert time.monotonic() - start < PROMPT
+            proxy.restore()
+            assert await store.get("aslow") is not None
+        finally:
+            await store.aclose()
+
+    asyncio.run(scenario())
+
+
 def _closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -210,4 +236,24 @@ def test_terminated_backends_are_replaced(db: Db) -> None:
         assert store.get(record.jti) == record
         assert store.remove(record.jti) is True
     finally:
+        store.close()
+
+
+@pytest.mark.parametrize("db", ["sqlite"], indirect=True)
+def test_locked_sqlite_file_times_out_then_recovers(db: Db) -> None:
+    """SQLite held locked by another process's writer: a bounded wait, then it works again."""
+    path = make_url(db.url).database
+    assert path is not None
+    store = open_store(with_query(db.url, timeout="0.5"))
+    locker = sqlite3.connect(path, isolation_level=None)
+    try:
+        locker.execute("BEGIN EXCLUSIVE")
+        _fails_promptly(lambda: store.add(_record("locked")))
+        _fails_promptly(lambda: store.get("locked"))
+        locker.execute("ROLLBACK")
+        assert store.get("locked") is None
+        store.add(_record("locked"))
+        assert store.get("locked") is not None
+    finally:
+        locker.close()
         store.close()

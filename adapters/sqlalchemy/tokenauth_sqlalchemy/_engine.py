@@ -40,6 +40,10 @@ def _options(url: StoreURL, *, asynchronous: bool) -> dict[str, Any]:
         # libpq's connect_timeout bounds the whole connection set-up (whole seconds);
         # PyMySQL's and aiomysql's bound the TCP connect.
         connect_args.setdefault("connect_timeout", max(1, math.ceil(timeout)))
+        if url.driver == "psycopg":
+            # Drop a connection whose sent data goes unacknowledged this long (a
+            # network partition) rather than wait for TCP's own minutes-long give-up.
+            connect_args.setdefault("tcp_user_timeout", max(1, math.ceil(timeout * 1000)))
         if url.driver == "pymysql":
             # Without these PyMySQL waits forever on a server that stopped answering,
             # even for the greeting right after the TCP connect.

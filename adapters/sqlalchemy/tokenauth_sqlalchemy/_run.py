@@ -53,8 +53,22 @@ async def _outcome_async(conn: AsyncConnection, step: Step) -> Outcome:
     return Outcome(rows=rows, rowcount=result.rowcount)
 
 
-async def run_async(engine: AsyncEngine, op: Op[T]) -> T:
-    """Run ``op`` on an async engine, as :func:`run_sync` does."""
+async def _step_async(engine: AsyncEngine, step: Step) -> Outcome:
+    async with engine.begin() as conn:
+        return await _outcome_async(conn, step)
+
+
+async def run_async(engine: AsyncEngine, op: Op[T], *, deadline: float | None = None) -> T:
+    """Run ``op`` on an async engine, as :func:`run_sync` does.
+
+    Args:
+        engine: The engine.
+        op: The operation.
+        deadline: Seconds one statement may take end to end (pool wait, connect,
+            execution); past it the statement is cancelled and
+            StoreUnreachableError raised. Some async drivers (aiomysql) have no
+            timeout of their own for a server that accepts and never answers.
+    """
     outcome: Outcome | None = None
     while True:
         try:
@@ -63,8 +77,7 @@ async def run_async(engine: AsyncEngine, op: Op[T]) -> T:
             result: T = done.value
             return result
         try:
-            async with engine.begin() as conn:
-                outcome = await _outcome_async(conn, step)
+            outcome = await asyncio.wait_for(_step_async(engine, step), deadline)
         except sa_exc.IntegrityError as exc:
             raise _conflict(step, exc) from exc
         except (sa_exc.SQLAlchemyError, OSError, asyncio.TimeoutError) as exc:

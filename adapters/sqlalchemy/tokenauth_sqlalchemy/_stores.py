@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -70,20 +70,25 @@ class _Sync:
 class _Async:
     """The async twin of :class:`_Sync`."""
 
-    def __init__(self, engine: AsyncEngine, *, schema: Schema | None = None) -> None:
+    def __init__(
+        self, engine: AsyncEngine, *, schema: Schema | None = None, timeout: float | None = None
+    ) -> None:
         self.engine = engine
         self.schema = schema if schema is not None else Schema()
+        self.timeout = timeout
         self._owns_engine = False
         self._create_tables = False
         self._init_lock: asyncio.Lock | None = None
 
     @classmethod
-    def _open(cls: type[A], url: str, **kwargs: int) -> A:
+    def _open(cls: type[A], url: str, **kwargs: Any) -> A:
         parsed = parse_url(url, asynchronous=True)
         engine = make_async_engine(parsed)
         if "purge_batch_size" in kwargs:
             kwargs["purge_batch_size"] = parsed.purge_batch_size
-        self = cls(engine, schema=Schema(parsed.table_prefix), **kwargs)
+        # One statement may wait for the pool, then a connect, then run: each
+        # bounded by the timeout, so the whole is bounded by three of them.
+        self = cls(engine, schema=Schema(parsed.table_prefix), timeout=3 * parsed.timeout, **kwargs)
         self._owns_engine = True
         # Created on first use: opening is not a coroutine.
         self._create_tables = parsed.in_memory_sqlite
@@ -92,7 +97,7 @@ class _Async:
     async def _run(self, op: Op[T]) -> T:
         if self._create_tables:
             await self._create()
-        return await run_async(self.engine, op)
+        return await run_async(self.engine, op, deadline=self.timeout)
 
     async def _create(self) -> None:
         if self._init_lock is None:
@@ -190,9 +195,15 @@ class AsyncSQLTokenStore(_Async):
         *,
         schema: Schema | None = None,
         purge_batch_size: int = DEFAULT_PURGE_BATCH_SIZE,
+        timeout: float | None = None,
     ) -> None:
-        """Create the store; see :class:`SQLTokenStore`."""
-        super().__init__(engine, schema=schema)
+        """Create the store; see :class:`SQLTokenStore`.
+
+        ``timeout`` bounds each statement end to end (pool wait, connect, run), in
+        seconds; past it the call raises StoreUnreachableError. None leaves it to
+        the driver. Stores opened by URL use three times the URL's ``timeout``.
+        """
+        super().__init__(engine, schema=schema, timeout=timeout)
         self._ops = TokenOps(self.schema, purge_batch_size)
 
     @classmethod
@@ -271,9 +282,11 @@ class SQLUserRegistry(_Sync):
 class AsyncSQLUserRegistry(_Async):
     """An :class:`~tokenauth.AsyncUserRegistry` on an AsyncEngine; see :class:`SQLUserRegistry`."""
 
-    def __init__(self, engine: AsyncEngine, *, schema: Schema | None = None) -> None:
-        """Create the registry; see :class:`SQLUserRegistry`."""
-        super().__init__(engine, schema=schema)
+    def __init__(
+        self, engine: AsyncEngine, *, schema: Schema | None = None, timeout: float | None = None
+    ) -> None:
+        """Create the registry; see :class:`SQLUserRegistry` and :class:`AsyncSQLTokenStore`."""
+        super().__init__(engine, schema=schema, timeout=timeout)
         self._ops = UserOps(self.schema)
 
     @classmethod
@@ -351,9 +364,11 @@ class AsyncSQLApiKeyRegistry(_Async):
     The async twin of :class:`SQLApiKeyRegistry`, with the same arguments.
     """
 
-    def __init__(self, engine: AsyncEngine, *, schema: Schema | None = None) -> None:
-        """Create the registry; see :class:`SQLApiKeyRegistry`."""
-        super().__init__(engine, schema=schema)
+    def __init__(
+        self, engine: AsyncEngine, *, schema: Schema | None = None, timeout: float | None = None
+    ) -> None:
+        """Create the registry; see :class:`SQLApiKeyRegistry` and :class:`AsyncSQLTokenStore`."""
+        super().__init__(engine, schema=schema, timeout=timeout)
         self._ops = ApiKeyOps(self.schema)
 
     @classmethod

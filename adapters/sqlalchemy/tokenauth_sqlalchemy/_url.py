@@ -29,7 +29,7 @@ _ASYNC_DRIVERS = {"sqlite": "aiosqlite", "postgresql": "asyncpg", "mysql": "aiom
 
 #: What to ``pip install`` for each driver, for the error when it is missing.
 INSTALL_HINTS = {
-    "pysqlite": "the Python build's sqlite3 module",
+    "pysqlite": "use a Python built with its sqlite3 module",
     "psycopg": "pip install 'tokenauth-sqlalchemy[postgresql]'",
     "pymysql": "pip install 'tokenauth-sqlalchemy[mysql]'",
     "aiosqlite": "pip install 'tokenauth-sqlalchemy[async]'",
