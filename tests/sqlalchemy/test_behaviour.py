@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Callable
@@ -10,13 +11,16 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import MetaData, inspect
+from sqlalchemy import MetaData, inspect, text
+from sqlalchemy.ext.asyncio import create_async_engine
 from tokenauth_sqlalchemy import (
+    AsyncSQLTokenStore,
     Schema,
     SQLApiKeyRegistry,
     SQLTokenStore,
     SQLUserRegistry,
     init_db,
+    init_db_async,
     purge_expired,
 )
 from tokenauth_sqlalchemy.__main__ import main
@@ -208,3 +212,64 @@ def test_tables_merge_into_the_applications_metadata() -> None:
     schema = Schema("auth_", metadata=mine)
     assert set(mine.tables) == {"auth_tokens", "auth_users", "auth_api_keys"}
     assert schema.metadata is mine
+
+
+@pytest.mark.parametrize("db", ["postgresql", "mariadb"], indirect=True)
+def test_missing_tables_on_a_server_say_how_to_create_them(db: Db) -> None:
+    """On a server too, a prefix without tables raises StoreError naming init."""
+    store = open_store(with_query(db.url, table_prefix="nosuchprefix_"))
+    try:
+        with pytest.raises(StoreError, match="tokenauth_sqlalchemy init") as info:
+            store.get("x")
+        assert not isinstance(info.value, StoreUnreachableError)
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("db", ["mariadb"], indirect=True)
+def test_mariadb_scheme_uses_the_mariadb_dialect(db: Db) -> None:
+    """mariadb:// URLs open through SQLAlchemy's MariaDB dialect on the same tables."""
+    url = db.url.replace("mysql+pymysql://", "mariadb://", 1)
+    store = open_store(url)
+    try:
+        assert isinstance(store, SQLTokenStore)
+        assert store.engine.dialect.name == "mariadb"
+        store.add(_record("via-mariadb", "Zoë"))
+        assert store.list_subject("Zoë") == [store.get("via-mariadb")]
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("db", ["postgresql"], indirect=True)
+def test_driver_settings_in_the_url_reach_the_driver(db: Db) -> None:
+    """Driver parameters in the URL win over the adapter's defaults and take effect."""
+    url = with_query(db.url, connect_timeout="7", options="-c statement_timeout=4321")
+    store = SQLTokenStore.from_url(url)
+    try:
+        with store.engine.connect() as conn:
+            assert conn.execute(text("SHOW statement_timeout")).scalar_one() == "4321ms"
+        assert store.get("x") is None
+    finally:
+        store.close()
+
+
+def test_init_db_async_with_an_engine(tmp_path: Any) -> None:
+    """init_db_async creates the tables through an AsyncEngine, then a store works on them."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'a.db'}"
+
+    async def scenario() -> None:
+        engine = create_async_engine(url)
+        try:
+            schema = Schema("app_")
+            await init_db_async(engine, schema=schema)
+            await init_db_async(f"{url}?table_prefix=app_")
+            store = AsyncSQLTokenStore(engine, schema=schema)
+            await store.add(_record("async-init"))
+            assert await store.get("async-init") is not None
+            await store.aclose()  # leaves the engine it was given open
+            async with engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        finally:
+            await engine.dispose()
+
+    asyncio.run(scenario())

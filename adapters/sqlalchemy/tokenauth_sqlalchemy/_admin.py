@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tokenauth import AsyncTokenStore, TokenStore
 
@@ -14,6 +14,10 @@ from ._engine import make_async_engine, make_engine, store_error
 from ._schema import Schema
 from ._stores import AsyncSQLTokenStore, SQLTokenStore
 from ._url import parse_url
+
+if TYPE_CHECKING:
+    # Importing sqlalchemy.ext.asyncio needs greenlet, an optional extra.
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 __all__ = ["SQLBackend", "backend", "init_db", "init_db_async", "purge_expired"]
 

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine, create_engine
-from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import AsyncAdaptedQueuePool, QueuePool
 
 from tokenauth import ConfigurationError, StoreError, StoreUnreachableError
 
 from ._url import INSTALL_HINTS, StoreURL
+
+if TYPE_CHECKING:
+    # Importing sqlalchemy.ext.asyncio needs greenlet, an optional extra.
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 __all__ = ["make_async_engine", "make_engine", "store_error"]
 
@@ -90,11 +93,12 @@ def make_async_engine(url: StoreURL) -> AsyncEngine:
         from sqlalchemy.ext.asyncio import create_async_engine
 
         return create_async_engine(url.url, **_options(url, asynchronous=True))
-    except ImportError as exc:
-        raise _driver_missing(url, exc) from exc
-    except ValueError as exc:  # "the greenlet library is required"
+    except (ImportError, ValueError) as exc:
+        if "greenlet" not in str(exc):
+            raise _driver_missing(url, exc) from exc
         raise ConfigurationError(
-            f"async SQL stores need greenlet ({exc}); pip install 'tokenauth-sqlalchemy[async]'"
+            "async SQL stores need greenlet: pip install 'tokenauth-sqlalchemy[async]' "
+            "(or the async-postgresql or async-mysql extra)"
         ) from exc
     except (sa_exc.NoSuchModuleError, sa_exc.ArgumentError, sa_exc.InvalidRequestError) as exc:
         raise ConfigurationError(

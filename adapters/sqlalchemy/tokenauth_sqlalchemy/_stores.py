@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy.engine import Engine
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tokenauth import ApiKeyRecord, TokenRecord, UserRecord
 
@@ -15,6 +14,10 @@ from ._ops import ApiKeyOps, Op, TokenOps, UserOps
 from ._run import run_async, run_sync
 from ._schema import Schema
 from ._url import parse_url
+
+if TYPE_CHECKING:
+    # Importing sqlalchemy.ext.asyncio needs greenlet, an optional extra.
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 __all__ = [
     "AsyncSQLApiKeyRegistry",
