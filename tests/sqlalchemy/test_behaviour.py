@@ -108,8 +108,9 @@ def test_names_are_exact_not_folded(db: Db) -> None:
 def test_purge_works_in_batches(db: Db) -> None:
     """A purge in small batches removes every expired record and nothing else."""
     now = int(time.time())
-    store = open_store(with_query(db.url, purge_batch_size="4"))
+    store = SQLTokenStore.from_url(with_query(db.url, purge_batch_size="4"))
     try:
+        assert store.purge_batch_size == 4
         for i in range(25):
             store.add(_record(f"old-{i:02}", issued=now - 7200))
         live = [_record(f"live-{i}") for i in range(3)]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from sqlalchemy.engine import Engine
 
@@ -44,14 +44,13 @@ class _Sync:
         self._owns_engine = False
 
     @classmethod
-    def _open(cls: type[S], url: str, **kwargs: int) -> S:
+    def _open(cls: type[S], url: str, *, purges: bool = False) -> S:
         parsed = parse_url(url)
         engine = make_engine(parsed)
         schema = Schema(parsed.table_prefix)
-        if "purge_batch_size" in kwargs:
-            kwargs["purge_batch_size"] = parsed.purge_batch_size
-        self = cls(engine, schema=schema, **kwargs)
-        self._owns_engine = True
+        extra = {"purge_batch_size": parsed.purge_batch_size} if purges else {}
+        opened = cls(engine, schema=schema, **extra)
+        opened._owns_engine = True
         if parsed.in_memory_sqlite:
             # Nothing else can ever reach this database to initialise it.
             try:
@@ -59,7 +58,7 @@ class _Sync:
             except Exception as exc:
                 engine.dispose()
                 raise store_error(exc, "creating the tables") from exc
-        return self
+        return opened
 
     def _run(self, op: Op[T]) -> T:
         return run_sync(self.engine, op)
@@ -84,18 +83,18 @@ class _Async:
         self._init_lock: asyncio.Lock | None = None
 
     @classmethod
-    def _open(cls: type[A], url: str, **kwargs: Any) -> A:
+    def _open(cls: type[A], url: str, *, purges: bool = False) -> A:
         parsed = parse_url(url, asynchronous=True)
         engine = make_async_engine(parsed)
-        if "purge_batch_size" in kwargs:
-            kwargs["purge_batch_size"] = parsed.purge_batch_size
+        extra = {"purge_batch_size": parsed.purge_batch_size} if purges else {}
         # One statement may wait for the pool, then a connect, then run: each
         # bounded by the timeout, so the whole is bounded by three of them.
-        self = cls(engine, schema=Schema(parsed.table_prefix), timeout=3 * parsed.timeout, **kwargs)
-        self._owns_engine = True
+        schema = Schema(parsed.table_prefix)
+        opened = cls(engine, schema=schema, timeout=3 * parsed.timeout, **extra)
+        opened._owns_engine = True
         # Created on first use: opening is not a coroutine.
-        self._create_tables = parsed.in_memory_sqlite
-        return self
+        opened._create_tables = parsed.in_memory_sqlite
+        return opened
 
     async def _run(self, op: Op[T]) -> T:
         if self._create_tables:
@@ -143,6 +142,7 @@ class SQLTokenStore(_Sync):
     ) -> None:
         """Create the store; see the class docstring."""
         super().__init__(engine, schema=schema)
+        self.purge_batch_size = purge_batch_size
         self._ops = TokenOps(self.schema, purge_batch_size)
 
     @classmethod
@@ -159,7 +159,7 @@ class SQLTokenStore(_Sync):
         Raises:
             ConfigurationError: A bad URL or option, or a missing driver.
         """
-        return cls._open(url, purge_batch_size=DEFAULT_PURGE_BATCH_SIZE)
+        return cls._open(url, purges=True)
 
     def add(self, record: TokenRecord) -> None:
         """Store a new record; raises DuplicateTokenError if the ``jti`` is taken."""
@@ -207,6 +207,7 @@ class AsyncSQLTokenStore(_Async):
         the driver. Stores opened by URL use three times the URL's ``timeout``.
         """
         super().__init__(engine, schema=schema, timeout=timeout)
+        self.purge_batch_size = purge_batch_size
         self._ops = TokenOps(self.schema, purge_batch_size)
 
     @classmethod
@@ -216,7 +217,7 @@ class AsyncSQLTokenStore(_Async):
         See :meth:`SQLTokenStore.from_url`; a URL without a driver gets the
         default async driver (aiosqlite, asyncpg, aiomysql).
         """
-        return cls._open(url, purge_batch_size=DEFAULT_PURGE_BATCH_SIZE)
+        return cls._open(url, purges=True)
 
     async def add(self, record: TokenRecord) -> None:
         """Store a new record; raises DuplicateTokenError if the ``jti`` is taken."""
