@@ -274,3 +274,26 @@ def test_init_db_async_with_an_engine(tmp_path: Any) -> None:
             await engine.dispose()
 
     asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("db", ALL, indirect=True)
+def test_any_text_jti_round_trips(db: Db) -> None:
+    """A jti or key id is any text of up to 64 characters, compared exactly."""
+    store = SQLTokenStore(db.engine, schema=db.schema)
+    now = int(time.time())
+    odd = TokenRecord("jtï-ü" + "x" * 59, "alice", now, now + 60, "api_key", "kéy " + "y" * 60)
+    store.add(odd)
+    assert store.get(odd.jti) == odd
+    assert store.get("jti-u" + "x" * 59) is None
+    assert store.get(odd.jti + " ") is None
+    assert store.remove(odd.jti) is True
+
+
+@pytest.mark.parametrize("db", ALL, indirect=True)
+def test_lookups_of_non_ascii_ids_find_nothing(db: Db) -> None:
+    """Looking up a non-ASCII key id, digest or password owner finds nothing, without error."""
+    keys = SQLApiKeyRegistry(db.engine, schema=db.schema)
+    keys.add_key(ApiKeyRecord("kee", "alice", "", "a" * 64, 1))
+    assert keys.get_key("kéé") is None
+    assert keys.find_by_digest("é" * 64) is None
+    assert keys.revoke_key("kéé", 5) is False

@@ -42,30 +42,27 @@ _PREFIX = re.compile(r"[a-z][a-z0-9_]{0,31}")
 class Ident(TypeDecorator[str]):
     """A VARCHAR of ``length`` characters that compares by code point everywhere.
 
+    Every such column is utf8mb4 on MySQL and MariaDB, ASCII ids and digests
+    included: comparing an ``ascii`` column with a non-ASCII parameter is an
+    error there ("Illegal mix of collations"), where it must simply match nothing.
+
     Args:
         length: The longest value, in characters.
-        ascii_only: The values are ASCII (ids, digests, hashes): MySQL stores one
-            byte per character.
     """
 
     impl = String
     cache_ok = True
 
-    def __init__(self, length: int, *, ascii_only: bool = False) -> None:
+    def __init__(self, length: int) -> None:
         """Create the type; see the class docstring."""
         super().__init__(length)
         self.length = length
-        self.ascii_only = ascii_only
 
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
         """Pick the column type with a code-point collation for ``dialect``."""
         if dialect.name in ("mysql", "mariadb"):
             from sqlalchemy.dialects import mysql
 
-            if self.ascii_only:
-                return dialect.type_descriptor(
-                    mysql.VARCHAR(self.length, charset="ascii", collation="ascii_bin")
-                )
             # utf8mb4_bin pads with spaces on comparison ('a' = 'a '); the NO PAD
             # binary collations do not. MariaDB names it utf8mb4_nopad_bin, MySQL 8
             # utf8mb4_0900_bin.
@@ -120,12 +117,12 @@ class Schema:
         self.tokens = Table(
             f"{prefix}tokens",
             self.metadata,
-            Column("jti", Ident(64, ascii_only=True), primary_key=True),
+            Column("jti", Ident(64), primary_key=True),
             Column("subject", Ident(255), nullable=False),
             Column("issued_at", BigInteger, nullable=False, comment="Unix seconds, UTC"),
             Column("expires_at", BigInteger, nullable=False, comment="Unix seconds, UTC"),
             Column("method", String(16), nullable=False),
-            Column("api_key_id", Ident(64, ascii_only=True), nullable=True),
+            Column("api_key_id", Ident(64), nullable=True),
             CheckConstraint(
                 "method IN ('password', 'api_key')", name=f"{prefix}tokens_method_check"
             ),
@@ -139,7 +136,7 @@ class Schema:
             f"{prefix}users",
             self.metadata,
             Column("username", Ident(255), primary_key=True),
-            Column("password_hash", Ident(512, ascii_only=True), nullable=False),
+            Column("password_hash", Ident(512), nullable=False),
             Column("created_at", BigInteger, nullable=False, comment="Unix seconds, UTC"),
             Column("disabled", Boolean, nullable=False),
             Column("scope", Text, nullable=False, comment="space-separated scope tokens"),
@@ -150,10 +147,10 @@ class Schema:
         self.api_keys = Table(
             f"{prefix}api_keys",
             self.metadata,
-            Column("key_id", Ident(64, ascii_only=True), primary_key=True),
+            Column("key_id", Ident(64), primary_key=True),
             Column("subject", Ident(255), nullable=False),
             Column("name", Ident(255), nullable=False),
-            Column("digest", Ident(64, ascii_only=True), nullable=False),
+            Column("digest", Ident(64), nullable=False),
             Column("created_at", BigInteger, nullable=False, comment="Unix seconds, UTC"),
             Column("last_used_at", BigInteger, nullable=True, comment="Unix seconds, UTC"),
             Column("revoked_at", BigInteger, nullable=True, comment="Unix seconds, UTC"),

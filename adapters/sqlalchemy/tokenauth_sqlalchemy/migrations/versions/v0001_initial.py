@@ -24,12 +24,12 @@ depends_on = None
 def upgrade(prefix: str) -> None:
     op.create_table(
         f"{prefix}tokens",
-        sa.Column("jti", Ident(64, ascii_only=True), primary_key=True),
+        sa.Column("jti", Ident(64), primary_key=True),
         sa.Column("subject", Ident(255), nullable=False),
         sa.Column("issued_at", sa.BigInteger, nullable=False, comment="Unix seconds, UTC"),
         sa.Column("expires_at", sa.BigInteger, nullable=False, comment="Unix seconds, UTC"),
         sa.Column("method", sa.String(16), nullable=False),
-        sa.Column("api_key_id", Ident(64, ascii_only=True), nullable=True),
+        sa.Column("api_key_id", Ident(64), nullable=True),
         sa.CheckConstraint(
             "method IN ('password', 'api_key')", name=f"{prefix}tokens_method_check"
         ),
@@ -44,7 +44,7 @@ def upgrade(prefix: str) -> None:
     op.create_table(
         f"{prefix}users",
         sa.Column("username", Ident(255), primary_key=True),
-        sa.Column("password_hash", Ident(512, ascii_only=True), nullable=False),
+        sa.Column("password_hash", Ident(512), nullable=False),
         sa.Column("created_at", sa.BigInteger, nullable=False, comment="Unix seconds, UTC"),
         sa.Column("disabled", sa.Boolean, nullable=False),
         sa.Column("scope", sa.Text, nullable=False, comment="space-separated scope tokens"),
@@ -54,10 +54,10 @@ def upgrade(prefix: str) -> None:
     )
     op.create_table(
         f"{prefix}api_keys",
-        sa.Column("key_id", Ident(64, ascii_only=True), primary_key=True),
+        sa.Column("key_id", Ident(64), primary_key=True),
         sa.Column("subject", Ident(255), nullable=False),
         sa.Column("name", Ident(255), nullable=False),
-        sa.Column("digest", Ident(64, ascii_only=True), nullable=False),
+        sa.Column("digest", Ident(64), nullable=False),
         sa.Column("created_at", sa.BigInteger, nullable=False, comment="Unix seconds, UTC"),
         sa.Column("last_used_at", sa.BigInteger, nullable=True, comment="Unix seconds, UTC"),
         sa.Column("revoked_at", sa.BigInteger, nullable=True, comment="Unix seconds, UTC"),
