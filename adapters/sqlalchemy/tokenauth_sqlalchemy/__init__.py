@@ -1,0 +1,42 @@
+"""tokenauth-sqlalchemy: a token store and user/API-key registries in an SQL database.
+
+SQLAlchemy 2 on SQLite, PostgreSQL, MySQL and MariaDB, sync and async::
+
+    from tokenauth import open_store
+    from tokenauth_sqlalchemy import init_db
+
+    init_db("postgresql+psycopg://app@db/app")          # once, or on each deploy
+    store = open_store("postgresql+psycopg://app@db/app")
+
+From a shell: ``python -m tokenauth_sqlalchemy init URL`` and
+``python -m tokenauth_sqlalchemy purge URL``.
+"""
+
+from __future__ import annotations
+
+from ._admin import SQLBackend, backend, init_db, init_db_async, purge_expired
+from ._schema import DEFAULT_PREFIX, Schema
+from ._stores import (
+    AsyncSQLApiKeyRegistry,
+    AsyncSQLTokenStore,
+    AsyncSQLUserRegistry,
+    SQLApiKeyRegistry,
+    SQLTokenStore,
+    SQLUserRegistry,
+)
+
+__all__ = [
+    "DEFAULT_PREFIX",
+    "AsyncSQLApiKeyRegistry",
+    "AsyncSQLTokenStore",
+    "AsyncSQLUserRegistry",
+    "SQLApiKeyRegistry",
+    "SQLBackend",
+    "SQLTokenStore",
+    "SQLUserRegistry",
+    "Schema",
+    "backend",
+    "init_db",
+    "init_db_async",
+    "purge_expired",
+]

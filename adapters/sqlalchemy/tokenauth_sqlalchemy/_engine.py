@@ -1,0 +1,143 @@
+"""Engines with bounded timeouts, and the one place driver errors become StoreErrors."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import Engine, create_engine
+from sqlalchemy.pool import AsyncAdaptedQueuePool, QueuePool
+
+from tokenauth import ConfigurationError, StoreError, StoreUnreachableError
+
+from ._url import INSTALL_HINTS, StoreURL
+
+if TYPE_CHECKING:
+    # Importing sqlalchemy.ext.asyncio needs greenlet, an optional extra.
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+__all__ = ["make_async_engine", "make_engine", "store_error"]
+
+
+def _options(url: StoreURL, *, asynchronous: bool) -> dict[str, Any]:
+    """Engine keyword arguments: pool and driver timeouts unless the URL sets its own."""
+    given = set(url.url.query)
+    timeout = url.timeout
+    connect_args: dict[str, Any] = {}
+    # pre-ping replaces a pooled connection the server has dropped (restart,
+    # failover, idle timeout) before it is used, instead of failing one request.
+    options: dict[str, Any] = {"pool_pre_ping": True, "connect_args": connect_args}
+    if url.driver in ("pysqlite", "aiosqlite"):
+        # sqlite3's busy timeout: how long a writer waits for another's lock.
+        connect_args["timeout"] = timeout
+        if url.in_memory_sqlite:
+            # An in-memory database lives in one connection: share exactly that one,
+            # across threads, one user at a time (the pool's queue serialises them).
+            connect_args["check_same_thread"] = False
+            options["poolclass"] = AsyncAdaptedQueuePool if asynchronous else QueuePool
+            options["pool_size"] = 1
+            options["max_overflow"] = 0
+    elif url.driver in ("psycopg", "pymysql", "aiomysql"):
+        # libpq's connect_timeout bounds the whole connection set-up (whole seconds);
+        # PyMySQL's and aiomysql's bound the TCP connect.
+        connect_args.setdefault("connect_timeout", max(1, math.ceil(timeout)))
+        if url.driver == "psycopg":
+            # Drop a connection whose sent data goes unacknowledged this long (a
+            # network partition) rather than wait for TCP's own minutes-long give-up.
+            connect_args.setdefault("tcp_user_timeout", max(1, math.ceil(timeout * 1000)))
+        if url.driver == "pymysql":
+            # Without these PyMySQL waits forever on a server that stopped answering,
+            # even for the greeting right after the TCP connect.
+            connect_args.update(read_timeout=timeout, write_timeout=timeout)
+    elif url.driver == "asyncpg":
+        # asyncpg's timeout covers the whole connect; command_timeout each statement.
+        connect_args.update(timeout=timeout, command_timeout=timeout)
+    for name in given:
+        connect_args.pop(name, None)  # the URL's own driver settings win
+    options["pool_timeout"] = timeout
+    return options
+
+
+def _driver_missing(url: StoreURL, exc: BaseException) -> ConfigurationError:
+    hint = INSTALL_HINTS.get(url.driver, f"pip install {url.driver}")
+    return ConfigurationError(
+        f"the database driver {url.driver!r} for {url.database} is not available "
+        f"({type(exc).__name__}: {exc}); {hint}"
+    )
+
+
+def make_engine(url: StoreURL) -> Engine:
+    """Create a synchronous engine for ``url`` with bounded timeouts.
+
+    Raises:
+        ConfigurationError: The driver is not installed, unknown, or async-only.
+    """
+    try:
+        return create_engine(url.url, **_options(url, asynchronous=False))
+    except ImportError as exc:
+        raise _driver_missing(url, exc) from exc
+    except (sa_exc.NoSuchModuleError, sa_exc.ArgumentError, sa_exc.InvalidRequestError) as exc:
+        raise ConfigurationError(f"cannot use {url.database} URL: {exc}") from exc
+
+
+def make_async_engine(url: StoreURL) -> AsyncEngine:
+    """Create an asynchronous engine for ``url`` with bounded timeouts.
+
+    Raises:
+        ConfigurationError: The driver or greenlet is not installed, or the
+            driver is not an async one.
+    """
+    try:
+        from sqlalchemy.ext.asyncio import create_async_engine
+
+        return create_async_engine(url.url, **_options(url, asynchronous=True))
+    except (ImportError, ValueError) as exc:
+        if "greenlet" not in str(exc):
+            raise _driver_missing(url, exc) from exc
+        raise ConfigurationError(
+            "async SQL stores need greenlet: pip install 'tokenauth-sqlalchemy[async]' "
+            "(or the async-postgresql or async-mysql extra)"
+        ) from exc
+    except (sa_exc.NoSuchModuleError, sa_exc.ArgumentError, sa_exc.InvalidRequestError) as exc:
+        raise ConfigurationError(
+            f"cannot use {url.database} URL asynchronously: {exc} "
+            "(use an async driver, e.g. sqlite+aiosqlite, postgresql+asyncpg, mysql+aiomysql)"
+        ) from exc
+
+
+def _missing_table(text: str) -> bool:
+    return (
+        "no such table" in text  # SQLite
+        or ("relation" in text and "does not exist" in text)  # PostgreSQL
+        or ("table" in text and "doesn't exist" in text)  # MySQL, MariaDB
+    )
+
+
+def store_error(exc: BaseException, doing: str) -> StoreError:
+    """The StoreError to raise (``from exc``) for a driver or pool failure.
+
+    Connection failures, timeouts and a server gone away are
+    :class:`~tokenauth.StoreUnreachableError`; anything else is a plain
+    :class:`~tokenauth.StoreError`. The message never carries the statement's
+    parameters (they may hold a subject or a digest); the chained exception does.
+    """
+    if isinstance(exc, sa_exc.TimeoutError):
+        return StoreUnreachableError(f"{doing}: no database connection came free in time")
+    if isinstance(exc, sa_exc.DBAPIError):
+        cause = type(exc.orig).__name__
+        text = str(exc.orig).lower()
+        if _missing_table(text):
+            return StoreError(
+                f"{doing}: the tokenauth tables are missing ({cause}); create them with "
+                "'python -m tokenauth_sqlalchemy init URL'"
+            )
+        if exc.connection_invalidated or isinstance(
+            exc, (sa_exc.OperationalError, sa_exc.InterfaceError)
+        ):
+            return StoreUnreachableError(f"{doing}: the database did not answer ({cause})")
+        return StoreError(f"{doing}: the database refused the statement ({cause})")
+    if isinstance(exc, (OSError, asyncio.TimeoutError)):
+        return StoreUnreachableError(f"{doing}: the database did not answer ({type(exc).__name__})")
+    return StoreError(f"{doing}: {type(exc).__name__}")

@@ -1,0 +1,273 @@
+"""Every operation written once, as a generator of statements.
+
+An operation yields :class:`Step` values (one SQL statement each) and receives
+an :class:`Outcome` for each; its return value is the method's result. The sync
+and async drivers in ``_run`` only execute the steps, each in its own short
+transaction, so a purge of a large table never holds its locks for long and
+no operation reads a row and then writes it on the strength of that read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from sqlalchemy import Executable, Row, delete, insert, select, update
+
+from tokenauth import (
+    AlreadyExistsError,
+    ApiKeyRecord,
+    DuplicateTokenError,
+    TokenRecord,
+    UserRecord,
+)
+
+from ._schema import Schema
+
+__all__ = ["ApiKeyOps", "Op", "Outcome", "Step", "TokenOps", "UserOps"]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One statement to run in its own transaction.
+
+    Attributes:
+        statement: The statement.
+        doing: What it does, for error messages ("removing a token record").
+        conflict: Raised (instead of a StoreError) when the statement breaks a
+            unique constraint.
+    """
+
+    statement: Executable
+    doing: str
+    conflict: type[AlreadyExistsError] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a statement gave back: its rows (for a SELECT) and its row count."""
+
+    rows: Sequence[Row[Any]] = field(default_factory=tuple)
+    rowcount: int = 0
+
+
+Op = Generator[Step, Outcome, T]
+
+
+def _scope_text(scope: tuple[str, ...]) -> str:
+    # Scope tokens never contain a space (RFC 6749 section 3.3), so a space joins them.
+    return " ".join(scope)
+
+
+def _scope_tuple(text: str) -> tuple[str, ...]:
+    return tuple(text.split(" ")) if text else ()
+
+
+class TokenOps:
+    """The token store's operations on ``schema.tokens``."""
+
+    def __init__(self, schema: Schema, purge_batch_size: int) -> None:
+        self.table = schema.tokens
+        self.batch = purge_batch_size
+
+    def _record(self, row: Row[Any]) -> TokenRecord:
+        return TokenRecord(
+            jti=row.jti,
+            subject=row.subject,
+            issued_at=int(row.issued_at),
+            expires_at=int(row.expires_at),
+            method=row.method,
+            api_key_id=row.api_key_id,
+        )
+
+    def add(self, record: TokenRecord) -> Op[None]:
+        # The primary key decides a race between two adds of one jti: the loser's
+        # INSERT fails and the winner's row is untouched.
+        yield Step(
+            insert(self.table).values(
+                jti=record.jti,
+                subject=record.subject,
+                issued_at=record.issued_at,
+                expires_at=record.expires_at,
+                method=record.method,
+                api_key_id=record.api_key_id,
+            ),
+            "adding a token record",
+            DuplicateTokenError,
+        )
+
+    def get(self, jti: str) -> Op[TokenRecord | None]:
+        out = yield Step(select(self.table).where(self.table.c.jti == jti), "reading a token")
+        return self._record(out.rows[0]) if out.rows else None
+
+    def remove(self, jti: str) -> Op[bool]:
+        # The DELETE's row count says whether this call removed the row: of two
+        # concurrent removals the database lets exactly one delete it.
+        out = yield Step(delete(self.table).where(self.table.c.jti == jti), "removing a token")
+        return out.rowcount == 1
+
+    def remove_subject(self, subject: str) -> Op[int]:
+        out = yield Step(
+            delete(self.table).where(self.table.c.subject == subject),
+            "removing a subject's tokens",
+        )
+        return out.rowcount
+
+    def list_subject(self, subject: str) -> Op[list[TokenRecord]]:
+        t = self.table
+        out = yield Step(
+            select(t).where(t.c.subject == subject).order_by(t.c.issued_at, t.c.jti),
+            "listing a subject's tokens",
+        )
+        return [self._record(row) for row in out.rows]
+
+    def purge_expired(self, now: int) -> Op[int]:
+        # Batches keep each transaction short. A portable batched DELETE needs two
+        # statements (PostgreSQL has no DELETE ... LIMIT, MySQL refuses LIMIT in a
+        # subquery of IN); the DELETE repeats the expiry test, so a row it did not
+        # select, or that someone else removed meanwhile, is neither deleted nor counted.
+        t = self.table
+        total = 0
+        while True:
+            found = yield Step(
+                select(t.c.jti)
+                .where(t.c.expires_at <= now)
+                .order_by(t.c.expires_at)
+                .limit(self.batch),
+                "finding expired tokens",
+            )
+            jtis = [row.jti for row in found.rows]
+            if not jtis:
+                return total
+            gone = yield Step(
+                delete(t).where(t.c.jti.in_(jtis), t.c.expires_at <= now),
+                "purging expired tokens",
+            )
+            total += gone.rowcount
+            if len(jtis) < self.batch:
+                return total
+
+
+class UserOps:
+    """The user registry's operations on ``schema.users``."""
+
+    def __init__(self, schema: Schema) -> None:
+        self.table = schema.users
+
+    def _record(self, row: Row[Any]) -> UserRecord:
+        return UserRecord(
+            username=row.username,
+            password_hash=row.password_hash,
+            created_at=int(row.created_at),
+            disabled=bool(row.disabled),
+            scope=_scope_tuple(row.scope),
+        )
+
+    def get_user(self, username: str) -> Op[UserRecord | None]:
+        t = self.table
+        out = yield Step(select(t).where(t.c.username == username), "reading a user")
+        return self._record(out.rows[0]) if out.rows else None
+
+    def add_user(self, record: UserRecord) -> Op[None]:
+        yield Step(
+            insert(self.table).values(
+                username=record.username,
+                password_hash=record.password_hash,
+                created_at=record.created_at,
+                disabled=record.disabled,
+                scope=_scope_text(record.scope),
+            ),
+            "adding a user",
+            AlreadyExistsError,
+        )
+
+    def _update(self, username: str, doing: str, **values: object) -> Op[bool]:
+        # MySQL drivers report matched rows here (SQLAlchemy sets CLIENT_FOUND_ROWS),
+        # so setting a value a user already has still counts as found.
+        t = self.table
+        out = yield Step(update(t).where(t.c.username == username).values(**values), doing)
+        return out.rowcount > 0
+
+    def set_password_hash(self, username: str, password_hash: str) -> Op[bool]:
+        return self._update(username, "changing a password hash", password_hash=password_hash)
+
+    def set_disabled(self, username: str, disabled: bool) -> Op[bool]:
+        return self._update(username, "disabling or enabling a user", disabled=disabled)
+
+    def list_users(self) -> Op[list[UserRecord]]:
+        t = self.table
+        out = yield Step(select(t).order_by(t.c.username), "listing users")
+        return [self._record(row) for row in out.rows]
+
+
+class ApiKeyOps:
+    """The API-key registry's operations on ``schema.api_keys``."""
+
+    def __init__(self, schema: Schema) -> None:
+        self.table = schema.api_keys
+
+    def _record(self, row: Row[Any]) -> ApiKeyRecord:
+        return ApiKeyRecord(
+            key_id=row.key_id,
+            subject=row.subject,
+            name=row.name,
+            digest=row.digest,
+            created_at=int(row.created_at),
+            last_used_at=None if row.last_used_at is None else int(row.last_used_at),
+            revoked_at=None if row.revoked_at is None else int(row.revoked_at),
+            scope=_scope_tuple(row.scope),
+        )
+
+    def add_key(self, record: ApiKeyRecord) -> Op[None]:
+        yield Step(
+            insert(self.table).values(
+                key_id=record.key_id,
+                subject=record.subject,
+                name=record.name,
+                digest=record.digest,
+                created_at=record.created_at,
+                last_used_at=record.last_used_at,
+                revoked_at=record.revoked_at,
+                scope=_scope_text(record.scope),
+            ),
+            "adding an API key",
+            AlreadyExistsError,
+        )
+
+    def find_by_digest(self, digest: str) -> Op[ApiKeyRecord | None]:
+        t = self.table
+        out = yield Step(select(t).where(t.c.digest == digest), "finding an API key")
+        return self._record(out.rows[0]) if out.rows else None
+
+    def get_key(self, key_id: str) -> Op[ApiKeyRecord | None]:
+        t = self.table
+        out = yield Step(select(t).where(t.c.key_id == key_id), "reading an API key")
+        return self._record(out.rows[0]) if out.rows else None
+
+    def list_keys(self, subject: str | None) -> Op[list[ApiKeyRecord]]:
+        t = self.table
+        query = select(t).order_by(t.c.created_at, t.c.key_id)
+        if subject is not None:
+            query = query.where(t.c.subject == subject)
+        out = yield Step(query, "listing API keys")
+        return [self._record(row) for row in out.rows]
+
+    def touch_key(self, key_id: str, at: int) -> Op[None]:
+        t = self.table
+        yield Step(
+            update(t).where(t.c.key_id == key_id).values(last_used_at=at),
+            "recording an API key's use",
+        )
+
+    def revoke_key(self, key_id: str, at: int) -> Op[bool]:
+        # One conditional UPDATE: of two concurrent revocations only one matches
+        # a row whose revoked_at is still NULL.
+        t = self.table
+        out = yield Step(
+            update(t).where(t.c.key_id == key_id, t.c.revoked_at.is_(None)).values(revoked_at=at),
+            "revoking an API key",
+        )
+        return out.rowcount == 1

@@ -1,0 +1,405 @@
+"""The token store and the registries, each sync and async, over one set of operations."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, TypeVar
+
+from sqlalchemy.engine import Engine
+
+from tokenauth import ApiKeyRecord, TokenRecord, UserRecord
+
+from ._engine import make_async_engine, make_engine, store_error
+from ._ops import ApiKeyOps, Op, TokenOps, UserOps
+from ._run import run_async, run_sync
+from ._schema import Schema
+from ._url import parse_url
+
+if TYPE_CHECKING:
+    # Importing sqlalchemy.ext.asyncio needs greenlet, an optional extra.
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+__all__ = [
+    "AsyncSQLApiKeyRegistry",
+    "AsyncSQLTokenStore",
+    "AsyncSQLUserRegistry",
+    "SQLApiKeyRegistry",
+    "SQLTokenStore",
+    "SQLUserRegistry",
+]
+
+T = TypeVar("T")
+S = TypeVar("S", bound="_Sync")
+A = TypeVar("A", bound="_Async")
+
+DEFAULT_PURGE_BATCH_SIZE = 1000
+
+
+class _Sync:
+    """An engine, the schema, and whether closing disposes of the engine."""
+
+    def __init__(self, engine: Engine, *, schema: Schema | None = None) -> None:
+        self.engine = engine
+        self.schema = schema if schema is not None else Schema()
+        self._owns_engine = False
+
+    @classmethod
+    def _open(cls: type[S], url: str, *, purges: bool = False) -> S:
+        parsed = parse_url(url)
+        engine = make_engine(parsed)
+        schema = Schema(parsed.table_prefix)
+        extra = {"purge_batch_size": parsed.purge_batch_size} if purges else {}
+        opened = cls(engine, schema=schema, **extra)
+        opened._owns_engine = True
+        if parsed.in_memory_sqlite:
+            # Nothing else can ever reach this database to initialise it.
+            try:
+                schema.metadata.create_all(engine)
+            except Exception as exc:
+                engine.dispose()
+                raise store_error(exc, "creating the tables") from exc
+        return opened
+
+    def _run(self, op: Op[T]) -> T:
+        return run_sync(self.engine, op)
+
+    def close(self) -> None:
+        """Release the connections, if this object opened the engine itself."""
+        if self._owns_engine:
+            self.engine.dispose()
+
+
+class _Async:
+    """The async twin of :class:`_Sync`."""
+
+    def __init__(
+        self, engine: AsyncEngine, *, schema: Schema | None = None, timeout: float | None = None
+    ) -> None:
+        self.engine = engine
+        self.schema = schema if schema is not None else Schema()
+        self.timeout = timeout
+        self._owns_engine = False
+        self._create_tables = False
+        self._init_lock: asyncio.Lock | None = None
+
+    @classmethod
+    def _open(cls: type[A], url: str, *, purges: bool = False) -> A:
+        parsed = parse_url(url, asynchronous=True)
+        engine = make_async_engine(parsed)
+        extra = {"purge_batch_size": parsed.purge_batch_size} if purges else {}
+        # One statement may wait for the pool, then a connect, then run: each
+        # bounded by the timeout, so the whole is bounded by three of them.
+        schema = Schema(parsed.table_prefix)
+        opened = cls(engine, schema=schema, timeout=3 * parsed.timeout, **extra)
+        opened._owns_engine = True
+        # Created on first use: opening is not a coroutine.
+        opened._create_tables = parsed.in_memory_sqlite
+        return opened
+
+    async def _run(self, op: Op[T]) -> T:
+        if self._create_tables:
+            await self._create()
+        return await run_async(self.engine, op, deadline=self.timeout)
+
+    async def _create(self) -> None:
+        if self._init_lock is None:
+            self._init_lock = asyncio.Lock()
+        async with self._init_lock:
+            if not self._create_tables:
+                return
+            try:
+                async with self.engine.begin() as conn:
+                    await conn.run_sync(self.schema.metadata.create_all)
+            except Exception as exc:
+                raise store_error(exc, "creating the tables") from exc
+            self._create_tables = False
+
+    async def aclose(self) -> None:
+        """Release the connections, if this object opened the engine itself."""
+        if self._owns_engine:
+            await self.engine.dispose()
+
+
+class SQLTokenStore(_Sync):
+    """A :class:`~tokenauth.TokenStore` in an SQL database, on a SQLAlchemy Engine.
+
+    Each method is one short transaction (a purge, one per batch); driver
+    failures raise :class:`~tokenauth.StoreError`, and
+    :class:`~tokenauth.StoreUnreachableError` when the database does not answer.
+
+    Args:
+        engine: The engine; the store never disposes of an engine it was given.
+        schema: The tables (default: the ``tokenauth_`` prefix on a new MetaData).
+        purge_batch_size: Rows deleted per transaction by :meth:`purge_expired`.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        schema: Schema | None = None,
+        purge_batch_size: int = DEFAULT_PURGE_BATCH_SIZE,
+    ) -> None:
+        """Create the store; see the class docstring."""
+        super().__init__(engine, schema=schema)
+        self.purge_batch_size = purge_batch_size
+        self._ops = TokenOps(self.schema, purge_batch_size)
+
+    @classmethod
+    def from_url(cls, url: str) -> SQLTokenStore:
+        """Open a store for a URL such as ``postgresql+psycopg://host/db?table_prefix=auth_``.
+
+        Args:
+            url: A SQLAlchemy URL; the query may also carry ``table_prefix``,
+                ``purge_batch_size`` and ``timeout`` (seconds).
+
+        Returns:
+            A store that owns its engine (:meth:`close` disposes of it).
+
+        Raises:
+            ConfigurationError: A bad URL or option, or a missing driver.
+        """
+        return cls._open(url, purges=True)
+
+    def add(self, record: TokenRecord) -> None:
+        """Store a new record; raises DuplicateTokenError if the ``jti`` is taken."""
+        self._run(self._ops.add(record))
+
+    def get(self, jti: str) -> TokenRecord | None:
+        """Return the record for ``jti``, or None."""
+        return self._run(self._ops.get(jti))
+
+    def remove(self, jti: str) -> bool:
+        """Remove one record; True if this call removed it."""
+        return self._run(self._ops.remove(jti))
+
+    def remove_subject(self, subject: str) -> int:
+        """Remove every record of ``subject``; returns how many."""
+        return self._run(self._ops.remove_subject(subject))
+
+    def list_subject(self, subject: str) -> list[TokenRecord]:
+        """Return the records of ``subject``, oldest first (ties by ``jti``)."""
+        return self._run(self._ops.list_subject(subject))
+
+    def purge_expired(self, now: int) -> int:
+        """Remove every record with ``expires_at <= now``, in batches; returns how many."""
+        return self._run(self._ops.purge_expired(now))
+
+
+class AsyncSQLTokenStore(_Async):
+    """An :class:`~tokenauth.AsyncTokenStore` on a SQLAlchemy AsyncEngine.
+
+    The async twin of :class:`SQLTokenStore`, with the same arguments.
+    """
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        schema: Schema | None = None,
+        purge_batch_size: int = DEFAULT_PURGE_BATCH_SIZE,
+        timeout: float | None = None,
+    ) -> None:
+        """Create the store; see :class:`SQLTokenStore`.
+
+        ``timeout`` bounds each statement end to end (pool wait, connect, run), in
+        seconds; past it the call raises StoreUnreachableError. None leaves it to
+        the driver. Stores opened by URL use three times the URL's ``timeout``.
+        """
+        super().__init__(engine, schema=schema, timeout=timeout)
+        self.purge_batch_size = purge_batch_size
+        self._ops = TokenOps(self.schema, purge_batch_size)
+
+    @classmethod
+    def from_url(cls, url: str) -> AsyncSQLTokenStore:
+        """Open a store for an async URL such as ``postgresql+asyncpg://host/db``.
+
+        See :meth:`SQLTokenStore.from_url`; a URL without a driver gets the
+        default async driver (aiosqlite, asyncpg, aiomysql).
+        """
+        return cls._open(url, purges=True)
+
+    async def add(self, record: TokenRecord) -> None:
+        """Store a new record; raises DuplicateTokenError if the ``jti`` is taken."""
+        await self._run(self._ops.add(record))
+
+    async def get(self, jti: str) -> TokenRecord | None:
+        """Return the record for ``jti``, or None."""
+        return await self._run(self._ops.get(jti))
+
+    async def remove(self, jti: str) -> bool:
+        """Remove one record; True if this call removed it."""
+        return await self._run(self._ops.remove(jti))
+
+    async def remove_subject(self, subject: str) -> int:
+        """Remove every record of ``subject``; returns how many."""
+        return await self._run(self._ops.remove_subject(subject))
+
+    async def list_subject(self, subject: str) -> list[TokenRecord]:
+        """Return the records of ``subject``, oldest first (ties by ``jti``)."""
+        return await self._run(self._ops.list_subject(subject))
+
+    async def purge_expired(self, now: int) -> int:
+        """Remove every record with ``expires_at <= now``, in batches; returns how many."""
+        return await self._run(self._ops.purge_expired(now))
+
+
+class SQLUserRegistry(_Sync):
+    """A :class:`~tokenauth.UserRegistry` in an SQL database (argon2id hashes only).
+
+    Args:
+        engine: The engine; never disposed of by the registry.
+        schema: The tables (default: the ``tokenauth_`` prefix on a new MetaData).
+    """
+
+    def __init__(self, engine: Engine, *, schema: Schema | None = None) -> None:
+        """Create the registry; see the class docstring."""
+        super().__init__(engine, schema=schema)
+        self._ops = UserOps(self.schema)
+
+    @classmethod
+    def from_url(cls, url: str) -> SQLUserRegistry:
+        """Open a registry for a URL, as :meth:`SQLTokenStore.from_url` does."""
+        return cls._open(url)
+
+    def get_user(self, username: str) -> UserRecord | None:
+        """Return the user, or None."""
+        return self._run(self._ops.get_user(username))
+
+    def add_user(self, record: UserRecord) -> None:
+        """Add a user; raises AlreadyExistsError if the username is taken."""
+        self._run(self._ops.add_user(record))
+
+    def set_password_hash(self, username: str, password_hash: str) -> bool:
+        """Replace a user's hash; False if there is no such user."""
+        return self._run(self._ops.set_password_hash(username, password_hash))
+
+    def set_disabled(self, username: str, disabled: bool) -> bool:
+        """Disable or enable a user; False if there is no such user."""
+        return self._run(self._ops.set_disabled(username, disabled))
+
+    def list_users(self) -> list[UserRecord]:
+        """Return every user, by username (code-point order)."""
+        return self._run(self._ops.list_users())
+
+
+class AsyncSQLUserRegistry(_Async):
+    """An :class:`~tokenauth.AsyncUserRegistry` on an AsyncEngine; see :class:`SQLUserRegistry`."""
+
+    def __init__(
+        self, engine: AsyncEngine, *, schema: Schema | None = None, timeout: float | None = None
+    ) -> None:
+        """Create the registry; see :class:`SQLUserRegistry` and :class:`AsyncSQLTokenStore`."""
+        super().__init__(engine, schema=schema, timeout=timeout)
+        self._ops = UserOps(self.schema)
+
+    @classmethod
+    def from_url(cls, url: str) -> AsyncSQLUserRegistry:
+        """Open a registry for an async URL, as :meth:`AsyncSQLTokenStore.from_url` does."""
+        return cls._open(url)
+
+    async def get_user(self, username: str) -> UserRecord | None:
+        """Return the user, or None."""
+        return await self._run(self._ops.get_user(username))
+
+    async def add_user(self, record: UserRecord) -> None:
+        """Add a user; raises AlreadyExistsError if the username is taken."""
+        await self._run(self._ops.add_user(record))
+
+    async def set_password_hash(self, username: str, password_hash: str) -> bool:
+        """Replace a user's hash; False if there is no such user."""
+        return await self._run(self._ops.set_password_hash(username, password_hash))
+
+    async def set_disabled(self, username: str, disabled: bool) -> bool:
+        """Disable or enable a user; False if there is no such user."""
+        return await self._run(self._ops.set_disabled(username, disabled))
+
+    async def list_users(self) -> list[UserRecord]:
+        """Return every user, by username (code-point order)."""
+        return await self._run(self._ops.list_users())
+
+
+class SQLApiKeyRegistry(_Sync):
+    """An :class:`~tokenauth.ApiKeyRegistry` in an SQL database (digests only, never keys).
+
+    Args:
+        engine: The engine; never disposed of by the registry.
+        schema: The tables (default: the ``tokenauth_`` prefix on a new MetaData).
+    """
+
+    def __init__(self, engine: Engine, *, schema: Schema | None = None) -> None:
+        """Create the registry; see the class docstring."""
+        super().__init__(engine, schema=schema)
+        self._ops = ApiKeyOps(self.schema)
+
+    @classmethod
+    def from_url(cls, url: str) -> SQLApiKeyRegistry:
+        """Open a registry for a URL, as :meth:`SQLTokenStore.from_url` does."""
+        return cls._open(url)
+
+    def add_key(self, record: ApiKeyRecord) -> None:
+        """Add a key; raises AlreadyExistsError if its id or digest is taken."""
+        self._run(self._ops.add_key(record))
+
+    def find_by_digest(self, digest: str) -> ApiKeyRecord | None:
+        """Return the key with this digest (revoked or not), or None."""
+        return self._run(self._ops.find_by_digest(digest))
+
+    def get_key(self, key_id: str) -> ApiKeyRecord | None:
+        """Return the key with this id, or None."""
+        return self._run(self._ops.get_key(key_id))
+
+    def list_keys(self, subject: str | None = None) -> list[ApiKeyRecord]:
+        """Return the keys of ``subject`` (every key when None), oldest first."""
+        return self._run(self._ops.list_keys(subject))
+
+    def touch_key(self, key_id: str, at: int) -> None:
+        """Record a successful use of the key at Unix time ``at``."""
+        self._run(self._ops.touch_key(key_id, at))
+
+    def revoke_key(self, key_id: str, at: int) -> bool:
+        """Revoke the key at ``at``; True if this call revoked an active key."""
+        return self._run(self._ops.revoke_key(key_id, at))
+
+
+class AsyncSQLApiKeyRegistry(_Async):
+    """An :class:`~tokenauth.AsyncApiKeyRegistry` on an AsyncEngine.
+
+    The async twin of :class:`SQLApiKeyRegistry`, with the same arguments.
+    """
+
+    def __init__(
+        self, engine: AsyncEngine, *, schema: Schema | None = None, timeout: float | None = None
+    ) -> None:
+        """Create the registry; see :class:`SQLApiKeyRegistry` and :class:`AsyncSQLTokenStore`."""
+        super().__init__(engine, schema=schema, timeout=timeout)
+        self._ops = ApiKeyOps(self.schema)
+
+    @classmethod
+    def from_url(cls, url: str) -> AsyncSQLApiKeyRegistry:
+        """Open a registry for an async URL, as :meth:`AsyncSQLTokenStore.from_url` does."""
+        return cls._open(url)
+
+    async def add_key(self, record: ApiKeyRecord) -> None:
+        """Add a key; raises AlreadyExistsError if its id or digest is taken."""
+        await self._run(self._ops.add_key(record))
+
+    async def find_by_digest(self, digest: str) -> ApiKeyRecord | None:
+        """Return the key with this digest (revoked or not), or None."""
+        return await self._run(self._ops.find_by_digest(digest))
+
+    async def get_key(self, key_id: str) -> ApiKeyRecord | None:
+        """Return the key with this id, or None."""
+        return await self._run(self._ops.get_key(key_id))
+
+    async def list_keys(self, subject: str | None = None) -> list[ApiKeyRecord]:
+        """Return the keys of ``subject`` (every key when None), oldest first."""
+        return await self._run(self._ops.list_keys(subject))
+
+    async def touch_key(self, key_id: str, at: int) -> None:
+        """Record a successful use of the key at Unix time ``at``."""
+        await self._run(self._ops.touch_key(key_id, at))
+
+    async def revoke_key(self, key_id: str, at: int) -> bool:
+        """Revoke the key at ``at``; True if this call revoked an active key."""
+        return await self._run(self._ops.revoke_key(key_id, at))

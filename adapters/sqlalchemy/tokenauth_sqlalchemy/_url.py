@@ -1,0 +1,137 @@
+"""Store URLs: split the adapter's own options off, pick a driver, set bounded timeouts."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+from tokenauth import ConfigurationError
+
+from ._schema import DEFAULT_PREFIX
+
+__all__ = ["DEFAULT_TIMEOUT", "StoreURL", "parse_url"]
+
+_N = TypeVar("_N", int, float)
+
+#: Seconds to wait for a connection, from the server or from the pool, by default.
+DEFAULT_TIMEOUT = 5.0
+
+#: The adapter's options, taken out of the query string before SQLAlchemy sees it.
+_OPTIONS = ("table_prefix", "purge_batch_size", "timeout")
+
+#: The driver used when a URL names only the database (``postgresql://``).
+_SYNC_DRIVERS = {"sqlite": "pysqlite", "postgresql": "psycopg", "mysql": "pymysql"}
+_ASYNC_DRIVERS = {"sqlite": "aiosqlite", "postgresql": "asyncpg", "mysql": "aiomysql"}
+
+#: What to ``pip install`` for each driver, for the error when it is missing.
+INSTALL_HINTS = {
+    "pysqlite": "use a Python built with its sqlite3 module",
+    "psycopg": "pip install 'tokenauth-sqlalchemy[postgresql]'",
+    "pymysql": "pip install 'tokenauth-sqlalchemy[mysql]'",
+    "aiosqlite": "pip install 'tokenauth-sqlalchemy[async]'",
+    "asyncpg": "pip install 'tokenauth-sqlalchemy[async-postgresql]'",
+    "aiomysql": "pip install 'tokenauth-sqlalchemy[async-mysql]'",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class StoreURL:
+    """A store URL taken apart.
+
+    Attributes:
+        url: The URL for SQLAlchemy: the driver made explicit, the adapter's
+            options removed, every other query parameter kept for the driver.
+        database: ``"sqlite"``, ``"postgresql"`` or ``"mysql"`` (MariaDB included).
+        driver: The DBAPI driver name, e.g. ``"psycopg"``.
+        table_prefix: Prefix of the adapter's tables.
+        purge_batch_size: Rows deleted per transaction when purging.
+        timeout: Seconds to wait for a connection (server and pool).
+    """
+
+    url: URL
+    database: str
+    driver: str
+    table_prefix: str = DEFAULT_PREFIX
+    purge_batch_size: int = 1000
+    timeout: float = DEFAULT_TIMEOUT
+
+    @property
+    def in_memory_sqlite(self) -> bool:
+        """True for an SQLite database that lives in one connection's memory."""
+        if self.database != "sqlite":
+            return False
+        return self.url.database in (None, "", ":memory:")
+
+
+def parse_url(url: str, *, asynchronous: bool = False) -> StoreURL:
+    """Split a store URL into SQLAlchemy's URL and the adapter's options.
+
+    ``postgres`` is read as ``postgresql``; ``mariadb`` URLs keep SQLAlchemy's
+    MariaDB dialect. A URL without a driver gets the adapter's default driver
+    (psycopg, PyMySQL, sqlite3; asyncpg, aiomysql, aiosqlite when asynchronous).
+    Query parameters other than the adapter's options go to the driver.
+
+    Args:
+        url: e.g. ``postgresql+psycopg://user@host/db?table_prefix=auth_``.
+        asynchronous: Pick an async driver when the URL names none.
+
+    Returns:
+        The parts.
+
+    Raises:
+        ConfigurationError: Not an SQL URL, an unknown or misspelt adapter option,
+            an option given twice, or a bad option value.
+    """
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise ConfigurationError(f"not a valid SQL store URL: {exc}") from None
+    dialect, _, driver = parsed.drivername.lower().partition("+")
+    if dialect == "postgres":
+        dialect = "postgresql"
+    family = "mysql" if dialect == "mariadb" else dialect
+    if family not in _SYNC_DRIVERS:
+        raise ConfigurationError(
+            f"not an SQL store URL: scheme {parsed.drivername!r} (use sqlite, postgresql or mysql)"
+        )
+    if not driver:
+        driver = (_ASYNC_DRIVERS if asynchronous else _SYNC_DRIVERS)[family]
+    options: dict[str, str] = {}
+    for key, value in parsed.query.items():
+        if key in _OPTIONS:
+            if not isinstance(value, str):
+                raise ConfigurationError(f"the store option {key!r} is given more than once")
+            options[key] = value
+            continue
+        near = difflib.get_close_matches(key, _OPTIONS, n=1, cutoff=0.8)
+        if near:
+            raise ConfigurationError(f"unknown store option {key!r}; did you mean {near[0]!r}?")
+    sa_url = parsed.set(drivername=f"{dialect}+{driver}").difference_update_query(_OPTIONS)
+    kwargs: dict[str, Any] = {}
+    if "table_prefix" in options:
+        kwargs["table_prefix"] = options["table_prefix"]
+    if "purge_batch_size" in options:
+        size = _number(options["purge_batch_size"], "purge_batch_size", int)
+        if not 1 <= size <= 100_000:
+            raise ConfigurationError("purge_batch_size must be between 1 and 100000")
+        kwargs["purge_batch_size"] = size
+    if "timeout" in options:
+        timeout = _number(options["timeout"], "timeout", float)
+        if not 0 < timeout <= 3600:
+            raise ConfigurationError("timeout must be more than 0 and at most 3600 seconds")
+        kwargs["timeout"] = timeout
+    return StoreURL(url=sa_url, database=family, driver=driver, **kwargs)
+
+
+def _number(value: str, name: str, kind: type[_N]) -> _N:
+    try:
+        number = kind(value)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a number, not {value!r}") from None
+    if number != number:  # NaN compares unequal to itself and to every bound
+        raise ConfigurationError(f"{name} must be a number, not {value!r}")
+    return number
