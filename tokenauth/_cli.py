@@ -30,7 +30,6 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, NoReturn, TextIO, cast, get_args
 from urllib.parse import urlsplit, urlunsplit
@@ -41,6 +40,7 @@ from . import (
     ApiKeyRecord,
     ApiKeyRegistry,
     AsyncTokenAuth,
+    ConfigurationError,
     Key,
     KeySet,
     MemoryApiKeyRegistry,
@@ -55,8 +55,11 @@ from . import (
     generate_api_key,
     is_well_formed_api_key,
     new_user,
+    open_async_api_key_registry,
     open_async_store,
+    open_async_user_registry,
     open_store,
+    store_backend,
 )
 
 __all__ = ["main", "parse_api_key_option", "parse_user_option"]
@@ -211,13 +214,10 @@ def _pepper(path: Path | None, *, create: bool) -> bytes:
 
 def _backend(url: str) -> Any:
     """The object registered for the URL's scheme under ``tokenauth.stores``, if any."""
-    scheme = url.split(":", 1)[0].lower()
-    candidates = [scheme, scheme.split("+", 1)[0]]
-    found = {ep.name: ep for ep in entry_points(group="tokenauth.stores")}
-    for name in candidates:
-        if name in found:
-            return found[name].load()
-    return None
+    try:
+        return store_backend(url)
+    except ConfigurationError:
+        return None
 
 
 def _registry(url: str, kind: str) -> Any:
@@ -493,6 +493,15 @@ def _cmd_tokens_purge(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_db_init(args: argparse.Namespace) -> int:
+    init = getattr(store_backend(args.store), "init_db", None)
+    if init is None:
+        _fail(f"the store at {_without_password(args.store)} needs no set-up")
+    init(args.store)
+    _say(f"the tables at {_without_password(args.store)} are ready")
+    return 0
+
+
 # -- demo -------------------------------------------------------------------------------------
 
 
@@ -639,6 +648,12 @@ def _banner(
         credentials = shlex.quote(access.api_keys[0][1] + ":")
         command = f"curl -s {tls}-u {credentials} -X POST {base}/token"
         logins.append(("log in with the API key (as the username, no password)", command))
+    if not logins:
+        lines.append(
+            "  users and API keys: those kept in the store (tokenauth users add --store URL)"
+        )
+        lines.append("")
+        logins.append(("log in as a stored user", f"curl -s {tls}-u 'NAME:PASSWORD' {base}/token"))
     step = 1
     for what, command in logins:
         lines += [f"  {step}. {what}:", f"     {command}", ""]
@@ -713,30 +728,50 @@ async def _demo(
     binding: Any,
 ) -> int:
     store = open_async_store(args.store)
-    users, api_keys = MemoryUserRegistry(), MemoryApiKeyRegistry()
-    # The demo's users and keys live in memory only, so an ephemeral pepper will do.
-    pepper = secrets.token_bytes(PEPPER_BYTES)
+    users: Any
+    api_keys: Any
+    persistent = hasattr(_backend(args.store), "open_async_user_registry")
+    if persistent:
+        # The store keeps users and API keys too (an SQL database): serve those, so
+        # that `tokenauth users add --store URL` and this demo share one set of accounts.
+        users = open_async_user_registry(args.store)
+        api_keys = open_async_api_key_registry(args.store)
+        if args.pepper_file is not None or os.environ.get(PEPPER_ENV):
+            pepper = _pepper(args.pepper_file, create=True)
+        else:
+            pepper = secrets.token_bytes(PEPPER_BYTES)
+            _say("note: no --pepper-file: API keys stored by other runs will not log in here")
+    else:
+        users, api_keys = MemoryUserRegistry(), MemoryApiKeyRegistry()
+        # The demo's users and keys live in memory only, so an ephemeral pepper will do.
+        pepper = secrets.token_bytes(PEPPER_BYTES)
     now = int(time.time())
     access = _DemoAccess(list(args.user), list(args.api_key))
-    if not access.users and not access.api_keys:
+    if not access.users and not access.api_keys and not persistent:
         access.users.append((DEMO_SUBJECT, secrets.token_urlsafe(12)))
         key, _ = generate_api_key(subject=DEMO_SERVICE, name="demo", pepper=pepper, now=now)
         access.api_keys.append((DEMO_SERVICE, key))
+    seen: set[str] = set()
     for name, password in access.users:
+        if name in seen:
+            _fail(f"--user {name} is given twice")
+        seen.add(name)
         # The default (production) argon2 cost: the demo shows the real thing.
         record = await asyncio.to_thread(new_user, name, password, now=now)
         try:
-            users.add_user(record)
+            await _maybe_await(users.add_user(record))
         except AlreadyExistsError:
-            _fail(f"--user {name} is given twice")
-    for number, (subject, key) in enumerate(access.api_keys, 1):
+            _say(f"note: user {record.username} is already stored; the stored password stays")
+    for subject, key in access.api_keys:
+        digest = api_key_digest(key, pepper)
         try:
-            api_keys.add_key(ApiKeyRecord(
-                key_id=f"demo_{number}", subject=subject, name="demo",
-                digest=api_key_digest(key, pepper), created_at=now,
-            ))  # fmt: skip
+            await _maybe_await(api_keys.add_key(ApiKeyRecord(
+                key_id="demo_" + digest[:16], subject=subject, name="demo",
+                digest=digest, created_at=now,
+            )))  # fmt: skip
         except AlreadyExistsError:
-            _fail("the same --api-key is given twice")
+            if not persistent:
+                _fail("the same --api-key is given twice")
     auth = AsyncTokenAuth(
         keys=keys, store=store, users=users, api_keys=api_keys, pepper=pepper,
         issuer=https.url, ttl=args.ttl, realm="tokenauth-demo",
@@ -781,7 +816,18 @@ async def _demo(
     finally:
         stop()
         await store.aclose()
+        for registry in (users, api_keys):
+            closer = getattr(registry, "aclose", None)
+            if closer is not None:
+                await closer()
     return 0
+
+
+async def _maybe_await(value: object) -> object:
+    """Await ``value`` if it is awaitable (async registries), else return it."""
+    if asyncio.iscoroutine(value):
+        return await value
+    return value
 
 
 def _quiet_signals(uvicorn: Any) -> Callable[[Any], Any]:
@@ -871,6 +917,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--alg", choices=ALGORITHMS, help="signing algorithm (default RS256)")
     _add_keys(demo, required=False)
     demo.add_argument(
+        "--pepper-file", type=Path, metavar="FILE",
+        help="API-key pepper (hex), created when missing; for stores that keep API keys",
+    )  # fmt: skip
+    demo.add_argument(
         "--cert-file", type=Path, help="TLS certificate (PEM) instead of a self-signed one"
     )
     demo.add_argument("--key-file", type=Path, help="TLS private key (PEM) for --cert-file")
@@ -940,6 +990,12 @@ def build_parser() -> argparse.ArgumentParser:
     enable.add_argument("name")
     _add_store(enable)
     enable.set_defaults(run=_cmd_users_enable)
+
+    db = commands.add_parser("db", help="the store's database: init")
+    db_commands = db.add_subparsers(dest="action", required=True, metavar="ACTION")
+    db_init = db_commands.add_parser("init", help="create or upgrade the store's tables")
+    _add_store(db_init)
+    db_init.set_defaults(run=_cmd_db_init)
 
     tokens = commands.add_parser("tokens", help="issued tokens: list, revoke, purge")
     tokens_commands = tokens.add_subparsers(dest="action", required=True, metavar="ACTION")

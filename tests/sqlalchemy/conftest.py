@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, delete, text
 from sqlalchemy.engine import Engine, make_url
-from tokenauth_sqlalchemy import Schema, init_db
 
 from tests.services import MARIADB_URL, POSTGRES_URL, unavailable
+from tokenauth_sqlalchemy import Schema, init_db
 
 #: Backends by name: the sync URL (None for SQLite, which lives in tmp_path) and
 #: the async driver to use with the same database.

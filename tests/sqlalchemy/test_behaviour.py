@@ -13,17 +13,6 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import MetaData, inspect, text
 from sqlalchemy.ext.asyncio import create_async_engine
-from tokenauth_sqlalchemy import (
-    AsyncSQLTokenStore,
-    Schema,
-    SQLApiKeyRegistry,
-    SQLTokenStore,
-    SQLUserRegistry,
-    init_db,
-    init_db_async,
-    purge_expired,
-)
-from tokenauth_sqlalchemy.__main__ import main
 
 from tests.sqlalchemy.conftest import Db, with_query
 from tokenauth import (
@@ -36,6 +25,17 @@ from tokenauth import (
     UserRecord,
     open_store,
 )
+from tokenauth_sqlalchemy import (
+    AsyncSQLTokenStore,
+    Schema,
+    SQLApiKeyRegistry,
+    SQLTokenStore,
+    SQLUserRegistry,
+    init_db,
+    init_db_async,
+    purge_expired,
+)
+from tokenauth_sqlalchemy.__main__ import main
 
 ALL = ["sqlite", "postgresql", "mariadb"]
 HASH = "$argon2id$v=19$m=65536,t=3,p=4$c29tZXNhbHQ$RdescudvJCsgt3ub+b+dWRWJTmaaJObG"

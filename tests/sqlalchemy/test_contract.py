@@ -8,12 +8,6 @@ from typing import ClassVar
 import pytest
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
-from tokenauth_sqlalchemy import (
-    AsyncSQLApiKeyRegistry,
-    AsyncSQLUserRegistry,
-    SQLApiKeyRegistry,
-    SQLUserRegistry,
-)
 
 from tests.sqlalchemy.conftest import Db
 from tokenauth import (
@@ -33,6 +27,12 @@ from tokenauth.testing import (
     AsyncUserRegistryContract,
     TokenStoreContract,
     UserRegistryContract,
+)
+from tokenauth_sqlalchemy import (
+    AsyncSQLApiKeyRegistry,
+    AsyncSQLUserRegistry,
+    SQLApiKeyRegistry,
+    SQLUserRegistry,
 )
 
 # Token stores: each factory call empties the test's tables and opens a new store

@@ -16,7 +16,6 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
-from tokenauth_sqlalchemy import SQLUserRegistry
 
 from tests.sqlalchemy.conftest import Db, with_driver, with_query
 from tests.sqlalchemy.proxy import Proxy
@@ -27,6 +26,7 @@ from tokenauth import (
     open_async_store,
     open_store,
 )
+from tokenauth_sqlalchemy import SQLUserRegistry
 
 #: Seconds the store may take to give up; the test allows some slack on top.
 TIMEOUT = 2

@@ -45,7 +45,7 @@ print(json.dumps(messages))
 def test_missing_drivers_name_their_extra() -> None:
     """Without drivers the package imports, SQLite works, and each URL names its pip install."""
     # The child is this interpreter running the fixed script above.
-    done = subprocess.run(  # noqa: S603
+    done = subprocess.run(
         [sys.executable, "-c", CHILD], capture_output=True, text=True, timeout=120, check=False
     )
     assert done.returncode == 0, done.stderr

@@ -8,10 +8,10 @@ import sys
 import time
 
 import pytest
-from tokenauth_sqlalchemy import SQLApiKeyRegistry, SQLUserRegistry
 
 from tests.sqlalchemy.conftest import Db
 from tokenauth import ApiKeyRecord, TokenRecord, UserRecord, open_store
+from tokenauth_sqlalchemy import SQLApiKeyRegistry, SQLUserRegistry
 
 HASH = "$argon2id$v=19$m=65536,t=3,p=4$c29tZXNhbHQ$RdescudvJCsgt3ub+b+dWRWJTmaaJObG"
 
@@ -44,7 +44,7 @@ finally:
 
 def _child(*args: str) -> str:
     # The child is this interpreter running the fixed script above.
-    done = subprocess.run(  # noqa: S603
+    done = subprocess.run(
         [sys.executable, "-c", CHILD, *args],
         capture_output=True,
         text=True,

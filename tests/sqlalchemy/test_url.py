@@ -8,10 +8,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy.engine import URL
-from tokenauth_sqlalchemy import AsyncSQLTokenStore, Schema, SQLTokenStore
-from tokenauth_sqlalchemy._url import parse_url
 
 from tokenauth import ConfigurationError, open_async_store, open_store
+from tokenauth_sqlalchemy import AsyncSQLTokenStore, Schema, SQLTokenStore
+from tokenauth_sqlalchemy._url import parse_url
 
 prefixes = st.from_regex(r"[a-z][a-z0-9_]{0,31}", fullmatch=True)
 # Driver parameters: names far from the adapter's own, any printable value.

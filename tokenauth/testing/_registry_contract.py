@@ -62,7 +62,15 @@ def _session(factory: Callable[[], Any]) -> Iterator[Call]:
                 return loop.run_until_complete(result)
             return result
 
-        yield call
+        try:
+            yield call
+        finally:
+            # Release the registry's connections inside the loop they belong to.
+            closer = getattr(registry, "aclose", None) or getattr(registry, "close", None)
+            if closer is not None:
+                result = closer()
+                if asyncio.iscoroutine(result):
+                    loop.run_until_complete(result)
     finally:
         loop.close()
 
@@ -115,7 +123,8 @@ class _KeyChecks:
 def _check_key(call: Call, subject: str, name: str, scope: list[str], secret: bytes) -> None:
     digest = hashlib.sha256(secret).hexdigest()
     record = ApiKeyRecord("k1", subject, name, digest, 1000, scope=tuple(scope))
-    other = ApiKeyRecord("k2", "someone-else", "", "0" * 64, 999)
+    other_subject = "someone-else" if subject != "someone-else" else "someone-other"
+    other = ApiKeyRecord("k2", other_subject, "", "0" * 64, 999)
     call("add_key", record)
     call("add_key", other)
     assert call("find_by_digest", digest) == record

@@ -8,11 +8,25 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Connection, Engine
 
-from tokenauth import AsyncTokenStore, TokenStore
+from tokenauth import (
+    ApiKeyRegistry,
+    AsyncApiKeyRegistry,
+    AsyncTokenStore,
+    AsyncUserRegistry,
+    TokenStore,
+    UserRegistry,
+)
 
 from ._engine import make_async_engine, make_engine, store_error
 from ._schema import Schema
-from ._stores import AsyncSQLTokenStore, SQLTokenStore
+from ._stores import (
+    AsyncSQLApiKeyRegistry,
+    AsyncSQLTokenStore,
+    AsyncSQLUserRegistry,
+    SQLApiKeyRegistry,
+    SQLTokenStore,
+    SQLUserRegistry,
+)
 from ._url import parse_url
 
 if TYPE_CHECKING:
@@ -117,7 +131,32 @@ def purge_expired(url: str, *, now: int | None = None) -> int:
 
 
 class SQLBackend:
-    """The ``tokenauth.stores`` entry point for ``sqlite``, ``postgresql`` and ``mysql`` URLs."""
+    """The ``tokenauth.stores`` entry point for ``sqlite``, ``postgresql`` and ``mysql`` URLs.
+
+    Besides token stores it opens the persistent user and API-key registries
+    (``tokenauth.open_user_registry(url)`` and friends find them here) and sets
+    up the schema (``tokenauth db init``).
+    """
+
+    def init_db(self, url: str) -> None:
+        """Create or upgrade the tables for ``url``; see :func:`init_db`."""
+        init_db(url)
+
+    def open_user_registry(self, url: str) -> UserRegistry:
+        """Open a synchronous user registry; see :meth:`SQLUserRegistry.from_url`."""
+        return SQLUserRegistry.from_url(url)
+
+    def open_api_key_registry(self, url: str) -> ApiKeyRegistry:
+        """Open a synchronous API-key registry; see :meth:`SQLApiKeyRegistry.from_url`."""
+        return SQLApiKeyRegistry.from_url(url)
+
+    def open_async_user_registry(self, url: str) -> AsyncUserRegistry:
+        """Open an asynchronous user registry; see :meth:`AsyncSQLUserRegistry.from_url`."""
+        return AsyncSQLUserRegistry.from_url(url)
+
+    def open_async_api_key_registry(self, url: str) -> AsyncApiKeyRegistry:
+        """Open an asynchronous API-key registry; see :meth:`AsyncSQLApiKeyRegistry.from_url`."""
+        return AsyncSQLApiKeyRegistry.from_url(url)
 
     def open(self, url: str) -> TokenStore:
         """Open a synchronous store; see :meth:`SQLTokenStore.from_url`."""

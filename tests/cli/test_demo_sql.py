@@ -1,0 +1,95 @@
+"""The demo on an SQL store: accounts added with the CLI log in, and tokens survive a restart."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, redirect_stdout
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.asgi.support import free_port
+from tokenauth._cli import main
+
+from .test_demo import READY, START_WAIT, _stop
+
+pytest.importorskip("tokenauth_sqlalchemy")
+
+
+@contextmanager
+def running_demo(directory: Path, port: int, *args: str) -> Iterator[str]:
+    log = directory / f"demo-{time.monotonic_ns()}.log"
+    command = [
+        sys.executable,
+        "-m",
+        "tokenauth._cli",
+        "demo",
+        "--port",
+        str(port),
+        "--http-port",
+        "0",
+        *args,
+    ]
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + START_WAIT
+        while READY not in log.read_text():
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"the demo did not start:\n{log.read_text()}")
+            time.sleep(0.1)
+        yield f"https://127.0.0.1:{port}"
+    finally:
+        assert _stop(process) == 0, log.read_text()
+
+
+def cli(*argv: str, stdin: str = "") -> str:
+    out = io.StringIO()
+    old_stdin = sys.stdin
+    sys.stdin = io.StringIO(stdin)
+    try:
+        with redirect_stdout(out):
+            assert main(list(argv)) == 0
+    finally:
+        sys.stdin = old_stdin
+    return out.getvalue()
+
+
+def test_cli_accounts_log_in_and_tokens_survive_a_restart(tmp_path: Path) -> None:
+    """Users and API keys added with the CLI log in to the demo; a restart keeps tokens valid."""
+    store = f"sqlite:///{tmp_path / 'tokens.db'}"
+    keys, pepper = str(tmp_path / "keys.json"), str(tmp_path / "pepper.hex")
+    cli("db", "init", "--store", store)
+    cli("users", "add", "alice", "--password-stdin", "--store", store, stdin="s3cret-pw\n")
+    created = cli("apikeys", "create", "svc", "--store", store, "--pepper-file", pepper)
+    api_key = __import__("json").loads(created)["key"]
+    common = ("--store", store, "--keys", keys, "--pepper-file", pepper)
+    # The same address both times: the demo names itself (its URL) as the tokens' issuer.
+    port = free_port()
+    with running_demo(tmp_path, port, *common) as base, httpx.Client(verify=False) as client:  # noqa: S501 - self-signed demo cert
+        login = client.get(f"{base}/token", auth=("alice", "s3cret-pw"))
+        assert login.status_code == 200
+        token = login.json()["token"]
+        assert client.get(f"{base}/token", auth=(api_key, "")).status_code == 200
+        assert (
+            client.get(f"{base}/me", headers={"Authorization": f"Bearer {token}"}).json()["sub"]
+            == "alice"
+        )
+    with running_demo(tmp_path, port, *common) as base, httpx.Client(verify=False) as client:  # noqa: S501
+        again = client.get(f"{base}/me", headers={"Authorization": f"Bearer {token}"})
+        assert again.status_code == 200, again.text
+        assert (
+            client.post(f"{base}/logout", headers={"Authorization": f"Bearer {token}"}).status_code
+            == 204
+        )
+    listed = cli("tokens", "list", "--store", store)
+    assert token not in listed
+    assert '"sub": "svc"' in listed
