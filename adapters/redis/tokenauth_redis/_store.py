@@ -13,11 +13,18 @@ import redis.asyncio.cluster
 import redis.cluster
 from redis.exceptions import NoScriptError, RedisClusterException, RedisError
 
-from tokenauth import AsyncTokenStore, StoreError, TokenRecord, TokenStore
+from tokenauth import AsyncTokenStore, ConfigurationError, StoreError, TokenRecord, TokenStore
 
 from . import _flows
 from ._connect import AsyncHandle, SyncHandle, connect_async, connect_sync, store_error
-from ._url import DEFAULT_PREFIX, parse_url
+from ._url import (
+    DEFAULT_LOCAL_VIEW_MAX_LAG,
+    DEFAULT_LOCAL_VIEW_SIZE,
+    DEFAULT_PREFIX,
+    RedisSettings,
+    parse_url,
+)
+from ._view import MISS, LocalView
 
 __all__ = ["AsyncRedisStore", "RedisBackend", "RedisStore", "backend"]
 
@@ -46,6 +53,49 @@ def _script_args(op: _flows.RunScript) -> tuple[Any, ...]:
     return (len(op.keys), *op.keys, *op.args)
 
 
+def _tracking_connections(client: Any) -> Callable[[], Any]:
+    """New connections like ``client``'s, for a local view's tracking connection."""
+    pool: Any = getattr(client, "connection_pool", None)
+    if type(pool) not in (redis.ConnectionPool, redis.BlockingConnectionPool):
+        raise ConfigurationError(
+            "a local view needs a client of one Redis server (not Sentinel or Cluster)"
+        )
+    factory = pool.connection_class
+    # RESP2, whatever the client speaks: invalidations then arrive as pub/sub messages.
+    kwargs = {**pool.connection_kwargs, "protocol": 2}
+    return lambda: factory(**kwargs)
+
+
+def _view_from(settings: RedisSettings, keys: _flows.Keyspace) -> LocalView | None:
+    if not settings.local_view:
+        return None
+    # A client of its own (no connection is made until the view's thread starts).
+    handle = connect_sync(settings)
+    return LocalView(
+        _tracking_connections(handle.client),
+        keys.record(b""),
+        max_entries=settings.local_view_size,
+        max_lag=settings.local_view_max_lag,
+    )
+
+
+def _written(keys: _flows.Keyspace, op: _flows.Op) -> list[str]:
+    """The jtis whose records ``op`` may write or delete."""
+    targets: tuple[bytes, ...] = ()
+    if isinstance(op, _flows.Call) and op.method in ("set", "getdel", "delete"):
+        targets = op.args[:1]
+    elif isinstance(op, _flows.RunScript) and op.script is _flows.DELETE_IF_EQUAL:
+        targets = op.keys
+    elif isinstance(op, _flows.Batch):
+        return [jti for each in op.ops for jti in _written(keys, each)]
+    prefix = keys.record(b"")
+    return [
+        key[len(prefix) :].decode("utf-8", "surrogatepass")
+        for key in targets
+        if key.startswith(prefix)
+    ]
+
+
 class RedisStore:
     """A token store in Redis, for many processes and servers sharing one revocation list.
 
@@ -61,11 +111,25 @@ class RedisStore:
             was given; give it short timeouts and a bounded retry, since the
             store's answer to a slow Redis is to fail (503), not to wait.
         prefix: Prepended to every key the store writes.
+        local_view: Answer repeated lookups from a process-local view of the
+            records, kept exact by Redis's client-side tracking on a connection of
+            its own (one Redis server only; see ``docs/stores-redis.md``).
+        local_view_size: How many records the local view keeps.
+        local_view_max_lag: Seconds the local view may go without proof that it is
+            current before it stops answering.
     """
 
-    __slots__ = ("_closed", "_connect", "_handle", "_keys", "_lock", "_owns")
+    __slots__ = ("_closed", "_connect", "_handle", "_keys", "_lock", "_owns", "_view")
 
-    def __init__(self, client: SyncClient, *, prefix: str = DEFAULT_PREFIX) -> None:
+    def __init__(
+        self,
+        client: SyncClient,
+        *,
+        prefix: str = DEFAULT_PREFIX,
+        local_view: bool = False,
+        local_view_size: int = DEFAULT_LOCAL_VIEW_SIZE,
+        local_view_max_lag: float = DEFAULT_LOCAL_VIEW_MAX_LAG,
+    ) -> None:
         """Wrap ``client``; see the class docstring."""
         self._keys = _check_prefix(prefix)
         handle = SyncHandle(client, cluster=isinstance(client, redis.cluster.RedisCluster))
@@ -74,6 +138,16 @@ class RedisStore:
         self._owns = False
         self._closed = False
         self._lock = threading.Lock()
+        self._view = (
+            LocalView(
+                _tracking_connections(client),
+                self._keys.record(b""),
+                max_entries=local_view_size,
+                max_lag=local_view_max_lag,
+            )
+            if local_view
+            else None
+        )
 
     @classmethod
     def from_url(cls, url: str) -> RedisStore:
@@ -100,6 +174,7 @@ class RedisStore:
         store._owns = True
         store._closed = False
         store._lock = threading.Lock()
+        store._view = _view_from(settings, store._keys)
         return store
 
     def __repr__(self) -> str:
@@ -111,8 +186,21 @@ class RedisStore:
         self._run(_flows.add(self._keys, record, _nonce()))
 
     def get(self, jti: str) -> TokenRecord | None:
-        """Return the record for ``jti``, or None (one round trip)."""
-        return self._run(_flows.get(self._keys, jti))
+        """Return the record for ``jti``, or None (one round trip, or none from the local view)."""
+        view = self._view
+        if view is None:
+            return self._run(_flows.get(self._keys, jti))
+        found = view.lookup(jti)
+        if found is not MISS:
+            return found
+        ticket = view.reserve(jti)
+        try:
+            record = self._run(_flows.get(self._keys, jti))
+        except BaseException:
+            view.release(jti, ticket)
+            raise
+        view.fill(jti, ticket, record)
+        return record
 
     def remove(self, jti: str) -> bool:
         """Remove one record; True if this call removed it."""
@@ -134,6 +222,8 @@ class RedisStore:
         """Close the connections this store opened; the store is unusable afterwards."""
         with self._lock:
             handle, self._handle, self._closed = self._handle, None, True
+        if self._view is not None:
+            self._view.close()
         if handle is not None and self._owns:
             for client in handle.owned:
                 client.close()
@@ -164,10 +254,18 @@ class RedisStore:
                 reply, error = None, exc
 
     def _execute(self, op: _flows.Op) -> Any:
+        view = self._view
+        written = _written(self._keys, op) if view is not None else []
+        if written and view is not None:
+            # Forgotten before and after the write: no lookup in between is kept.
+            view.forget(written)
         try:
             return self._dispatch(self._client(), op)
         except _DRIVER_ERRORS as exc:
             raise store_error(exc) from exc
+        finally:
+            if written and view is not None:
+                view.forget(written)
 
     def _dispatch(self, handle: SyncHandle, op: _flows.Op) -> Any:
         client = handle.client
@@ -210,15 +308,16 @@ class AsyncRedisStore:
         prefix: Prepended to every key the store writes.
     """
 
-    __slots__ = ("_closed", "_handle", "_keys", "_owns")
+    __slots__ = ("_closed", "_handle", "_keys", "_owns", "_view")
 
     def __init__(self, client: AsyncClient, *, prefix: str = DEFAULT_PREFIX) -> None:
-        """Wrap ``client``; see the class docstring."""
+        """Wrap ``client``; see the class docstring (a local view needs :meth:`from_url`)."""
         cluster = isinstance(client, redis.asyncio.cluster.RedisCluster)
         self._keys = _check_prefix(prefix)
         self._handle = AsyncHandle(client, cluster=cluster)
         self._owns = False
         self._closed = False
+        self._view: LocalView | None = None
 
     @classmethod
     def from_url(cls, url: str) -> AsyncRedisStore:
@@ -239,6 +338,7 @@ class AsyncRedisStore:
         store._handle = connect_async(settings)
         store._owns = True
         store._closed = False
+        store._view = _view_from(settings, store._keys)
         return store
 
     def __repr__(self) -> str:
@@ -250,8 +350,21 @@ class AsyncRedisStore:
         await self._run(_flows.add(self._keys, record, _nonce()))
 
     async def get(self, jti: str) -> TokenRecord | None:
-        """Return the record for ``jti``, or None (one round trip)."""
-        return await self._run(_flows.get(self._keys, jti))
+        """Return the record for ``jti``, or None (one round trip, or none from the local view)."""
+        view = self._view
+        if view is None:
+            return await self._run(_flows.get(self._keys, jti))
+        found = view.lookup(jti)
+        if found is not MISS:
+            return found
+        ticket = view.reserve(jti)
+        try:
+            record = await self._run(_flows.get(self._keys, jti))
+        except BaseException:
+            view.release(jti, ticket)
+            raise
+        view.fill(jti, ticket, record)
+        return record
 
     async def remove(self, jti: str) -> bool:
         """Remove one record; True if this call removed it."""
@@ -274,6 +387,8 @@ class AsyncRedisStore:
         if self._closed:
             return
         self._closed = True
+        if self._view is not None:
+            self._view.close()
         if self._owns:
             for client in self._handle.owned:
                 await client.aclose()
@@ -295,10 +410,17 @@ class AsyncRedisStore:
     async def _execute(self, op: _flows.Op) -> Any:
         if self._closed:
             raise StoreError("this Redis token store is closed")
+        view = self._view
+        written = _written(self._keys, op) if view is not None else []
+        if written and view is not None:
+            view.forget(written)
         try:
             return await self._dispatch(self._handle, op)
         except _DRIVER_ERRORS as exc:
             raise store_error(exc) from exc
+        finally:
+            if written and view is not None:
+                view.forget(written)
 
     async def _dispatch(self, handle: AsyncHandle, op: _flows.Op) -> Any:
         client = handle.client

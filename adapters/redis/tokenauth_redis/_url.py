@@ -43,6 +43,8 @@ DEFAULT_PREFIX = "tokenauth:"
 DEFAULT_SOCKET_TIMEOUT = 2.0
 DEFAULT_CONNECT_TIMEOUT = 2.0
 DEFAULT_RETRIES = 1
+DEFAULT_LOCAL_VIEW_SIZE = 100_000
+DEFAULT_LOCAL_VIEW_MAX_LAG = 1.0
 
 MAX_TIMEOUT = 300.0
 MAX_RETRIES = 10
@@ -87,6 +89,11 @@ class RedisSettings:
         ssl_keyfile: The client certificate's private key.
         ssl_check_hostname: Whether the certificate must name the host.
         sentinel_auth: Whether the URL's credentials are sent to the Sentinels too.
+        local_view: Keep a process-local view of records, kept exact by Redis's
+            client-side tracking (``redis://``, ``rediss://`` and ``unix://`` only).
+        local_view_size: How many records the local view keeps.
+        local_view_max_lag: Seconds the local view may go without proof that it is
+            current before it stops answering (and is emptied).
     """
 
     mode: Mode
@@ -108,6 +115,9 @@ class RedisSettings:
     ssl_keyfile: str | None = None
     ssl_check_hostname: bool = True
     sentinel_auth: bool = False
+    local_view: bool = False
+    local_view_size: int = DEFAULT_LOCAL_VIEW_SIZE
+    local_view_max_lag: float = DEFAULT_LOCAL_VIEW_MAX_LAG
 
 
 def parse_url(url: str) -> RedisSettings:
@@ -273,6 +283,8 @@ def _path_option(name: str, text: str) -> str:
 
 _ALL: frozenset[Mode] = frozenset(("standalone", "unix", "sentinel", "cluster"))
 _TLS_ONLY = "tls"
+# The local view tracks one server; Sentinel fail-over and Cluster slots are not followed.
+_SINGLE_SERVER: frozenset[Mode] = frozenset(("standalone", "unix"))
 
 #: option name -> (converter, the modes it applies to, or "tls" for TLS schemes only)
 _OPTIONS: dict[str, tuple[Callable[[str, str], object], frozenset[Mode] | str]] = {
@@ -288,6 +300,9 @@ _OPTIONS: dict[str, tuple[Callable[[str, str], object], frozenset[Mode] | str]] 
     "ssl_certfile": (_path_option, _TLS_ONLY),
     "ssl_keyfile": (_path_option, _TLS_ONLY),
     "ssl_check_hostname": (_boolean, _TLS_ONLY),
+    "local_view": (_boolean, _SINGLE_SERVER),
+    "local_view_size": (_bounded_int(1, 10_000_000), _SINGLE_SERVER),
+    "local_view_max_lag": (_positive_float, _SINGLE_SERVER),
 }
 
 

@@ -1,0 +1,117 @@
+"""The app the end-to-end benchmark serves with uvicorn: ``python -m benchmarks._app MODE PORT``.
+
+``MODE`` is ``unprotected``, ``memory`` or ``redis`` (then a third argument, the
+store URL). The app answers ``200 ok``; protected, it first authenticates the
+request with :class:`~tokenauth.AsyncTokenAuth`, through ``tokenauth_asgi``'s
+middleware when that package is installed and through the few lines below
+otherwise. It prints ``TOKEN <token>`` (a token it stored) before serving.
+
+TLS is taken to end at a proxy on loopback, as in most deployments: the client
+sends ``X-Forwarded-Proto: https`` and loopback is a trusted proxy.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import time
+from typing import Any
+
+import uvicorn
+
+from tokenauth import (
+    AsyncMemoryStore,
+    AsyncTokenAuth,
+    AsyncTokenStore,
+    Authenticated,
+    KeySet,
+    MemoryStore,
+    Principal,
+    open_async_store,
+    open_store,
+)
+
+Scope = dict[str, Any]
+_OK_START = {
+    "type": "http.response.start",
+    "status": 200,
+    "headers": [(b"content-type", b"text/plain"), (b"content-length", b"2")],
+}
+_OK_BODY = {"type": "http.response.body", "body": b"ok"}
+
+
+async def ok(scope: Scope, receive: Any, send: Any) -> None:
+    await send(_OK_START)
+    await send(_OK_BODY)
+
+
+class Protect:
+    """A minimal bearer middleware: the core decides, this only translates."""
+
+    def __init__(self, app: Any, auth: AsyncTokenAuth) -> None:
+        self.app = app
+        self.auth = auth
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        authorization = forwarded_proto = None
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                authorization = value.decode("latin-1")
+            elif name == b"x-forwarded-proto":
+                forwarded_proto = value.decode("latin-1")
+        client = scope.get("client")
+        query = scope.get("query_string", b"").decode("latin-1")
+        result = await self.auth.authenticate(
+            authorization, query=query or None, secure=scope.get("scheme") == "https",
+            client=client[0] if client else None, forwarded_proto=forwarded_proto,
+        )  # fmt: skip
+        if isinstance(result, Authenticated):
+            scope["tokenauth"] = result
+            await self.app(scope, receive, send)
+            return
+        headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in result.headers]
+        await send({"type": "http.response.start", "status": result.status, "headers": headers})
+        await send({"type": "http.response.body", "body": result.body})
+
+
+def build(mode: str, url: str | None) -> tuple[Any, str]:
+    """The app and a stored token, made before uvicorn starts its event loop."""
+    if mode == "unprotected":
+        return ok, ""
+    # The record goes in through a synchronous store: no event loop exists yet, and
+    # the async store's connections must belong to uvicorn's loop.
+    sync_store = MemoryStore() if mode == "memory" else open_store(url or "")
+    store: AsyncTokenStore = (
+        AsyncMemoryStore(sync_store) if isinstance(sync_store, MemoryStore)
+        else open_async_store(url or "")
+    )  # fmt: skip
+    auth = AsyncTokenAuth(keys=KeySet.generate("RS256"), store=store, trusted_proxies=["127.0.0.1"])
+    issued = auth.issuer.issue(Principal("bench", "password"), now=int(time.time()))
+    sync_store.add(issued.record)
+    if importlib.util.find_spec("tokenauth_asgi") is not None:
+        # The ASGI binding is another distribution, typed once it is merged.
+        from tokenauth_asgi import BearerAuthMiddleware  # type: ignore[import-not-found,unused-ignore]
+
+        return BearerAuthMiddleware(ok, auth=auth), issued.token
+    return Protect(ok, auth), issued.token
+
+
+def main(argv: list[str]) -> None:
+    mode, port = argv[0], int(argv[1])
+    url = argv[2] if len(argv) > 2 else None
+    loop_name = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
+    http = "httptools" if importlib.util.find_spec("httptools") else "h11"
+    app, token = build(mode, url)
+    if mode == "redis":
+        # The store's local view started its thread; give it a moment to be tracking.
+        time.sleep(0.5)
+    print(f"TOKEN {token} {loop_name} {http}", flush=True)
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", access_log=False,
+        lifespan="off", proxy_headers=False, loop=loop_name, http=http, workers=1,
+    )  # fmt: skip
+    uvicorn.Server(config).run()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,216 @@
+"""The validation fast path decides exactly as the plain path: no optimisation weakens a check."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tokenauth import (
+    Authenticated,
+    Claims,
+    JWTIssuer,
+    JWTValidator,
+    KeySet,
+    MemoryStore,
+    Principal,
+    TokenAuth,
+    TokenRejected,
+)
+from tokenauth._jwt import (
+    _b64url_decode,
+    _b64url_decode_reference,
+    _json_object,
+    _json_object_strict,
+)
+from tokenauth._keys import b64url
+from tokenauth.testing import FrozenClock
+from tokenauth.testing import strategies as ts
+
+NOW = 1_800_000_000
+RS = KeySet.generate("RS256")
+HS = KeySet.generate("HS256")
+B64_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_+/= \n.é"
+
+
+@settings(max_examples=500)
+@given(st.text(alphabet=B64_CHARS, max_size=12) | st.binary(max_size=20).map(b64url))
+def test_base64url_decoding_matches_the_reference(text: str) -> None:
+    """The fast decoder accepts and decodes exactly what the plain, canonical one does."""
+    assert _b64url_decode(text) == _b64url_decode_reference(text)
+
+
+JSON_PIECES = st.sampled_from(
+    ['{"a":1', ',"a":2', ',"b":"x"', "}", "[", "]", "NaN", "1e400", "Infinity", '"\\ud800"',
+     "123456789012345678901234567890", " ", "1.5", '{"c":{"d":1,"d":2}}', "null", "true"]
+)  # fmt: skip
+
+
+@settings(max_examples=500)
+@given(
+    st.lists(JSON_PIECES, max_size=8).map(lambda p: "".join(p).encode())
+    | st.binary(max_size=40)
+    | st.dictionaries(st.text(max_size=5), st.integers() | st.text(max_size=5)).map(
+        lambda d: json.dumps(d, separators=(",", ":")).encode()
+    )
+)
+def test_json_reading_matches_the_strict_parser(raw: bytes) -> None:
+    """orjson's road and the strict stdlib road agree: duplicates, NaN, big ints, surrogates."""
+    assert _json_object(raw) == _json_object_strict(raw)
+
+
+def test_duplicate_members_still_refused_on_the_fast_road() -> None:
+    """orjson keeps the last duplicate; the fast road must not let that through."""
+    assert _json_object(b'{"sub":"a","sub":"b"}') is None
+    assert _json_object(b'{"sub":"a","x":{"k":1,"k":2}}') is None
+
+
+def outcome(result: Claims | TokenRejected) -> object:
+    return result if isinstance(result, Claims) else (result.reason, result.claims)
+
+
+@pytest.mark.parametrize("keys", [RS, HS], ids=["RS256", "HS256"])
+@settings(max_examples=40, deadline=None)
+@given(data=st.data())
+def test_warm_path_answers_as_the_cold_path(keys: KeySet, data: Any) -> None:
+    """Over any sequence of tokens (good, forged, tampered, expired) and times, cache or not."""
+    issuer = JWTIssuer(keys, ttl=120)
+    good = [issuer.issue(Principal(f"u{i}", "password"), now=NOW).token for i in range(3)]
+    warm, cold = JWTValidator(keys, leeway=5), JWTValidator(keys, leeway=5, cache_size=0)
+    steps = data.draw(
+        st.lists(
+            st.tuples(
+                st.sampled_from(good) | ts.bad_tokens(keys, now=NOW).map(lambda s: s.token),
+                st.integers(-20, 200),
+            ),
+            min_size=1,
+            max_size=25,
+        )
+    )
+    for token, offset in steps:
+        assert outcome(warm.validate(token, now=NOW + offset)) == outcome(
+            cold.validate(token, now=NOW + offset)
+        )
+
+
+def test_a_re_signed_token_never_hits_the_cache() -> None:
+    """Same header and payload, another signature: a different string, checked in full."""
+    token = JWTIssuer(HS).issue(Principal("alice", "password"), now=NOW).token
+    validator = JWTValidator(HS)
+    assert isinstance(validator.validate(token, now=NOW), Claims)
+    head, _, signature = token.rpartition(".")
+    forged = f"{head}.{signature[:-2]}{'AA' if signature[-2:] != 'AA' else 'AQ'}"
+    other = KeySet.generate("HS256")
+    resigned = f"{head}.{b64url(other.signing.sign(head.encode()))}"
+    for bad in (forged, resigned):
+        result = validator.validate(bad, now=NOW)
+        assert isinstance(result, TokenRejected)
+        assert result.reason.name in {"BAD_SIGNATURE", "MALFORMED_TOKEN"}
+
+
+def test_the_cache_is_bounded_and_drops_expired_entries() -> None:
+    validator = JWTValidator(HS, cache_size=3)
+    issuer = JWTIssuer(HS, ttl=60)
+    tokens = [issuer.issue(Principal("alice", "password"), now=NOW).token for _ in range(5)]
+    for token in tokens:
+        validator.validate(token, now=NOW)
+    assert validator.cache_size == 3
+    assert validator._verified is not None
+    assert len(validator._verified) == 3
+    later = issuer.issue(Principal("alice", "password"), now=NOW + 120).token
+    validator.validate(later, now=NOW + 120)
+    # Inserting at a time past the old entries' expiry swept the oldest of them.
+    assert len(validator._verified) <= 2
+
+
+def test_key_rotation_empties_the_cache() -> None:
+    """Tokens verified under a key set no longer count once the set changes."""
+    keys = KeySet.generate("HS256")
+    clock = FrozenClock(NOW)
+    auth = TokenAuth(keys=keys, store=MemoryStore(), clock=clock)
+    issued = auth.issuer.issue(Principal("alice", "password"), now=NOW)
+    auth.store.add(issued.record)
+    assert isinstance(auth.authenticate(f"Bearer {issued.token}", secure=True), Authenticated)
+    auth._set_keys(KeySet.generate("HS256"))
+    result = auth.authenticate(f"Bearer {issued.token}", secure=True)
+    assert not isinstance(result, Authenticated)
+    assert result.status == 401
+
+
+def test_a_retired_key_stops_answering_from_the_cache() -> None:
+    old = KeySet.generate("RS256")
+    token = JWTIssuer(old).issue(Principal("alice", "password"), now=NOW).token
+    rotated = old.rotate(KeySet.generate("RS256").signing, retire_after=NOW + 10)
+    validator = JWTValidator(rotated)
+    assert isinstance(validator.validate(token, now=NOW + 10), Claims)
+    result = validator.validate(token, now=NOW + 11)
+    assert isinstance(result, TokenRejected)
+    assert result.reason.name == "UNKNOWN_KEY"
+
+
+OPS = st.lists(
+    st.tuples(
+        st.sampled_from(["issue", "check", "check_plain", "revoke", "advance", "resign"]),
+        st.integers(0, 5),
+        st.sampled_from([0, 1]),
+    ),
+    max_size=40,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(OPS)
+def test_two_servers_with_caches_agree_with_servers_without(ops: list[Any]) -> None:
+    """Issue, validate (over HTTPS and plain HTTP), revoke, expire, re-sign: across two
+    front doors sharing one store, cached and uncached answer alike at every step."""
+    keys = KeySet.generate("HS256")
+    clock = FrozenClock(NOW)
+
+    def pair(cache: int) -> tuple[TokenAuth, TokenAuth, MemoryStore]:
+        store = MemoryStore()
+        made = [
+            TokenAuth(
+                keys=keys, store=store, clock=clock, ttl=60,
+                token_validator=JWTValidator(keys, max_lifetime=60, cache_size=cache),
+            )
+            for _ in range(2)
+        ]  # fmt: skip
+        return made[0], made[1], store
+
+    cached = pair(100)
+    model = pair(0)
+    tokens: list[str] = []
+    other = KeySet.generate("HS256")
+    for op, index, which in ops:
+        if op == "issue":
+            issued = cached[0].issuer.issue(Principal("alice", "password"), now=int(clock()))
+            for _, _, store in (cached, model):
+                store.add(issued.record)
+            tokens.append(issued.token)
+            continue
+        if op == "advance":
+            clock.advance(index * 13)
+            continue
+        if not tokens:
+            continue
+        token = tokens[index % len(tokens)]
+        if op == "resign":
+            head = token.rpartition(".")[0]
+            token = f"{head}.{b64url(other.signing.sign(head.encode()))}"
+        answers: list[object] = []
+        for first, second, store in (cached, model):
+            auth = (first, second)[which]
+            if op == "revoke":
+                claims = auth.validator.validate(token, now=int(clock()))
+                answers.append(isinstance(claims, Claims) and store.remove(claims.jti))
+            else:
+                result = auth.authenticate(f"Bearer {token}", secure=op != "check_plain")
+                answers.append(
+                    (result.status if not isinstance(result, Authenticated) else 200,
+                     getattr(result, "reason", None))
+                )  # fmt: skip
+        assert answers[0] == answers[1], (op, answers)
+        assert len(cached[2]) == len(model[2])

@@ -1,0 +1,174 @@
+"""The Redis store's local view: the same contract, and revocations from elsewhere seen.
+
+Speed is measured in ``benchmarks/``; these tests only wait (boundedly) for what
+must happen, and never assert how fast.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+import redis
+
+from tokenauth import (
+    AsyncTokenStore,
+    ConfigurationError,
+    TokenRecord,
+    TokenStore,
+    open_async_store,
+    open_store,
+)
+from tokenauth.testing import AsyncTokenStoreContract, TokenStoreContract
+from tokenauth_redis import parse_url
+
+from .conftest import with_option
+from .test_two_processes import Child
+
+TIMEOUT = 10.0
+
+
+def viewed(url: str) -> str:
+    return with_option(url, "local_view", "true")
+
+
+def wait_current(store: Any) -> Any:
+    view = store._view
+    deadline = time.monotonic() + TIMEOUT
+    while not view.current:
+        assert time.monotonic() < deadline, "the local view never started tracking"
+        time.sleep(0.01)
+    return view
+
+
+def record(jti: str) -> TokenRecord:
+    now = int(time.time())
+    return TokenRecord(
+        jti=jti, subject="alice", issued_at=now, expires_at=now + 3600, method="password"
+    )
+
+
+class TestLocalViewContract(TokenStoreContract):
+    forgets_expired = True
+
+    @pytest.fixture
+    def store_factory(self, store_urls: Callable[[], str]) -> Callable[[], TokenStore]:
+        def make() -> TokenStore:
+            store = open_store(viewed(store_urls()))
+            wait_current(store)
+            return store
+
+        return make
+
+
+class TestAsyncLocalViewContract(AsyncTokenStoreContract):
+    forgets_expired = True
+
+    @pytest.fixture
+    def async_store_factory(
+        self, store_urls: Callable[[], str]
+    ) -> Callable[[], Awaitable[AsyncTokenStore]]:
+        async def make() -> AsyncTokenStore:
+            store = open_async_store(viewed(store_urls()))
+            wait_current(store)
+            return store
+
+        return make
+
+
+def test_a_removal_elsewhere_empties_the_view(store_urls: Callable[[], str]) -> None:
+    """Another client's remove reaches this store's view without any call of ours."""
+    url = store_urls()
+    store = open_store(viewed(url))
+    other = open_store(url)
+    try:
+        view = wait_current(store)
+        store.add(record("lv-a"))
+        assert store.get("lv-a") is not None
+        assert view.lookup("lv-a") is not None  # answered from memory now
+        assert other.remove("lv-a") is True
+        deadline = time.monotonic() + TIMEOUT
+        while store.get("lv-a") is not None:
+            assert time.monotonic() < deadline, "the revocation never reached the view"
+            time.sleep(0.001)
+    finally:
+        store.close()
+        other.close()
+
+
+def test_revocation_in_one_process_is_refused_by_another(store_urls: Callable[[], str]) -> None:
+    """Two processes: the other holds the record in its view; this one removes it."""
+    url = store_urls()
+    store = open_store(url)
+    child = Child(viewed(url))
+    try:
+        store.add(record("lv-b"))
+        assert child.ask("get", "lv-b") == "present"
+        assert child.ask("get", "lv-b") == "present"
+        assert store.remove("lv-b") is True
+        deadline = time.monotonic() + TIMEOUT
+        while child.ask("get", "lv-b") != "absent":
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        assert child.ask("remove", "lv-b") == "not-removed"
+    finally:
+        try:
+            child.close()
+        finally:
+            store.close()
+
+
+def test_own_writes_are_seen_at_once(store_urls: Callable[[], str]) -> None:
+    store = open_store(viewed(store_urls()))
+    try:
+        wait_current(store)
+        store.add(record("lv-c"))
+        assert store.get("lv-c") is not None
+        assert store.remove("lv-c") is True
+        assert store.get("lv-c") is None
+        store.add(record("lv-c"))
+        assert store.get("lv-c") is not None
+        assert store.remove_subject("alice") == 1
+        assert store.get("lv-c") is None
+    finally:
+        store.close()
+
+
+def test_a_lost_tracking_connection_empties_the_view(
+    store_urls: Callable[[], str], redis_url: str
+) -> None:
+    """Killed by the server: the view stops answering and is emptied, then tracks anew."""
+    url = store_urls()
+    store = open_store(viewed(url))
+    raw = redis.Redis.from_url(redis_url)
+    try:
+        view = wait_current(store)
+        store.add(record("lv-d"))
+        assert store.get("lv-d") is not None
+        assert len(view) == 1
+        connection = view._connection
+        assert connection is not None
+        raw.client_kill_filter(_id=view.client_id)
+        deadline = time.monotonic() + TIMEOUT
+        while view._connection is connection:
+            assert time.monotonic() < deadline, "the view never noticed its connection died"
+            time.sleep(0.005)
+        assert len(view) == 0
+        # Removed behind the view's back while it was not tracking: never answered stale.
+        prefix = parse_url(url).prefix
+        raw.delete(f"{prefix}t:lv-d")
+        assert store.get("lv-d") is None
+        wait_current(store)
+        assert store.get("lv-d") is None
+    finally:
+        raw.close()
+        store.close()
+
+
+def test_local_view_needs_one_server() -> None:
+    """Sentinel fail-over and Cluster slots are not followed: refused, not half-supported."""
+    for url in ("redis+cluster://127.0.0.1:7000", "redis+sentinel://127.0.0.1/mymaster"):
+        with pytest.raises(ConfigurationError):
+            parse_url(with_option(url, "local_view", "true"))
