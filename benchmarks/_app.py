@@ -15,7 +15,7 @@ from __future__ import annotations
 import importlib.util
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import uvicorn
 
@@ -74,6 +74,10 @@ class Protect:
         await send({"type": "http.response.body", "body": result.body})
 
 
+if TYPE_CHECKING:
+    from tokenauth_asgi import ASGIApp
+
+
 def build(mode: str, url: str | None) -> tuple[Any, str]:
     """The app and a stored token, made before uvicorn starts its event loop."""
     if mode == "unprotected":
@@ -89,10 +93,9 @@ def build(mode: str, url: str | None) -> tuple[Any, str]:
     issued = auth.issuer.issue(Principal("bench", "password"), now=int(time.time()))
     sync_store.add(issued.record)
     if importlib.util.find_spec("tokenauth_asgi") is not None:
-        # The ASGI binding is another distribution, typed once it is merged.
-        from tokenauth_asgi import BearerAuthMiddleware  # type: ignore[import-not-found,unused-ignore]
+        from tokenauth_asgi import BearerAuthMiddleware
 
-        return BearerAuthMiddleware(ok, auth=auth), issued.token
+        return BearerAuthMiddleware(cast("ASGIApp", ok), auth=auth), issued.token
     return Protect(ok, auth), issued.token
 
 

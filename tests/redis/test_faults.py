@@ -20,6 +20,7 @@ OPTIONS = "socket_timeout=0.5&connect_timeout=0.5&retries=1"
 BOUND = 2 * (0.5 + 0.5) + 0.5 + 3.0
 
 
+# Records live an hour from import: far longer than the suite runs, so Redis keeps them.
 NOW = int(time.time())
 
 

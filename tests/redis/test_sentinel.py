@@ -13,10 +13,13 @@ from tokenauth import TokenRecord, open_async_store, open_store
 
 from ._servers import RedisServer, redis_sentinel, require_redis_server
 
-NOW = int(time.time())
-RECORD = TokenRecord(
-    jti="via-sentinel", subject="alice", issued_at=NOW, expires_at=NOW + 60, method="password"
-)
+
+def fresh_record() -> TokenRecord:
+    """A record that expires a minute from now (made when the test runs, not at import)."""
+    now = int(time.time())
+    return TokenRecord(
+        jti="via-sentinel", subject="alice", issued_at=now, expires_at=now + 60, method="password"
+    )
 
 
 @pytest.fixture
@@ -29,10 +32,11 @@ def sentinel(tmp_path: Path) -> Iterator[RedisServer]:
 def test_sync_store_through_sentinel(sentinel: RedisServer) -> None:
     """Records written through a Sentinel-discovered master read back and remove."""
     store = open_store(f"redis+sentinel://127.0.0.1:{sentinel.port}/tokens/0?prefix=s:")
+    record = fresh_record()
     try:
-        store.add(RECORD)
-        assert store.get(RECORD.jti) == RECORD
-        assert store.list_subject("alice") == [RECORD]
+        store.add(record)
+        assert store.get(record.jti) == record
+        assert store.list_subject("alice") == [record]
         assert store.remove_subject("alice") == 1
     finally:
         store.close()
@@ -43,10 +47,11 @@ def test_async_store_through_sentinel(sentinel: RedisServer) -> None:
 
     async def scenario() -> None:
         store = open_async_store(f"redis+sentinel://127.0.0.1:{sentinel.port}/tokens/0")
+        record = fresh_record()
         try:
-            await store.add(RECORD)
-            assert await store.get(RECORD.jti) == RECORD
-            assert await store.remove(RECORD.jti) is True
+            await store.add(record)
+            assert await store.get(record.jti) == record
+            assert await store.remove(record.jti) is True
         finally:
             await store.aclose()
 

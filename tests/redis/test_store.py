@@ -22,12 +22,21 @@ from tokenauth import (
 )
 from tokenauth_redis import AsyncRedisStore, RedisStore
 
+# Records made with the default lifetime of an hour outlive the suite; tests with
+# short lifetimes pass their own, fresh `now`: Redis forgets a record once it expires.
 NOW = int(time.time())
 
 
-def _record(jti: str, subject: str = "alice", *, ttl: int = 3600) -> TokenRecord:
+def _now() -> int:
+    return int(time.time())
+
+
+def _record(
+    jti: str, subject: str = "alice", *, ttl: int = 3600, now: int | None = None
+) -> TokenRecord:
+    issued = NOW if now is None else now
     return TokenRecord(
-        jti=jti, subject=subject, issued_at=NOW, expires_at=NOW + ttl, method="password"
+        jti=jti, subject=subject, issued_at=issued, expires_at=issued + ttl, method="password"
     )
 
 
@@ -146,7 +155,7 @@ def test_duplicate_leaves_the_stored_record_alone(store: RedisStore) -> None:
 def test_far_future_expiry(store: RedisStore) -> None:
     """The largest expires_at a record may hold is stored and read back."""
     record = TokenRecord(
-        jti="far", subject="alice", issued_at=NOW, expires_at=2**53 - 1, method="password"
+        jti="far", subject="alice", issued_at=_now(), expires_at=2**53 - 1, method="password"
     )
     store.add(record)
     assert store.get("far") == record
@@ -154,9 +163,10 @@ def test_far_future_expiry(store: RedisStore) -> None:
 
 def test_purge_uses_the_callers_clock(store: RedisStore) -> None:
     """purge_expired removes records by the given time, even ahead of Redis's clock."""
-    store.add(_record("soon", ttl=100))
-    store.add(_record("later", ttl=10_000))
-    assert store.purge_expired(NOW + 200) == 1
+    now = _now()
+    store.add(_record("soon", ttl=100, now=now))
+    store.add(_record("later", ttl=10_000, now=now))
+    assert store.purge_expired(now + 200) == 1
     assert store.get("soon") is None
     assert store.get("later") is not None
 

@@ -62,7 +62,14 @@ def _tracking_connections(client: Any) -> Callable[[], Any]:
         )
     factory = pool.connection_class
     # RESP2, whatever the client speaks: invalidations then arrive as pub/sub messages.
-    kwargs = {**pool.connection_kwargs, "protocol": 2}
+    # Without the maintenance-notification settings redis-py 8 adds to the pool: it
+    # refuses them on a RESP2 connection unless hiredis happens to be installed.
+    kwargs = {
+        key: value
+        for key, value in pool.connection_kwargs.items()
+        if not key.startswith(("maint_notifications", "maintenance_", "oss_cluster_maint"))
+    }
+    kwargs["protocol"] = 2
     return lambda: factory(**kwargs)
 
 
