@@ -240,3 +240,12 @@ def test_empty_prefix_is_refused() -> None:
     """An empty key prefix would mix the store's keys with everything else."""
     with pytest.raises(ValueError, match="prefix"):
         RedisStore(redis.Redis(), prefix="")
+
+
+def test_list_all_returns_every_live_record(store: RedisStore) -> None:
+    """list_all (used by `tokenauth tokens list`) returns every live record, oldest first."""
+    records = [_record(f"all-{i}", subject, now=NOW - 10 + i) for i, subject in enumerate("abcab")]
+    for record in records:
+        store.add(record)
+    store.remove("all-1")
+    assert store.list_all() == [r for r in records if r.jti != "all-1"]

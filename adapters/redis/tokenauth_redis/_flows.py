@@ -287,6 +287,16 @@ def list_subject(keys: Keyspace, subject: str) -> Flow[list[TokenRecord]]:
     return sorted((entry.record for entry in live), key=lambda r: (r.issued_at, r.jti))
 
 
+def list_all(keys: Keyspace) -> Flow[list[TokenRecord]]:
+    """Every live record of the store, oldest first: an administrative scan, not a hot path."""
+    records: list[TokenRecord] = []
+    indexes = yield ScanKeys(keys.index_pattern())
+    for index in indexes:
+        members = yield Call("zrange", (index, 0, -1))
+        records += [entry.record for entry in (yield from _resolve(keys, index, members))]
+    return sorted(records, key=lambda r: (r.issued_at, r.jti))
+
+
 def remove_subject(keys: Keyspace, subject: str) -> Flow[int]:
     """Delete each of the subject's records with a compare-and-delete; returns how many."""
     index = keys.index(subject)

@@ -225,6 +225,10 @@ class RedisStore:
         """Remove every record with ``expires_at <= now``; returns how many."""
         return self._run(_flows.purge_expired(self._keys, now))
 
+    def list_all(self) -> list[TokenRecord]:
+        """Every stored record, oldest first (``tokenauth tokens list``); scans the keyspace."""
+        return self._run(_flows.list_all(self._keys))
+
     def close(self) -> None:
         """Close the connections this store opened; the store is unusable afterwards."""
         with self._lock:
@@ -388,6 +392,10 @@ class AsyncRedisStore:
     async def purge_expired(self, now: int) -> int:
         """Remove every record with ``expires_at <= now``; returns how many."""
         return await self._run(_flows.purge_expired(self._keys, now))
+
+    async def list_all(self) -> list[TokenRecord]:
+        """Every stored record, oldest first; scans the keyspace."""
+        return await self._run(_flows.list_all(self._keys))
 
     async def aclose(self) -> None:
         """Close the connections this store opened; the store is unusable afterwards."""
