@@ -33,6 +33,9 @@ MAX_AUTHORIZATION_LENGTH = 8192
 #: Longest query string looked at for a ``token`` parameter.
 MAX_QUERY_LENGTH = 16384
 
+#: Peer addresses whose trusted-proxy decision is remembered, per TrustedProxies.
+_MAX_PEERS_REMEMBERED = 4096
+
 #: A query string as received, or a mapping of parameter names to one or many values.
 Query = str | Mapping[str, str | Sequence[str]]
 
@@ -222,6 +225,11 @@ class TrustedProxies:
     """
 
     networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    # The decision per peer address string: parsing it with ipaddress costs more
+    # than the rest of a request's check (a few distinct peers, mostly the proxy).
+    _decided: dict[str, bool] = field(
+        default_factory=dict, init=False, repr=False, compare=False, hash=False
+    )
 
     @classmethod
     def of(cls, networks: Iterable[str]) -> TrustedProxies:
@@ -238,6 +246,15 @@ class TrustedProxies:
         """True when ``client`` (an address string) is one of the trusted proxies."""
         if not isinstance(client, str) or not self.networks:
             return False
+        decided = self._decided.get(client)
+        if decided is None:
+            decided = self._decide(client)
+            if len(self._decided) >= _MAX_PEERS_REMEMBERED:
+                self._decided.clear()
+            self._decided[client] = decided
+        return decided
+
+    def _decide(self, client: str) -> bool:
         try:
             address = ipaddress.ip_address(client.strip("[]"))
         except ValueError:
