@@ -29,6 +29,7 @@ from tokenauth import (
 from tokenauth._auth import _default_hash_slots
 from tokenauth._claims import claims_of, principal_of
 from tokenauth._flow import call_of
+from tokenauth._http import _B64TOKEN, _is_b64token, extract_bearer
 from tokenauth._jwt import _numeric_date, _text
 from tokenauth._results import Reason, authenticated_of
 from tokenauth._store import MAX_JTI_LENGTH, MAX_SUBJECT_LENGTH
@@ -174,3 +175,30 @@ def test_max_concurrent_hashes_stays_configurable() -> None:
     assert AsyncTokenAuth(keys=keys, store=AsyncMemoryStore()).max_concurrent_hashes >= 1
     with pytest.raises(ConfigurationError):
         AsyncTokenAuth(keys=keys, store=AsyncMemoryStore(), max_concurrent_hashes=0)
+
+
+token_text = st.text(alphabet="AZaz09-._~+/= \t=é\x00", max_size=12)
+
+
+@settings(max_examples=500)
+@given(token_text)
+def test_b64token_check_matches_the_grammar(text: str) -> None:
+    assert _is_b64token(text) == bool(_B64TOKEN.fullmatch(text))
+
+
+@settings(max_examples=500)
+@given(
+    st.sampled_from(["Bearer", "bearer", "BEARER", "Basic", "", "Bearer\t"]),
+    st.sampled_from([" ", "  ", "\t", ""]),
+    token_text,
+    st.sampled_from(["", "token=abc", "token=a&token=b", "x=1"]),
+)
+def test_one_step_bearer_header_decides_as_the_full_parse(
+    scheme: str, gap: str, token: str, query: str
+) -> None:
+    """A leading blank skips the one-step case; the full parse must say the same."""
+    header = f"{scheme}{gap}{token}"
+    for allow in (True, False):
+        quick = extract_bearer(header, query, realm="api", allow_query=allow)
+        full = extract_bearer(f" {header}", query, realm="api", allow_query=allow)
+        assert quick == full
