@@ -46,9 +46,12 @@ def api_key_logins(alg: Any, seconds: float) -> float:
     return count / (time.perf_counter() - start)
 
 
-async def _flood(seconds: float, flooders: int) -> dict[str, float]:
+async def _flood(seconds: float, flooders: int, cap: int | None = None) -> dict[str, float]:
     users = MemoryUserRegistry()
-    auth = AsyncTokenAuth(keys=KeySet.generate("RS256"), store=AsyncMemoryStore(), users=users)
+    auth = AsyncTokenAuth(
+        keys=KeySet.generate("RS256"), store=AsyncMemoryStore(), users=users,
+        max_concurrent_hashes=cap,
+    )  # fmt: skip
     await auth.add_user("alice", "correct horse battery")
     granted = await auth.login(_basic("alice", "correct horse battery"), secure=True)
     assert isinstance(granted, Granted)
@@ -86,6 +89,7 @@ async def _flood(seconds: float, flooders: int) -> dict[str, float]:
     await asyncio.gather(*tasks)
     return {
         "flooders": flooders,
+        "max_concurrent_hashes": auth.max_concurrent_hashes,
         "validations_per_second_quiet": quiet,
         "validations_per_second_during_flood": busy,
         "ratio": busy / quiet,
@@ -96,20 +100,29 @@ async def _flood(seconds: float, flooders: int) -> dict[str, float]:
 def run(*, seconds: float) -> dict[str, Any]:
     rates = {alg: api_key_logins(alg, seconds) for alg in ("RS256", "ES256", "EdDSA", "HS256")}
     flood = asyncio.run(_flood(seconds, flooders=64))
-    return {"api_key_per_second": rates, "flood": flood}
+    # The former fixed cap, for comparison: 4 hashes of 4 lanes each.
+    flood_at_4 = asyncio.run(_flood(seconds, flooders=64, cap=4))
+    return {"api_key_per_second": rates, "flood": flood, "flood_at_4": flood_at_4}
 
 
 def describe(measured: dict[str, Any]) -> str:
     lines = ["| API-key logins, by signing algorithm | logins/s |", "|---|---:|"]
     for alg, rate in measured["api_key_per_second"].items():
         lines.append(f"| {alg} | {rate:,.0f} |")
-    flood = measured["flood"]
     lines.append("")
     lines.append(
-        f"Password-login flood ({flood['flooders']} clients logging in without pause, argon2 "
-        f"in at most 4 threads): {flood['password_logins_per_second']:,.0f} logins/s while "
-        f"validation ran at {flood['validations_per_second_during_flood']:,.0f}/s, "
-        f"against {flood['validations_per_second_quiet']:,.0f}/s without the flood "
-        f"({flood['ratio']:.2f}x)."
+        "An RSA-2048 signature alone takes about 0.3 ms, which bounds RS256 logins near "
+        "3,000-3,500/s per core; HS256 and EdDSA logins are bound by the rest of the flow."
     )
+    for key, label in (("flood", "default cap"), ("flood_at_4", "former cap of 4")):
+        flood = measured[key]
+        lines.append("")
+        lines.append(
+            f"Password-login flood, {label} ({flood['flooders']} clients logging in without "
+            f"pause, at most {flood['max_concurrent_hashes']} argon2 hashes at once): "
+            f"{flood['password_logins_per_second']:,.0f} logins/s while validation ran at "
+            f"{flood['validations_per_second_during_flood']:,.0f}/s, against "
+            f"{flood['validations_per_second_quiet']:,.0f}/s without the flood "
+            f"({flood['ratio']:.2f}x)."
+        )
     return "\n".join(lines)

@@ -8,6 +8,7 @@ only the driver differs.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterable
 from typing import Any, TypeVar
 
@@ -18,14 +19,15 @@ from ._authn import (
     Authenticator,
     BasicAuthenticator,
     PasswordAuthenticator,
+    default_password_hasher,
     generate_api_key,
     new_user,
 )
-from ._claims import Claims, Principal
+from ._claims import Claims, Principal, principal_of
 from ._clock import Clock, system_clock
 from ._errors import ConfigurationError, StoreError
 from ._events import EventHook, EventKind, SecurityEvent, emit
-from ._flow import Call, Flow, run_async, run_sync
+from ._flow import Call, Flow, call_of, run_async, run_sync
 from ._http import Query, TrustedProxies, extract_bearer, is_secure, parse_basic
 from ._jwt import JWTIssuer, JWTValidator, TokenIssuer, TokenRejected, TokenValidator
 from ._keys import Key, KeySet
@@ -49,6 +51,7 @@ from ._results import (
     Reason,
     StoreUnavailable,
     Unauthorized,
+    authenticated_of,
 )
 from ._store import AsyncTokenStore, TokenStore
 
@@ -58,6 +61,16 @@ R = TypeVar("R")
 _log = logging.getLogger("tokenauth")
 #: Failures of a store call that mean "the store is not there": fail closed with 503.
 _STORE_FAILURES = (StoreError, OSError)
+
+
+def _default_hash_slots(hasher: argon2.PasswordHasher | None) -> int:
+    """Hashes at once that keep argon2's threads within the core count (at least one hash).
+
+    Each argon2 hash runs ``parallelism`` threads; more busy threads than cores
+    leave the event loop waiting for a core, and every token check with it.
+    """
+    lanes = (hasher or default_password_hasher()).parallelism
+    return max(1, (os.cpu_count() or 1) // max(1, lanes))
 
 
 class _Flows:
@@ -253,7 +266,7 @@ class _Flows:
                     )  # fmt: skip
             self._emit(EventKind.TOKEN_REJECTED, now, reason=result.reason, client=client)
             return Unauthorized.invalid_token(self.realm, result.reason, result.description)
-        record = yield Call(self.store.get, (result.jti,))
+        record = yield call_of(self.store.get, (result.jti,))
         if record is None or record.subject != result.sub:
             self._emit(
                 EventKind.TOKEN_REJECTED, now, subject=result.sub, jti=result.jti,
@@ -262,8 +275,8 @@ class _Flows:
             return Unauthorized.invalid_token(
                 self.realm, Reason.REVOKED, "The token has been revoked."
             )
-        principal = Principal(record.subject, record.method, record.api_key_id, result.scope)
-        return Authenticated(principal, result, token)
+        principal = principal_of(record.subject, record.method, record.api_key_id, result.scope)
+        return authenticated_of(principal, result, token)
 
     def _revoke_exposed(self, token: str, now: int, client: str | None) -> Flow[None]:
         result = self.validator.validate(token, now=now)
@@ -289,8 +302,8 @@ class _Flows:
         client: str | None,
         forwarded_proto: str | None,
         forwarded: str | None,
+        now: int,
     ) -> Flow[AuthResult]:
-        now = self._now()
         token = extract_bearer(
             authorization, query, realm=self.realm, allow_query=self.allow_query_token
         )
@@ -484,7 +497,9 @@ class TokenAuth(_Flows):
             :class:`Authenticated`, or a failure to render as it says.
         """
         now = self._now()
-        flow = self._authenticate(authorization, query, secure, client, forwarded_proto, forwarded)
+        flow = self._authenticate(
+            authorization, query, secure, client, forwarded_proto, forwarded, now
+        )
         return run_sync(self._guarded(flow, now, client))
 
     def logout(self, token: str) -> LogoutResult:
@@ -523,7 +538,13 @@ class AsyncTokenAuth(_Flows):
 
     Password hashing runs in worker threads, at most ``max_concurrent_hashes``
     at once, so a flood of logins can neither block the event loop nor starve
-    token validation. Arguments are those of :class:`TokenAuth`.
+    token validation. Arguments are those of :class:`TokenAuth`, and:
+
+    Args:
+        max_concurrent_hashes: Password hashes allowed at once. By default, as
+            many as keep argon2's threads (each hash runs ``parallelism`` lanes)
+            within the machine's cores, and at least one: with the default
+            profile (4 lanes), 1 on up to 7 cores, 2 on 8.
     """
 
     def __init__(
@@ -547,7 +568,7 @@ class AsyncTokenAuth(_Flows):
         on_event: EventHook | None = None,
         token_issuer: TokenIssuer | None = None,
         token_validator: TokenValidator | None = None,
-        max_concurrent_hashes: int = 4,
+        max_concurrent_hashes: int | None = None,
     ) -> None:
         """Configure; see :class:`TokenAuth` for the arguments."""
         import asyncio
@@ -559,9 +580,17 @@ class AsyncTokenAuth(_Flows):
             trusted_proxies=trusted_proxies, clock=clock, on_event=on_event,
             token_issuer=token_issuer, token_validator=token_validator,
         )  # fmt: skip
+        if max_concurrent_hashes is None:
+            max_concurrent_hashes = _default_hash_slots(hasher)
         if max_concurrent_hashes < 1:
             raise ConfigurationError("max_concurrent_hashes must be at least 1")
+        self._max_concurrent_hashes = max_concurrent_hashes
         self._hash_slots = asyncio.Semaphore(max_concurrent_hashes)
+
+    @property
+    def max_concurrent_hashes(self) -> int:
+        """How many password hashes may run in worker threads at once."""
+        return self._max_concurrent_hashes
 
     async def login(
         self,
@@ -589,7 +618,9 @@ class AsyncTokenAuth(_Flows):
     ) -> AuthResult:
         """Check the token of a request; see :meth:`TokenAuth.authenticate`."""
         now = self._now()
-        flow = self._authenticate(authorization, query, secure, client, forwarded_proto, forwarded)
+        flow = self._authenticate(
+            authorization, query, secure, client, forwarded_proto, forwarded, now
+        )
         return await run_async(self._guarded(flow, now, client))
 
     async def logout(self, token: str) -> LogoutResult:

@@ -20,9 +20,6 @@ from ._claims import Claims
 
 __all__ = ["VerifiedTokens"]
 
-#: Entries looked at for expiry, oldest first, on each insertion.
-_SWEEP = 2
-
 
 class VerifiedTokens:
     """Verified claims by exact token text, each valid for a span of Unix time.
@@ -62,13 +59,19 @@ class VerifiedTokens:
         """Keep ``claims`` for ``token``, answering while ``valid_from <= now < valid_until``."""
         entries = self._entries
         with self._lock:
-            for _ in range(_SWEEP):
-                oldest = next(iter(entries), None)
-                if oldest is None or entries[oldest][2] > now:
-                    break
-                del entries[oldest]
-            while len(entries) >= self.max_entries:
-                del entries[next(iter(entries))]
+            # The two oldest entries are dropped if their span has ended (written out:
+            # this runs on every first sight of a token).
+            if entries:
+                oldest = next(iter(entries))
+                if entries[oldest][2] <= now:
+                    del entries[oldest]
+                    if entries:
+                        oldest = next(iter(entries))
+                        if entries[oldest][2] <= now:
+                            del entries[oldest]
+                if len(entries) >= self.max_entries:
+                    while len(entries) >= self.max_entries:
+                        del entries[next(iter(entries))]
             entries[token] = (claims, valid_from, valid_until)
 
     def clear(self) -> None:

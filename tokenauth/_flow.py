@@ -14,6 +14,7 @@ import asyncio
 import inspect
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
+from types import CoroutineType
 from typing import Any, TypeAlias, TypeVar
 
 from ._errors import ConfigurationError
@@ -41,6 +42,28 @@ class Call:
 Flow: TypeAlias = Generator[Call, Any, T]
 
 
+class _CallDraft:
+    __slots__ = Call.__slots__
+    fn: Callable[..., Any]
+    args: tuple[Any, ...]
+    blocking: bool
+
+
+def call_of(fn: Callable[..., Any], args: tuple[Any, ...]) -> Call:
+    """``Call(fn, args)``, about three times cheaper to build: flows make one per store call.
+
+    A draft with the same slots is filled with plain stores, then becomes a
+    :class:`Call` (allowed between classes of identical layout), so the frozen
+    dataclass's per-field ``object.__setattr__`` is skipped.
+    """
+    draft = object.__new__(_CallDraft)
+    draft.fn = fn
+    draft.args = args
+    draft.blocking = False
+    draft.__class__ = Call  # type: ignore[assignment]  # same slots: see above
+    return draft  # type: ignore[return-value]  # it is a Call now
+
+
 def run_sync(flow: Flow[T]) -> T:
     """Run ``flow`` to completion, performing each call directly."""
     value: Any = None
@@ -57,7 +80,7 @@ def run_sync(flow: Flow[T]) -> T:
         except Exception as exc:  # handed to the flow, which decides
             error = exc
             continue
-        if inspect.isawaitable(value):
+        if type(value) is CoroutineType or (value is not None and inspect.isawaitable(value)):
             close = getattr(value, "close", None)
             if close is not None:
                 close()
@@ -92,7 +115,10 @@ async def run_async(flow: Flow[T], limiter: asyncio.Semaphore | None = None) -> 
                         value = await asyncio.to_thread(call.fn, *call.args)
             else:
                 value = call.fn(*call.args)
-                if inspect.isawaitable(value):
+                # inspect.isawaitable, with the common answers (a coroutine, None) first.
+                if type(value) is CoroutineType or (
+                    value is not None and inspect.isawaitable(value)
+                ):
                     value = await value
         except Exception as exc:  # handed to the flow, which decides
             error = exc

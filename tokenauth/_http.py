@@ -33,6 +33,9 @@ MAX_AUTHORIZATION_LENGTH = 8192
 #: Longest query string looked at for a ``token`` parameter.
 MAX_QUERY_LENGTH = 16384
 
+#: Peer addresses whose trusted-proxy decision is remembered, per TrustedProxies.
+_MAX_PEERS_REMEMBERED = 4096
+
 #: A query string as received, or a mapping of parameter names to one or many values.
 Query = str | Mapping[str, str | Sequence[str]]
 
@@ -40,6 +43,7 @@ Query = str | Mapping[str, str | Sequence[str]]
 _BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
 # RFC 6750 section 2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
 _B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+_B64TOKEN_CHARS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/"
 # C0 controls, DEL and C1 controls (RFC 7617 section 2: no control characters).
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
@@ -60,6 +64,18 @@ class BasicCredentials:
     def is_api_key(self) -> bool:
         """True when the client sent an API key as the username and no password."""
         return self.password == ""
+
+
+def _is_b64token(text: str) -> bool:
+    """Whether ``_B64TOKEN`` matches all of ``text``, in under half the regex's time.
+
+    Deleting every b64token character from the ASCII bytes must leave nothing,
+    once the trailing ``=`` padding is set aside (and something must precede it).
+    """
+    body = text.rstrip("=")
+    return (
+        bool(body) and body.isascii() and not body.encode("ascii").translate(None, _B64TOKEN_CHARS)
+    )
 
 
 def _malformed(description: str) -> BadRequest:
@@ -143,7 +159,13 @@ def extract_bearer(
         The token, None when the request carries none, or a 400 result.
     """
     header_token: str | None = None
-    if authorization is not None and authorization.strip(" \t"):
+    if authorization is not None and len(authorization) <= MAX_AUTHORIZATION_LENGTH:
+        # The well-formed case in one step: "Bearer", one space, a b64token. The
+        # steps below give this same token for such a header; any other takes them.
+        scheme, _, rest = authorization.partition(" ")
+        if (scheme == "Bearer" or scheme.lower() == "bearer") and _is_b64token(rest):
+            header_token = rest
+    if header_token is None and authorization is not None and authorization.strip(" \t"):
         if len(authorization) > MAX_AUTHORIZATION_LENGTH:
             return BadRequest.bearer(
                 realm, Reason.MALFORMED_REQUEST, "The Authorization header is too large."
@@ -158,7 +180,7 @@ def extract_bearer(
                 return BadRequest.bearer(
                     realm, Reason.MALFORMED_REQUEST, "Send exactly one bearer token."
                 )
-            if not _B64TOKEN.fullmatch(rest):
+            if not _is_b64token(rest):
                 return BadRequest.bearer(
                     realm, Reason.MALFORMED_REQUEST, "The bearer token has invalid characters."
                 )
@@ -185,7 +207,7 @@ def extract_bearer(
             "Send the token in the Authorization header or the query string, not both.",
         )
     token = query_tokens[0]
-    if not _B64TOKEN.fullmatch(token):
+    if not _is_b64token(token):
         return BadRequest.bearer(
             realm, Reason.MALFORMED_REQUEST, "The token parameter is empty or malformed."
         )
@@ -222,6 +244,11 @@ class TrustedProxies:
     """
 
     networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    # The decision per peer address string: parsing it with ipaddress costs more
+    # than the rest of a request's check (a few distinct peers, mostly the proxy).
+    _decided: dict[str, bool] = field(
+        default_factory=dict, init=False, repr=False, compare=False, hash=False
+    )
 
     @classmethod
     def of(cls, networks: Iterable[str]) -> TrustedProxies:
@@ -238,6 +265,15 @@ class TrustedProxies:
         """True when ``client`` (an address string) is one of the trusted proxies."""
         if not isinstance(client, str) or not self.networks:
             return False
+        decided = self._decided.get(client)
+        if decided is None:
+            decided = self._decide(client)
+            if len(self._decided) >= _MAX_PEERS_REMEMBERED:
+                self._decided.clear()
+            self._decided[client] = decided
+        return decided
+
+    def _decide(self, client: str) -> bool:
         try:
             address = ipaddress.ip_address(client.strip("[]"))
         except ValueError:

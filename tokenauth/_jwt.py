@@ -33,7 +33,7 @@ from typing import Any, Protocol
 import orjson
 
 from ._cache import VerifiedTokens
-from ._claims import Claims, Principal
+from ._claims import Claims, Principal, claims_of
 from ._errors import ConfigurationError
 from ._keys import Key, KeySet, b64url
 from ._results import Reason
@@ -429,26 +429,41 @@ class JWTValidator:
 
     def _check_claims(self, payload: dict[str, Any], now: int) -> Claims | TokenRejected:
         bad = _BAD_CLAIMS
-        sub = _text(payload.get("sub"), MAX_SUBJECT_LENGTH)
-        jti = _text(payload.get("jti"), MAX_JTI_LENGTH)
-        iat = _numeric_date(payload.get("iat"))
-        exp = _numeric_date(payload.get("exp"))
+        get = payload.get
+        sub, jti, iat, exp = get("sub"), get("jti"), get("iat"), get("exp")
+        # What our own tokens carry (ASCII text, integer dates in range) is accepted
+        # here without a call; anything else gets the full checks of _text and
+        # _numeric_date, which accept the same common case.
+        if not (type(sub) is str and sub.isascii() and 0 < len(sub) <= MAX_SUBJECT_LENGTH):
+            sub = _text(sub, MAX_SUBJECT_LENGTH)
+        if not (type(jti) is str and jti.isascii() and 0 < len(jti) <= MAX_JTI_LENGTH):
+            jti = _text(jti, MAX_JTI_LENGTH)
+        if not (type(iat) is int and 0 <= iat <= _MAX_NUMERIC_DATE):
+            iat = _numeric_date(iat)
+        if not (type(exp) is int and 0 <= exp <= _MAX_NUMERIC_DATE):
+            exp = _numeric_date(exp)
         if sub is None or jti is None or iat is None or exp is None:
             return bad
         if exp < iat or exp - iat > self._max_lifetime:
             return bad
         nbf = None
-        if "nbf" in payload:
-            nbf = _numeric_date(payload["nbf"])
-            if nbf is None:
+        iss = None
+        aud: tuple[str, ...] = ()
+        scope: tuple[str, ...] = ()
+        # With only the four members read above, no optional claim needs a look (the
+        # checks keep their order, which decides the reason when several fail).
+        optional = len(payload) > 4
+        if optional:
+            if "nbf" in payload:
+                nbf = _numeric_date(payload["nbf"])
+                if nbf is None:
+                    return bad
+            iss = get("iss")
+            if iss is not None and not isinstance(iss, str):
                 return bad
-        iss = payload.get("iss")
-        if iss is not None and not isinstance(iss, str):
-            return bad
         if self._issuer is not None and iss != self._issuer:
             return TokenRejected(Reason.WRONG_ISSUER, "The token was issued by someone else.")
-        aud: tuple[str, ...] = ()
-        if "aud" in payload:
+        if optional and "aud" in payload:
             parsed_aud = _audiences(payload["aud"])
             if parsed_aud is None:
                 return bad
@@ -457,13 +472,13 @@ class JWTValidator:
             self._audience is not None and self._audience.isdisjoint(aud)
         ):
             return TokenRejected(Reason.WRONG_AUDIENCE, "The token is meant for another audience.")
-        scope: tuple[str, ...] = ()
-        if "scope" in payload:
+        if optional and "scope" in payload:
             if not isinstance(payload["scope"], str):
                 return bad
             scope = tuple(payload["scope"].split())
-        # Positional: measurably cheaper than keywords, on every first sight of a token.
-        claims = Claims(sub, jti, iat, exp, iss, aud, scope, nbf)
+        # Built without the dataclass's per-field object.__setattr__: this runs on
+        # every first sight of a token.
+        claims = claims_of(sub, jti, iat, exp, iss, aud, scope, nbf)
         if iat > now + self._leeway:
             return TokenRejected(Reason.NOT_YET_VALID, "The token was issued in the future.")
         if nbf is not None and nbf > now + self._leeway:

@@ -288,18 +288,21 @@ class Key:
         if self._secret is not None:
             expected = hmac.digest(self._secret, signing_input, "sha256")
             return hmac.compare_digest(expected, signature)
-        public = self._public
+        # _check_strength tied the key type to the algorithm when the key was made,
+        # so the algorithm's name picks the call (cheaper than isinstance on the ABCs).
+        alg = self.alg
+        public: Any = self._public
         try:
-            if isinstance(public, rsa.RSAPublicKey):
+            if alg == "RS256":
                 public.verify(signature, signing_input, _PKCS1, _SHA256)
-            elif isinstance(public, ec.EllipticCurvePublicKey):
+            elif alg == "ES256":
                 # RFC 7518 section 3.4: R and S as 32-byte big-endian integers.
                 if len(signature) != 64:
                     return False
                 r = int.from_bytes(signature[:32], "big")
                 s = int.from_bytes(signature[32:], "big")
                 public.verify(encode_dss_signature(r, s), signing_input, _ECDSA)
-            elif isinstance(public, ed25519.Ed25519PublicKey):
+            elif alg == "EdDSA":
                 public.verify(signature, signing_input)
             else:  # pragma: no cover - _check_strength makes this unreachable
                 return False

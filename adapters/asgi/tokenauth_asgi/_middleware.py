@@ -5,9 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from tokenauth import AsyncTokenAuth, Authenticated, Claims, ConfigurationError, Principal
+from tokenauth import (
+    AsyncTokenAuth,
+    Authenticated,
+    Claims,
+    ConfigurationError,
+    Principal,
+    is_secure,
+)
 
-from ._scope import request_inputs, send_result
+from ._scope import read_inputs, send_result
 from ._types import ASGIApp, Receive, Scope, Send
 
 __all__ = [
@@ -90,13 +97,35 @@ def authenticated(scope: Scope) -> Authenticated | None:
     return found if isinstance(found, Authenticated) else None
 
 
+class _TokenUserDraft:
+    __slots__ = TokenUser.__slots__
+    principal: Principal
+    claims: Claims
+
+
+class _TokenCredentialsDraft:
+    __slots__ = TokenCredentials.__slots__
+    scopes: tuple[str, ...]
+
+
 def _store(scope: Scope, result: Authenticated) -> None:
+    # Built as drafts with the same slots, then turned into the frozen classes
+    # (allowed between classes of identical layout): a frozen dataclass's
+    # constructor costs one object.__setattr__ per field, on every request.
+    claims = result.claims
+    user = object.__new__(_TokenUserDraft)
+    user.principal = result.principal
+    user.claims = claims
+    user.__class__ = TokenUser  # type: ignore[assignment]  # same slots
+    credentials = object.__new__(_TokenCredentialsDraft)
+    credentials.scopes = claims.scope
+    credentials.__class__ = TokenCredentials  # type: ignore[assignment]  # same slots
     scope[SCOPE_KEY] = result
-    scope["user"] = TokenUser(result.principal, result.claims)
-    scope["auth"] = TokenCredentials(result.claims.scope)
+    scope["user"] = user
+    scope["auth"] = credentials
 
 
-def _public_matcher(public_paths: Iterable[str]) -> Callable[[str], bool]:
+def _public_matcher(public_paths: Iterable[str]) -> Callable[[str], bool] | None:
     exact: set[str] = set()
     prefixes: list[str] = []
     for path in public_paths:
@@ -107,7 +136,12 @@ def _public_matcher(public_paths: Iterable[str]) -> Callable[[str], bool]:
             prefixes.append(path)
         else:
             exact.add(path)
-    return lambda path: path in exact or any(path.startswith(p) for p in prefixes)
+    if not exact and not prefixes:
+        return None
+    if not prefixes:
+        return exact.__contains__
+    starts = tuple(prefixes)
+    return lambda path: path in exact or path.startswith(starts)
 
 
 class BearerAuthMiddleware:
@@ -142,22 +176,42 @@ class BearerAuthMiddleware:
         self.https_only = https_only
         self._is_public = _public_matcher(public_paths)
 
+    def _public_ok(
+        self,
+        scope: Scope,
+        secure: bool,
+        client: str | None,
+        forwarded_proto: str | None,
+        forwarded: str | None,
+    ) -> bool:
+        """Whether the request is to a public path and may be served as it came."""
+        is_public = self._is_public
+        if is_public is None or not is_public(scope.get("path", "")):
+            return False
+        return not self.https_only or is_secure(
+            secure=secure, client=client, forwarded_proto=forwarded_proto,
+            forwarded=forwarded, trusted_proxies=self.auth.trusted_proxies,
+        )  # fmt: skip
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Authenticate an HTTP or WebSocket request, or pass another scope through."""
         kind = scope["type"]
-        if kind not in ("http", "websocket"):
+        if kind != "http" and kind != "websocket":
             await self.app(scope, receive, send)
             return
-        inputs = request_inputs(scope)
-        if self._is_public(scope.get("path", "")) and (
-            not self.https_only or inputs.is_https(self.auth.trusted_proxies)
+        authorization, query, secure, client, forwarded_proto, forwarded = read_inputs(scope)
+        if self._is_public is not None and self._public_ok(
+            scope, secure, client, forwarded_proto, forwarded
         ):
             scope.setdefault("user", AnonymousUser())
             scope.setdefault("auth", TokenCredentials())
             await self.app(scope, receive, send)
             return
         # Over plain HTTP the core answers 403 and revokes any token it was shown.
-        result = await self.auth.authenticate(inputs.authorization, **inputs.auth_kwargs())
+        result = await self.auth.authenticate(
+            authorization, query=query, secure=secure, client=client,
+            forwarded_proto=forwarded_proto, forwarded=forwarded,
+        )  # fmt: skip
         if isinstance(result, Authenticated):
             _store(scope, result)
             await self.app(scope, receive, send)

@@ -1,0 +1,204 @@
+"""The cheaper constructions and memos of the request path give exactly what the plain ones give."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import ipaddress
+import pickle
+from typing import Any
+
+import argon2
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tokenauth import (
+    AsyncMemoryStore,
+    AsyncTokenAuth,
+    Authenticated,
+    Call,
+    Claims,
+    ConfigurationError,
+    JWTValidator,
+    KeySet,
+    Principal,
+    TokenRejected,
+    TrustedProxies,
+)
+from tokenauth._auth import _default_hash_slots
+from tokenauth._claims import claims_of, principal_of
+from tokenauth._flow import call_of
+from tokenauth._http import _B64TOKEN, _is_b64token, extract_bearer
+from tokenauth._jwt import _numeric_date, _text
+from tokenauth._results import Reason, authenticated_of
+from tokenauth._store import MAX_JTI_LENGTH, MAX_SUBJECT_LENGTH
+
+texts = st.text(max_size=8)
+scopes = st.lists(st.text(min_size=1, max_size=5), max_size=3).map(tuple)
+dates = st.integers(min_value=0, max_value=2**40)
+
+
+def _same(built: Any, plain: Any) -> None:
+    assert type(built) is type(plain)
+    assert built == plain
+    assert hash(built) == hash(plain)
+    assert repr(built) == repr(plain)
+    assert pickle.loads(pickle.dumps(built)) == plain  # noqa: S301 - our own bytes
+    assert copy.copy(built) == plain
+    first = dataclasses.fields(plain)[0].name
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        setattr(built, first, None)
+
+
+@given(texts, texts, dates, dates, st.none() | texts, scopes, scopes, st.none() | dates)
+def test_claims_of_builds_what_claims_builds(
+    sub: str, jti: str, iat: int, exp: int, iss: str | None, aud: Any, scope: Any, nbf: int | None
+) -> None:
+    built = claims_of(sub, jti, iat, exp, iss, aud, scope, nbf)
+    _same(built, Claims(sub, jti, iat, exp, iss, aud, scope, nbf))
+    match built:
+        case Claims(sub=matched_sub, jti=matched_jti):
+            assert (matched_sub, matched_jti) == (sub, jti)
+    assert built.to_json() == Claims(sub, jti, iat, exp, iss, aud, scope, nbf).to_json()
+
+
+@given(texts, st.sampled_from(["password", "api_key"]), st.none() | texts, scopes, texts)
+def test_principal_and_authenticated_builders(
+    subject: str, method: Any, key_id: str | None, scope: Any, token: str
+) -> None:
+    principal = principal_of(subject, method, key_id, scope)
+    _same(principal, Principal(subject, method, key_id, scope))
+    claims = Claims(subject or "s", "j", 1, 2)
+    _same(authenticated_of(principal, claims, token), Authenticated(principal, claims, token))
+
+
+def test_call_of_builds_a_plain_call() -> None:
+    _same(call_of(len, ("ab",)), Call(len, ("ab",)))
+
+
+values = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-5, max_value=2**41)
+    | st.floats(allow_nan=False, allow_infinity=False)  # JSON has neither
+    | st.text(max_size=3)
+    | st.text(alphabet="é\ud800a", min_size=1, max_size=3)
+    | st.just("x" * (MAX_SUBJECT_LENGTH + 1))
+    | st.just("y" * MAX_JTI_LENGTH)
+    | st.lists(st.integers(), max_size=2)
+)
+
+
+@settings(max_examples=400)
+@given(values, values, values, values)
+def test_inline_claim_checks_agree_with_the_general_ones(
+    sub: object, jti: object, iat: object, exp: object
+) -> None:
+    """What the common-case lane accepts, _text and _numeric_date accept too, and alike."""
+    validator = JWTValidator(KeySet.generate("HS256"), max_lifetime=2**42)
+    payload = {"sub": sub, "jti": jti, "iat": iat, "exp": exp}
+    result = validator._check_claims(payload, now=0)
+    parts = (
+        _text(sub, MAX_SUBJECT_LENGTH),
+        _text(jti, MAX_JTI_LENGTH),
+        _numeric_date(iat),
+        _numeric_date(exp),
+    )
+    if None in parts:
+        assert isinstance(result, TokenRejected)
+        assert result.reason is Reason.BAD_CLAIMS
+        return
+    if isinstance(result, TokenRejected):
+        # Only the span of the dates is left to be wrong with these claims.
+        assert result.reason is not Reason.BAD_CLAIMS or parts[3] < parts[2]  # type: ignore[operator]
+        claims = result.claims
+    else:
+        claims = result
+    if claims is not None:
+        assert (claims.sub, claims.jti, claims.iat, claims.exp) == parts
+
+
+@settings(max_examples=300)
+@given(
+    st.lists(st.ip_addresses().map(str) | st.text(max_size=6), min_size=1, max_size=20),
+    st.lists(
+        st.sampled_from(["127.0.0.1", "10.0.0.0/8", "::1", "fd00::/8", "192.168.1.0/24"]),
+        max_size=3,
+    ),
+)
+def test_trusted_proxies_remember_the_same_decision(peers: list[str], nets: list[str]) -> None:
+    proxies = TrustedProxies.of(nets)
+    networks = [ipaddress.ip_network(n) for n in nets]
+
+    def plain(peer: str) -> bool:
+        try:
+            address = ipaddress.ip_address(peer.strip("[]"))
+        except ValueError:
+            return False
+        return any(address in network for network in networks)
+
+    for _ in range(2):  # the second pass answers from memory
+        for peer in peers:
+            assert (peer in proxies) == plain(peer)
+
+
+def test_trusted_proxies_memory_is_bounded_and_not_compared() -> None:
+    proxies = TrustedProxies.of(["10.0.0.0/8"])
+    for i in range(5000):
+        assert f"10.0.{i // 256}.{i % 256}" in proxies
+    assert len(proxies._decided) <= 4096
+    assert proxies == TrustedProxies.of(["10.0.0.0/8"])
+    assert "_decided" not in repr(proxies)
+
+
+def test_default_hash_slots_follow_cores_and_lanes(monkeypatch: pytest.MonkeyPatch) -> None:
+    four = argon2.PasswordHasher(parallelism=4)
+    one = argon2.PasswordHasher(parallelism=1)
+    for cores, lanes, want in (
+        (2, four, 1),
+        (7, four, 1),
+        (8, four, 2),
+        (2, one, 2),
+        (None, one, 1),
+    ):
+        monkeypatch.setattr("os.cpu_count", lambda cores=cores: cores)
+        assert _default_hash_slots(lanes) == want
+    monkeypatch.setattr("os.cpu_count", lambda: 8)
+    assert _default_hash_slots(None) == 2  # the default profile runs 4 lanes
+
+
+def test_max_concurrent_hashes_stays_configurable() -> None:
+    keys = KeySet.generate("HS256")
+    auth = AsyncTokenAuth(keys=keys, store=AsyncMemoryStore(), max_concurrent_hashes=3)
+    assert auth.max_concurrent_hashes == 3
+    assert AsyncTokenAuth(keys=keys, store=AsyncMemoryStore()).max_concurrent_hashes >= 1
+    with pytest.raises(ConfigurationError):
+        AsyncTokenAuth(keys=keys, store=AsyncMemoryStore(), max_concurrent_hashes=0)
+
+
+token_text = st.text(alphabet="AZaz09-._~+/= \t=é\x00", max_size=12)
+
+
+@settings(max_examples=500)
+@given(token_text)
+def test_b64token_check_matches_the_grammar(text: str) -> None:
+    assert _is_b64token(text) == bool(_B64TOKEN.fullmatch(text))
+
+
+@settings(max_examples=500)
+@given(
+    st.sampled_from(["Bearer", "bearer", "BEARER", "Basic", "", "Bearer\t"]),
+    st.sampled_from([" ", "  ", "\t", ""]),
+    token_text,
+    st.sampled_from(["", "token=abc", "token=a&token=b", "x=1"]),
+)
+def test_one_step_bearer_header_decides_as_the_full_parse(
+    scheme: str, gap: str, token: str, query: str
+) -> None:
+    """A leading blank skips the one-step case; the full parse must say the same."""
+    header = f"{scheme}{gap}{token}"
+    for allow in (True, False):
+        quick = extract_bearer(header, query, realm="api", allow_query=allow)
+        full = extract_bearer(f" {header}", query, realm="api", allow_query=allow)
+        assert quick == full
