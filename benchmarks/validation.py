@@ -12,6 +12,7 @@ from __future__ import annotations
 import hmac
 import importlib.util
 import os
+import secrets
 import tempfile
 import time
 import uuid
@@ -258,11 +259,19 @@ def sql_rows(*, rounds: int, pool: int, n: int) -> tuple[dict[str, Row], str]:
     """SQLite and PostgreSQL through the SQLAlchemy adapter, when it is installed."""
     if importlib.util.find_spec("tokenauth_sqlalchemy") is None:
         return {}, "tokenauth_sqlalchemy is not importable (the SQLAlchemy adapter is not merged)"
+    import sqlalchemy
+
+    from tokenauth_sqlalchemy import Schema, init_db
+
     rows: dict[str, Row] = {}
     notes = []
+    # Tables of the benchmark's own, created for the run and dropped after it.
+    prefix = f"bench_{secrets.token_hex(4)}_"
     with tempfile.TemporaryDirectory() as tmp:
-        for label, url in (("SQLite", f"sqlite:///{tmp}/bench.db"), ("PostgreSQL", POSTGRES_URL)):
+        for label, base in (("SQLite", f"sqlite:///{tmp}/bench.db"), ("PostgreSQL", POSTGRES_URL)):
+            url = f"{base}{'&' if '?' in base else '?'}table_prefix={prefix}"
             try:
+                init_db(url)
                 store = open_store(url)
             except Exception as exc:  # a missing server or driver skips its rows
                 notes.append(f"{label} skipped: {type(exc).__name__}")
@@ -281,4 +290,12 @@ def sql_rows(*, rounds: int, pool: int, n: int) -> tuple[dict[str, Row], str]:
                 notes.append(f"{label} failed: {type(exc).__name__}: {exc}")
             finally:
                 store.close()
+                engine = sqlalchemy.create_engine(base)
+                schema = Schema(prefix)
+                schema.metadata.drop_all(engine)
+                with engine.begin() as connection:
+                    connection.execute(
+                        sqlalchemy.text(f"DROP TABLE IF EXISTS {schema.version_table}")
+                    )
+                engine.dispose()
     return rows, "; ".join(notes)
