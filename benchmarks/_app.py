@@ -24,6 +24,7 @@ from tokenauth import (
     AsyncTokenAuth,
     AsyncTokenStore,
     Authenticated,
+    JWTIssuer,
     KeySet,
     MemoryStore,
     Principal,
@@ -82,6 +83,11 @@ def build(mode: str, url: str | None) -> tuple[Any, str]:
     """The app and a stored token, made before uvicorn starts its event loop."""
     if mode == "unprotected":
         return ok, ""
+    if mode == "unprotected_with_token":
+        # The same requests as the protected runs (a real token in the header), no check:
+        # what carrying the token costs the server before tokenauth does anything.
+        token = JWTIssuer(KeySet.generate("RS256")).issue(Principal("bench", "password"), now=0)
+        return ok, token.token
     # The record goes in through a synchronous store: no event loop exists yet, and
     # the async store's connections must belong to uvicorn's loop.
     sync_store = MemoryStore() if mode == "memory" else open_store(url or "")

@@ -81,7 +81,9 @@ def _serve_and_load(mode: str, url: str | None, seconds: int) -> tuple[float, st
 def run(*, seconds: int, turns: int = 2) -> dict[str, Any] | str:
     if shutil.which("wrk") is None:
         return "wrk is not installed (apt-get install -y wrk; .ci/run installs it)"
-    modes: dict[str, str | None] = {"unprotected": None, "memory": None}
+    modes: dict[str, str | None] = {
+        "unprotected": None, "unprotected_with_token": None, "memory": None,
+    }  # fmt: skip
     redis_note = _redis_available()
     prefix = f"tokenauth-bench:{uuid.uuid4().hex}:"
     if redis_note is None:
