@@ -64,7 +64,7 @@ class SpyHasher(argon2.PasswordHasher):
 
 
 def make_pair(
-    hasher: argon2.PasswordHasher | None = None,
+    hasher: argon2.PasswordHasher | None = None, *, hash_slots: int | None = None
 ) -> tuple[TokenAuth, AsyncTokenAuth, FrozenClock]:
     """A sync and an async front door over the same users, keys and clock, separate stores."""
     clock = FrozenClock(1_800_000_000)
@@ -75,7 +75,7 @@ def make_pair(
     )  # fmt: skip
     asynchronous = AsyncTokenAuth(
         keys=KEYS, store=AsyncMemoryStore(), users=users, api_keys=api_keys, pepper=PEPPER,
-        clock=clock, hasher=hasher or ts.fast_hasher(),
+        clock=clock, hasher=hasher or ts.fast_hasher(), max_concurrent_hashes=hash_slots,
     )  # fmt: skip
     sync.add_user("alice", "pw")
     return sync, asynchronous, clock
@@ -125,7 +125,7 @@ async def test_password_hashing_runs_off_the_event_loop() -> None:
 async def test_hashing_is_capped_and_validation_not_starved() -> None:
     """A flood of slow logins neither blocks the loop nor runs more hashes than the cap."""
     spy = SpyHasher()
-    _, auth, _ = make_pair(spy)
+    _, auth, _ = make_pair(spy, hash_slots=3)
     token = await auth.login(basic("alice", "pw"), secure=True)
     assert isinstance(token, Granted)
     spy.delay = 0.05
@@ -137,7 +137,16 @@ async def test_hashing_is_capped_and_validation_not_starved() -> None:
     await asyncio.gather(*flood)
     assert isinstance(check, Authenticated)
     assert finished_logins < len(flood)
-    assert 1 < spy.peak <= 4
+    assert 1 < spy.peak <= 3
+
+
+def test_default_hash_cap_keeps_argon2_threads_within_the_cores() -> None:
+    """By default, hashes at once times argon2's lanes stays within the core count."""
+    import os
+
+    for hasher, lanes in ((ts.fast_hasher(), 1), (argon2.PasswordHasher(), 4)):
+        _, auth, _ = make_pair(hasher)
+        assert auth.max_concurrent_hashes == max(1, (os.cpu_count() or 1) // lanes)
 
 
 def test_sync_door_refuses_async_stores() -> None:
