@@ -50,7 +50,9 @@ class VerifiedTokens:
         if entry[1] <= now < entry[2]:
             return entry[0]
         # Out of its span: the full path decides, and an expired token is rejected there.
-        self._entries.pop(token, None)
+        # Under the lock: put() walks the oldest entries and must not see one vanish.
+        with self._lock:
+            self._entries.pop(token, None)
         return None
 
     def put(
