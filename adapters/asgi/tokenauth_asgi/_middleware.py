@@ -11,7 +11,6 @@ from tokenauth import (
     Claims,
     ConfigurationError,
     Principal,
-    is_secure,
 )
 
 from ._scope import read_inputs, send_result
@@ -188,10 +187,9 @@ class BearerAuthMiddleware:
         is_public = self._is_public
         if is_public is None or not is_public(scope.get("path", "")):
             return False
-        return not self.https_only or is_secure(
-            secure=secure, client=client, forwarded_proto=forwarded_proto,
-            forwarded=forwarded, trusted_proxies=self.auth.trusted_proxies,
-        )  # fmt: skip
+        return not self.https_only or self.auth.request_is_secure(
+            secure=secure, client=client, forwarded_proto=forwarded_proto, forwarded=forwarded
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Authenticate an HTTP or WebSocket request, or pass another scope through."""

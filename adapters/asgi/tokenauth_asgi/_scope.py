@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
-from tokenauth import TrustedProxies, is_secure
+from tokenauth import Response, TrustedProxies, is_secure
 
 from ._types import Scope, Send
 
@@ -125,23 +125,8 @@ def read_inputs(scope: Scope) -> Inputs:
     )
 
 
-class Rendered(Protocol):
-    """What every core result offers a server: a status, headers and a body."""
-
-    @property
-    def status(self) -> int:
-        """The HTTP status code."""
-        ...
-
-    @property
-    def headers(self) -> tuple[tuple[str, str], ...]:
-        """The response headers."""
-        ...
-
-    @property
-    def body(self) -> bytes:
-        """The response body."""
-        ...
+#: What every core result offers a server: a status, headers and a body.
+Rendered = Response
 
 
 def _encode(headers: Iterable[tuple[str, str]], body: bytes, status: int) -> list[list[bytes]]:

@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Any, Protocol
+from typing import Any
 
 from tokenauth import (
     Authenticated,
@@ -23,8 +23,8 @@ from tokenauth import (
     LoginResult,
     LogoutResult,
     Principal,
+    Response,
     TokenAuth,
-    is_secure,
 )
 
 __all__ = [
@@ -55,15 +55,8 @@ ENVIRON_CLAIMS = "tokenauth.claims"
 Environ = Mapping[str, Any]
 
 
-class Renderable(Protocol):
-    """What :func:`render` takes: every core result but :class:`~tokenauth.Authenticated`."""
-
-    @property
-    def status(self) -> int: ...
-    @property
-    def headers(self) -> tuple[tuple[str, str], ...]: ...
-    @property
-    def body(self) -> bytes: ...
+#: What :func:`render` takes: every core result but :class:`~tokenauth.Authenticated`.
+Renderable = Response
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +115,7 @@ def _transport(environ: Environ) -> dict[str, Any]:
 
 def is_secure_environ(auth: TokenAuth, environ: Environ) -> bool:
     """Whether the request counts as HTTPS, by the core's rules and ``auth``'s trusted proxies."""
-    return is_secure(trusted_proxies=auth.trusted_proxies, **_transport(environ))
+    return auth.request_is_secure(**_transport(environ))
 
 
 def login_environ(auth: TokenAuth, environ: Environ) -> LoginResult:
