@@ -7,9 +7,12 @@ only the driver differs.
 
 from __future__ import annotations
 
+import contextlib
+import inspect
 import logging
 import os
 from collections.abc import Iterable
+from types import CoroutineType
 from typing import Any, TypeVar
 
 import argon2
@@ -28,7 +31,14 @@ from ._clock import Clock, system_clock
 from ._errors import ConfigurationError, StoreError
 from ._events import EventHook, EventKind, SecurityEvent, emit
 from ._flow import Call, Flow, call_of, run_async, run_sync
-from ._http import Query, TrustedProxies, extract_bearer, is_secure, parse_basic
+from ._http import (
+    Query,
+    TrustedProxies,
+    carries_no_query_token,
+    extract_bearer,
+    is_secure,
+    parse_basic,
+)
 from ._jwt import JWTIssuer, JWTValidator, TokenIssuer, TokenRejected, TokenValidator
 from ._keys import Key, KeySet
 from ._registry import (
@@ -53,7 +63,7 @@ from ._results import (
     Unauthorized,
     authenticated_of,
 )
-from ._store import AsyncTokenStore, TokenStore
+from ._store import AsyncTokenStore, TokenRecord, TokenStore
 
 __all__ = ["AsyncTokenAuth", "TokenAuth"]
 
@@ -61,6 +71,8 @@ R = TypeVar("R")
 _log = logging.getLogger("tokenauth")
 #: Failures of a store call that mean "the store is not there": fail closed with 503.
 _STORE_FAILURES = (StoreError, OSError)
+#: Authorization headers the front door remembers its answer for (see _Flows._recent).
+_RECENT_MAX = 10_000
 
 
 def _default_hash_slots(hasher: argon2.PasswordHasher | None) -> int:
@@ -129,6 +141,9 @@ class _Flows:
             )
         self.authenticator = authenticator
         self._no_token = Unauthorized.no_token(realm)
+        # Authorization header -> the Authenticated result it last produced. A repeat
+        # of the header skips parsing and the flow driver, never a check: see _recent_hit.
+        self._recent: dict[str, Authenticated] = {}
 
     # -- helpers ----------------------------------------------------------------
 
@@ -142,9 +157,87 @@ class _Flows:
         try:
             return (yield from flow)
         except _STORE_FAILURES as exc:
-            _log.error("token store or registry unavailable: %s", type(exc).__name__)
-            self._emit(EventKind.STORE_UNAVAILABLE, now, client=client)
-            return StoreUnavailable.make()
+            return self._unavailable(exc, now, client)
+
+    def _unavailable(self, exc: BaseException, now: int, client: str | None) -> StoreUnavailable:
+        _log.error("token store or registry unavailable: %s", type(exc).__name__)
+        self._emit(EventKind.STORE_UNAVAILABLE, now, client=client)
+        return StoreUnavailable.make()
+
+    # -- the repeat of a header -----------------------------------------------------
+    #
+    # A request whose Authorization header produced an Authenticated result before
+    # gets that same result, after these checks, which are every check the full
+    # flow would make of it: the query string adds no token (so the header alone
+    # decides which token the request carries, and extract_bearer gave this one);
+    # the request is HTTPS; the validator, asked again at this instant, answers
+    # with the very Claims object of the result (its cache of verified tokens
+    # answers only inside the token's span of validity and forgets everything
+    # when the keys change, and any other answer means the full flow decides);
+    # and the store still holds the token's record, with the subject, login
+    # method and API key the principal was built from. Any miss takes the full
+    # flow, which gives the reason and the events.
+
+    def _recent_hit(
+        self,
+        authorization: str | None,
+        query: Query | None,
+        secure: bool,
+        client: str | None,
+        forwarded_proto: str | None,
+        forwarded: str | None,
+        now: int,
+    ) -> Authenticated | None:
+        """The remembered result for this header, if all but the store check pass again."""
+        if authorization is None:
+            return None
+        result = self._recent.get(authorization)
+        if result is None:
+            return None
+        if query and not carries_no_query_token(query):
+            return None
+        if (
+            not secure
+            # The usual proxied request, decided as is_secure decides it, in one step.
+            and not (
+                forwarded_proto == "https" and forwarded is None and client in self.trusted_proxies
+            )
+            and not self._secure(secure, client, forwarded_proto, forwarded)
+        ):
+            return None
+        if self.validator.validate(result.token, now=now) is not result.claims:
+            self._recent.pop(authorization, None)
+            return None
+        return result
+
+    @staticmethod
+    def _still_stored(result: Authenticated, record: TokenRecord | None) -> bool:
+        """Whether ``record`` is the one ``result``'s principal was built from."""
+        principal = result.principal
+        return (
+            record is not None
+            and record.subject == principal.subject
+            and record.method == principal.method
+            and record.api_key_id == principal.api_key_id
+        )
+
+    def _remember(self, authorization: str | None, query: Query | None, result: AuthResult) -> None:
+        """Remember a header's Authenticated result, when a repeat can be recognised."""
+        if (
+            authorization is None
+            or type(result) is not Authenticated
+            or (query and not carries_no_query_token(query))
+            # Only the built-in validator's cache answers with the same Claims object.
+            or not isinstance(self.validator, JWTValidator)
+            or not self.validator.cache_size
+        ):
+            return
+        recent = self._recent
+        if len(recent) >= _RECENT_MAX:
+            # Another thread may change it meanwhile: then the bound holds roughly.
+            with contextlib.suppress(KeyError, RuntimeError, StopIteration):
+                del recent[next(iter(recent))]
+        recent[authorization] = result
 
     def request_is_secure(
         self,
@@ -497,10 +590,24 @@ class TokenAuth(_Flows):
             :class:`Authenticated`, or a failure to render as it says.
         """
         now = self._now()
+        if self._recent:
+            recent = self._recent_hit(
+                authorization, query, secure, client, forwarded_proto, forwarded, now
+            )
+            if recent is not None:
+                try:
+                    record = self.store.get(recent.claims.jti)
+                except _STORE_FAILURES as exc:
+                    return self._unavailable(exc, now, client)
+                if self._still_stored(recent, record):
+                    return recent
+                self._recent.pop(authorization or "", None)
         flow = self._authenticate(
             authorization, query, secure, client, forwarded_proto, forwarded, now
         )
-        return run_sync(self._guarded(flow, now, client))
+        result = run_sync(self._guarded(flow, now, client))
+        self._remember(authorization, query, result)
+        return result
 
     def logout(self, token: str) -> LogoutResult:
         """Revoke ``token`` after validating it; :class:`LoggedOut` renders 204."""
@@ -618,10 +725,28 @@ class AsyncTokenAuth(_Flows):
     ) -> AuthResult:
         """Check the token of a request; see :meth:`TokenAuth.authenticate`."""
         now = self._now()
+        if self._recent:
+            recent = self._recent_hit(
+                authorization, query, secure, client, forwarded_proto, forwarded, now
+            )
+            if recent is not None:
+                try:
+                    record: Any = self.store.get(recent.claims.jti)
+                    if type(record) is CoroutineType or (
+                        record is not None and inspect.isawaitable(record)
+                    ):
+                        record = await record
+                except _STORE_FAILURES as exc:
+                    return self._unavailable(exc, now, client)
+                if self._still_stored(recent, record):
+                    return recent
+                self._recent.pop(authorization or "", None)
         flow = self._authenticate(
             authorization, query, secure, client, forwarded_proto, forwarded, now
         )
-        return await run_async(self._guarded(flow, now, client))
+        result = await run_async(self._guarded(flow, now, client))
+        self._remember(authorization, query, result)
+        return result
 
     async def logout(self, token: str) -> LogoutResult:
         """Revoke ``token`` after validating it; :class:`LoggedOut` renders 204."""

@@ -214,6 +214,20 @@ def extract_bearer(
     return token
 
 
+def carries_no_query_token(query: Query | None) -> bool:
+    """Whether ``query`` certainly adds nothing to :func:`extract_bearer`'s answer.
+
+    True only where the query is looked at no further: absent, or a string of
+    acceptable size without ``token`` in it, or a mapping without a ``token``
+    entry. Then the answer depends on the ``Authorization`` header alone.
+    """
+    if query is None:
+        return True
+    if isinstance(query, str):
+        return len(query) <= MAX_QUERY_LENGTH and "token" not in query
+    return query.get("token") is None
+
+
 def _query_tokens(query: Query | None) -> list[str] | BadRequest:
     if query is None:
         return []
