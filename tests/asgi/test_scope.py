@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from typing import Any
 
 from hypothesis import given
@@ -136,3 +137,48 @@ def test_public_paths_must_be_paths() -> None:
 
     with pytest.raises(ConfigurationError):
         BearerAuthMiddleware(_accept, auth=make_world().auth, public_paths=["health"])
+
+
+def test_repeated_requests_get_the_scope_of_their_own_result() -> None:
+    """The middleware reuses a result's TokenUser and TokenCredentials only for that very
+    result: a repeat gets equal values, and a changed record or a revocation is seen."""
+    world = make_world()
+    granted = asyncio.run(world.auth.login(basic("alice", "correct horse"), secure=True))
+    assert isinstance(granted, Granted)
+    seen: list[Scope] = []
+
+    async def app(scope: Scope, receive: Any, send: Any) -> None:
+        seen.append(scope)
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    middleware = BearerAuthMiddleware(app, auth=world.auth)
+
+    def request() -> list[Message]:
+        scope: Scope = {
+            "type": "http", "scheme": "https", "path": "/", "query_string": b"",
+            "headers": [(b"authorization", f"Bearer {granted.token}".encode())],
+            "client": ("127.0.0.1", 5000),
+        }  # fmt: skip
+        return _run(middleware, scope, [])
+
+    request()
+    request()
+    first, second = seen
+    assert first is not second
+    assert first["tokenauth"] is second["tokenauth"]  # the core remembered the header
+    assert first["user"] == second["user"]
+    assert first["user"].principal == first["tokenauth"].principal
+    assert first["auth"].scopes == first["tokenauth"].claims.scope
+    # The same jti, now recorded as an API-key login: a new result, new scope values.
+    inner = world.store.sync
+    record = inner.get(granted.claims.jti)
+    assert record is not None
+    inner.remove(record.jti)
+    inner.add(replace(record, method="api_key", api_key_id="k1"))
+    request()
+    assert seen[-1]["user"].principal.api_key_id == "k1"
+    assert seen[-1]["tokenauth"].principal.api_key_id == "k1"
+    inner.remove(record.jti)
+    assert request()[0]["status"] == 401
+    assert len(seen) == 3

@@ -107,10 +107,10 @@ class _TokenCredentialsDraft:
     scopes: tuple[str, ...]
 
 
-def _store(scope: Scope, result: Authenticated) -> None:
+def _scope_values(result: Authenticated) -> tuple[Authenticated, TokenUser, TokenCredentials]:
     # Built as drafts with the same slots, then turned into the frozen classes
     # (allowed between classes of identical layout): a frozen dataclass's
-    # constructor costs one object.__setattr__ per field, on every request.
+    # constructor costs one object.__setattr__ per field.
     claims = result.claims
     user = object.__new__(_TokenUserDraft)
     user.principal = result.principal
@@ -119,9 +119,16 @@ def _store(scope: Scope, result: Authenticated) -> None:
     credentials = object.__new__(_TokenCredentialsDraft)
     credentials.scopes = claims.scope
     credentials.__class__ = TokenCredentials  # type: ignore[assignment]  # same slots
-    scope[SCOPE_KEY] = result
-    scope["user"] = user
-    scope["auth"] = credentials
+    return result, user, credentials  # type: ignore[return-value]  # they are the frozen classes
+
+
+def _store(scope: Scope, result: Authenticated) -> None:
+    """Put ``result``, its :class:`TokenUser` and :class:`TokenCredentials` in the scope."""
+    scope[SCOPE_KEY], scope["user"], scope["auth"] = _scope_values(result)
+
+
+#: Authenticated results whose scope values a middleware keeps for the next request.
+_SCOPE_VALUES_KEPT = 4096
 
 
 def _public_matcher(public_paths: Iterable[str]) -> Callable[[str], bool] | None:
@@ -174,6 +181,20 @@ class BearerAuthMiddleware:
         self.auth = auth
         self.https_only = https_only
         self._is_public = _public_matcher(public_paths)
+        # The core answers a repeated header with the same (immutable) Authenticated
+        # object; its TokenUser and TokenCredentials are then the same values too.
+        self._scope_values: dict[str, tuple[Authenticated, TokenUser, TokenCredentials]] = {}
+
+    def _store(self, scope: Scope, result: Authenticated) -> None:
+        """Put ``result``, its :class:`TokenUser` and :class:`TokenCredentials` in the scope."""
+        kept = self._scope_values
+        values = kept.get(result.token)
+        if values is None or values[0] is not result:
+            values = _scope_values(result)
+            if len(kept) >= _SCOPE_VALUES_KEPT:
+                kept.clear()
+            kept[result.token] = values
+        scope[SCOPE_KEY], scope["user"], scope["auth"] = values
 
     def _public_ok(
         self,
@@ -211,7 +232,7 @@ class BearerAuthMiddleware:
             forwarded_proto=forwarded_proto, forwarded=forwarded,
         )  # fmt: skip
         if isinstance(result, Authenticated):
-            _store(scope, result)
+            self._store(scope, result)
             await self.app(scope, receive, send)
             return
         if kind == "http":
