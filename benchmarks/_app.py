@@ -1,10 +1,15 @@
-"""The app the end-to-end benchmark serves with uvicorn: ``python -m benchmarks._app MODE PORT``.
+"""The app the end-to-end benchmark serves with uvicorn.
 
-``MODE`` is ``unprotected``, ``memory`` or ``redis`` (then a third argument, the
-store URL). The app answers ``200 ok``; protected, it first authenticates the
-request with :class:`~tokenauth.AsyncTokenAuth`, through ``tokenauth_asgi``'s
-middleware when that package is installed and through the few lines below
-otherwise. It prints ``TOKEN <token>`` (a token it stored) before serving.
+``python -m benchmarks._app ENDPOINT MODE PORT [URL]``
+
+``ENDPOINT`` is ``asgi`` (a bare ASGI callable that answers ``200 ok`` and does
+nothing else) or ``starlette`` (the same answer from a Starlette route, the
+kind of trivial endpoint an application has). ``MODE`` is ``unprotected``,
+``unprotected_with_token``, ``memory`` or ``redis`` (then ``URL``, the store
+URL). Protected, the endpoint first authenticates the request with
+:class:`~tokenauth.AsyncTokenAuth`, through ``tokenauth_asgi``'s middleware
+when that package is installed and through the few lines below otherwise. It
+prints ``TOKEN <token>`` (a token it stored) before serving.
 
 TLS is taken to end at a proxy on loopback, as in most deployments: the client
 sends ``X-Forwarded-Proto: https`` and loopback is a trusted proxy.
@@ -79,15 +84,33 @@ if TYPE_CHECKING:
     from tokenauth_asgi import ASGIApp
 
 
-def build(mode: str, url: str | None) -> tuple[Any, str]:
+def endpoint(kind: str) -> Any:
+    """The endpoint to serve: the bare ASGI callable, or a Starlette app with one route."""
+    if kind == "asgi":
+        return ok
+    if kind != "starlette":
+        raise ValueError(f"unknown endpoint kind: {kind!r}")
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    async def hello(request: Request) -> PlainTextResponse:
+        return PlainTextResponse("ok")
+
+    return Starlette(routes=[Route("/", hello)])
+
+
+def build(mode: str, url: str | None, kind: str = "asgi") -> tuple[Any, str]:
     """The app and a stored token, made before uvicorn starts its event loop."""
+    inner = endpoint(kind)
     if mode == "unprotected":
-        return ok, ""
+        return inner, ""
     if mode == "unprotected_with_token":
         # The same requests as the protected runs (a real token in the header), no check:
         # what carrying the token costs the server before tokenauth does anything.
         token = JWTIssuer(KeySet.generate("RS256")).issue(Principal("bench", "password"), now=0)
-        return ok, token.token
+        return inner, token.token
     # The record goes in through a synchronous store: no event loop exists yet, and
     # the async store's connections must belong to uvicorn's loop.
     sync_store = MemoryStore() if mode == "memory" else open_store(url or "")
@@ -101,16 +124,16 @@ def build(mode: str, url: str | None) -> tuple[Any, str]:
     if importlib.util.find_spec("tokenauth_asgi") is not None:
         from tokenauth_asgi import BearerAuthMiddleware
 
-        return BearerAuthMiddleware(cast("ASGIApp", ok), auth=auth), issued.token
-    return Protect(ok, auth), issued.token
+        return BearerAuthMiddleware(cast("ASGIApp", inner), auth=auth), issued.token
+    return Protect(inner, auth), issued.token
 
 
 def main(argv: list[str]) -> None:
-    mode, port = argv[0], int(argv[1])
-    url = argv[2] if len(argv) > 2 else None
+    kind, mode, port = argv[0], argv[1], int(argv[2])
+    url = argv[3] if len(argv) > 3 else None
     loop_name = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
     http = "httptools" if importlib.util.find_spec("httptools") else "h11"
-    app, token = build(mode, url)
+    app, token = build(mode, url, kind)
     if mode == "redis":
         # The store's local view started its thread; give it a moment to be tracking.
         time.sleep(0.5)
