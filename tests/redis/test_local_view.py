@@ -23,6 +23,7 @@ from tokenauth import (
 )
 from tokenauth.testing import AsyncTokenStoreContract, TokenStoreContract
 from tokenauth_redis import parse_url
+from tokenauth_redis._view import MISS
 
 from .conftest import with_option
 from .test_two_processes import Child
@@ -172,3 +173,29 @@ def test_local_view_needs_one_server() -> None:
     for url in ("redis+cluster://127.0.0.1:7000", "redis+sentinel://127.0.0.1/mymaster"):
         with pytest.raises(ConfigurationError):
             parse_url(with_option(url, "local_view", "true"))
+
+
+def test_lookups_in_flight_together_keep_the_first_answer(store_urls: Callable[[], str]) -> None:
+    """Under load, many lookups of a missing jti overlap: one answer must stick, or the
+    view never serves that jti. News of the jti voids every answer asked before it."""
+    store: Any = open_store(viewed(store_urls()))
+    try:
+        view = wait_current(store)
+        kept = record("kept")
+        first, second = view.reserve("kept"), view.reserve("kept")
+        assert first is not None
+        assert second is first
+        view.fill("kept", first, kept)
+        view.fill("kept", second, None)  # a later answer of the same round changes nothing
+        assert view.lookup("kept") == kept
+        # News between the reservations: the earlier answer is void, the later one kept.
+        early = view.reserve("raced")
+        view.forget(["raced"])
+        late = view.reserve("raced")
+        assert late is not early
+        view.fill("raced", early, record("raced"))
+        assert view.lookup("raced") is MISS
+        view.fill("raced", late, None)
+        assert view.lookup("raced") is None
+    finally:
+        store.close()

@@ -13,7 +13,8 @@ What keeps the view exact:
   *reserved*; an invalidation of that jti (or the loss of the connection) drops
   the reservation, and the answer is only kept if its reservation is still there
   when it arrives. So a reply that raced a revocation is used for that one call
-  (it was true when Redis answered) and never kept.
+  (it was true when Redis answered) and never kept. Lookups of one jti in flight
+  together share the reservation, and the first answer back is kept.
 - **Own writes are forgotten at once**, before and after each write, without
   waiting for Redis's message.
 - **Invalidations are read promptly even on a busy server.** The thread waits on
@@ -145,12 +146,21 @@ class LocalView:
             self._reading.release()
 
     def reserve(self, jti: str) -> object | None:
-        """Before asking Redis about ``jti``: a ticket to :meth:`fill` with, or None."""
-        ticket = object()
+        """Before asking Redis about ``jti``: a ticket to :meth:`fill` with, or None.
+
+        Lookups of the same jti in flight together share a ticket, so the first
+        answer to arrive is kept. A ticket only stands for "no news of this jti
+        since it was made": every sharer asked Redis after that, so each answer
+        is as good as the ticket. (A fresh ticket per lookup would let each new
+        lookup void the ones in flight, and under steady load no answer would
+        ever be kept.)
+        """
         with self._lock:
             if time.monotonic() - self._current_at >= self._max_lag:
                 return None
-            self._reserved[jti] = ticket
+            ticket = self._reserved.get(jti)
+            if ticket is None:
+                ticket = self._reserved[jti] = object()
         return ticket
 
     def fill(self, jti: str, ticket: object | None, record: TokenRecord | None) -> None:
