@@ -11,6 +11,7 @@ import contextlib
 import inspect
 import logging
 import os
+import time
 from collections.abc import Iterable
 from types import CoroutineType
 from typing import Any, TypeVar
@@ -63,7 +64,7 @@ from ._results import (
     Unauthorized,
     authenticated_of,
 )
-from ._store import AsyncTokenStore, TokenRecord, TokenStore
+from ._store import AsyncTokenStore, TokenStore
 
 __all__ = ["AsyncTokenAuth", "TokenAuth"]
 
@@ -147,8 +148,19 @@ class _Flows:
 
     # -- helpers ----------------------------------------------------------------
 
+    @property
+    def clock(self) -> Clock:
+        """Returns the current Unix time; replace it (e.g. with a frozen clock) in tests."""
+        return self._clock
+
+    @clock.setter
+    def clock(self, clock: Clock) -> None:
+        self._clock = clock
+        # The system clock is time.time itself: one call less on every request.
+        self._time = time.time if clock is system_clock else clock
+
     def _now(self) -> int:
-        return int(self.clock())
+        return int(self._time())
 
     def _emit(self, kind: EventKind, now: int, **fields: Any) -> None:
         emit(SecurityEvent(kind, now, **fields), self.on_event)
@@ -209,17 +221,6 @@ class _Flows:
             self._recent.pop(authorization, None)
             return None
         return result
-
-    @staticmethod
-    def _still_stored(result: Authenticated, record: TokenRecord | None) -> bool:
-        """Whether ``record`` is the one ``result``'s principal was built from."""
-        principal = result.principal
-        return (
-            record is not None
-            and record.subject == principal.subject
-            and record.method == principal.method
-            and record.api_key_id == principal.api_key_id
-        )
 
     def _remember(self, authorization: str | None, query: Query | None, result: AuthResult) -> None:
         """Remember a header's Authenticated result, when a repeat can be recognised."""
@@ -599,7 +600,14 @@ class TokenAuth(_Flows):
                     record = self.store.get(recent.claims.jti)
                 except _STORE_FAILURES as exc:
                     return self._unavailable(exc, now, client)
-                if self._still_stored(recent, record):
+                # Still stored, as the record the principal was built from.
+                principal = recent.principal
+                if (
+                    record is not None
+                    and record.subject == principal.subject
+                    and record.method == principal.method
+                    and record.api_key_id == principal.api_key_id
+                ):
                     return recent
                 self._recent.pop(authorization or "", None)
         flow = self._authenticate(
@@ -738,7 +746,13 @@ class AsyncTokenAuth(_Flows):
                         record = await record
                 except _STORE_FAILURES as exc:
                     return self._unavailable(exc, now, client)
-                if self._still_stored(recent, record):
+                principal = recent.principal
+                if (
+                    record is not None
+                    and record.subject == principal.subject
+                    and record.method == principal.method
+                    and record.api_key_id == principal.api_key_id
+                ):
                     return recent
                 self._recent.pop(authorization or "", None)
         flow = self._authenticate(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from dataclasses import replace
 from typing import Any
 
@@ -27,6 +28,7 @@ from tokenauth import (
     TokenAuth,
     TokenRecord,
     TokenRejected,
+    system_clock,
 )
 from tokenauth._jwt import (
     _b64url_decode,
@@ -372,3 +374,16 @@ def test_a_repeated_header_is_remembered_only_with_the_validator_cache() -> None
         assert first == second
         assert len(auth._recent) == remembered
         assert (first is second) == bool(remembered)
+
+
+def test_a_clock_set_after_construction_is_the_one_used() -> None:
+    """The system clock is read without its wrapper; any other clock is called as given."""
+    auth = TokenAuth(keys=HS, store=MemoryStore())
+    assert auth.clock is system_clock
+    assert abs(auth._now() - time.time()) < 5
+    frozen = FrozenClock(NOW)
+    auth.clock = frozen
+    assert auth.clock is frozen
+    assert auth._now() == NOW
+    frozen.advance(7)
+    assert auth._now() == NOW + 7
