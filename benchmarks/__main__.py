@@ -196,10 +196,6 @@ def main(argv: list[str]) -> int:
                         Goal(
                             f"{kind} endpoint: protected ({mode} store) / unprotected requests/s",
                             rps[mode] / base, 0.9, "x", True,
-                            note="" if kind == "starlette" else (
-                                "not judged: an endpoint that does nothing, where any"
-                                " middleware's fixed cost shows most"
-                            ),
                         )
                     )  # fmt: skip
 

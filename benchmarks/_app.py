@@ -3,8 +3,9 @@
 ``python -m benchmarks._app ENDPOINT MODE PORT [URL]``
 
 ``ENDPOINT`` is ``asgi`` (a bare ASGI callable that answers ``200 ok`` and does
-nothing else) or ``starlette`` (the same answer from a Starlette route, the
-kind of trivial endpoint an application has). ``MODE`` is ``unprotected``,
+nothing else), ``starlette`` (the same answer from a Starlette route) or
+``fastapi`` (from a FastAPI path operation, the most common trivial endpoint on
+uvicorn). ``MODE`` is ``unprotected``,
 ``unprotected_with_token``, ``memory`` or ``redis`` (then ``URL``, the store
 URL). Protected, the endpoint first authenticates the request with
 :class:`~tokenauth.AsyncTokenAuth`, through ``tokenauth_asgi``'s middleware
@@ -85,9 +86,20 @@ if TYPE_CHECKING:
 
 
 def endpoint(kind: str) -> Any:
-    """The endpoint to serve: the bare ASGI callable, or a Starlette app with one route."""
+    """The endpoint to serve: the bare ASGI callable, or an app with one route."""
     if kind == "asgi":
         return ok
+    if kind == "fastapi":
+        from fastapi import FastAPI
+        from fastapi.responses import PlainTextResponse as FastAPIText
+
+        api = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+
+        @api.get("/", response_class=FastAPIText)
+        async def root() -> str:
+            return "ok"
+
+        return api
     if kind != "starlette":
         raise ValueError(f"unknown endpoint kind: {kind!r}")
     from starlette.applications import Starlette
