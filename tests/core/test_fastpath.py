@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import json
 from typing import Any
 
@@ -14,6 +15,7 @@ from tokenauth import (
     Claims,
     JWTIssuer,
     JWTValidator,
+    Key,
     KeySet,
     MemoryStore,
     Principal,
@@ -214,3 +216,46 @@ def test_two_servers_with_caches_agree_with_servers_without(ops: list[Any]) -> N
                 )  # fmt: skip
         assert answers[0] == answers[1], (op, answers)
         assert len(cached[2]) == len(model[2])
+
+
+@settings(max_examples=300)
+@given(st.binary(min_size=32, max_size=200), st.binary(max_size=300))
+def test_hmac_from_pad_states_is_hmac(secret: bytes, message: bytes) -> None:
+    """HS256 from the key's precomputed pad states is RFC 2104 HMAC, for short and long keys."""
+    key = Key.from_secret(secret)
+    assert key.sign(message) == hmac.digest(secret, message, "sha256")
+    assert key.verify(message, hmac.digest(secret, message, "sha256"))
+    # A copy made by a key rotation shares the states and still gives the same MACs.
+    assert key.retiring_at(NOW).sign(message) == key.sign(message)
+
+
+HMAC_KEY = HS.signing
+HMAC_TEXT = b64url(HMAC_KEY.sign(b"m"))
+
+
+def _hmac_text_variants() -> st.SearchStrategy[str]:
+    """The right signature text, near misses of it, and arbitrary text."""
+    near = st.builds(
+        lambda i, c: HMAC_TEXT[:i] + c + HMAC_TEXT[i + 1 :],
+        st.integers(0, len(HMAC_TEXT) - 1),
+        st.sampled_from(B64_CHARS),
+    )
+    return st.one_of(
+        st.just(HMAC_TEXT),
+        near,
+        st.just(HMAC_TEXT + "="),
+        st.just(HMAC_TEXT[:-1]),
+        st.text(alphabet=B64_CHARS, max_size=46),
+        st.binary(max_size=40).map(b64url),
+    )
+
+
+@settings(max_examples=1000)
+@given(_hmac_text_variants())
+def test_hmac_compared_as_text_decides_as_decoding(text: str) -> None:
+    """Comparing base64url texts accepts exactly what decoding strictly and comparing bytes
+    accepts: a canonical encoding is unique, so a non-canonical or padded text never matches."""
+    decoded = _b64url_decode_reference(text)
+    expected = decoded is not None and HMAC_KEY.verify(b"m", decoded)
+    # The validator hands over the token's bytes, with "?" for any character outside ASCII.
+    assert HMAC_KEY._verify_hmac_encoded(b"m", text.encode("ascii", "replace")) == expected
