@@ -397,7 +397,7 @@ class JWTValidator:
             if key.not_after is not None:
                 until = min(until, key.not_after + 1)
             since = result.iat if result.nbf is None else max(result.iat, result.nbf)
-            verified.put(token, result, now=now, valid_from=since - leeway, valid_until=until)
+            verified.put(token, result, now, since - leeway, until)
         return result
 
     def _key_for(self, encoded_header: str, now: int) -> Key | TokenRejected:
