@@ -57,12 +57,14 @@ _ACCEPTED_TYPES = frozenset({"at+jwt", "application/at+jwt"})
 # RFC 8725 sections 3.1 and 3.10: never take keys or key URLs from the token.
 _FORBIDDEN_HEADERS = frozenset({"jwk", "jku", "x5u", "x5c", "crit", "b64", "zip", "enc"})
 _B64URL = re.compile(r"[A-Za-z0-9_-]*")
-_TO_STANDARD_ALPHABET = bytes.maketrans(b"-_", b"+/")
+# Base64url to standard base64, and what base64url never holds to a character the
+# standard decoder refuses.
+_TO_STANDARD_ALPHABET = bytes.maketrans(b"-_+/=", b"+/!!!")
 # Canonical base64url ends with zero bits: after 2 (or 3) characters of the last
 # group, the last character's low 4 (or 2) bits are unused and must be zero.
-_CANONICAL_LAST = {
-    2: frozenset("AQgw"),
-    3: frozenset("AEIMQUYcgkosw048"),
+_CANONICAL_LAST_BYTE = {
+    2: frozenset(b"AQgw"),
+    3: frozenset(b"AEIMQUYcgkosw048"),
 }
 _PADDING = (b"", b"", b"==", b"=")
 _MAX_NUMERIC_DATE = 253402300799  # 9999-12-31T23:59:59Z
@@ -127,16 +129,21 @@ class TokenValidator(Protocol):
 def _b64url_decode(text: str) -> bytes | None:
     # RFC 7515 section 2 and appendix C: no padding, URL-safe alphabet, and only
     # the canonical encoding (zero bits in the unused tail), which PyJWT does not check.
-    # The same acceptance as _b64url_decode_reference, in fewer steps: after '-' and
-    # '_' are mapped to '+' and '/', the standard decoder in strict mode refuses every
-    # other character, so only a '+', '/' or '=' already in the text needs looking for.
-    tail = len(text) % 4
-    if tail == 1 or "+" in text or "/" in text or "=" in text:
+    if not text.isascii():
         return None
-    if tail and text[-1] not in _CANONICAL_LAST[tail]:
+    return _b64url_decode_ascii(text.encode("ascii"))
+
+
+def _b64url_decode_ascii(data: bytes) -> bytes | None:
+    # The same acceptance as _b64url_decode_reference, in fewer steps: one translation
+    # maps '-' and '_' to '+' and '/', and the characters base64url does not use ('+',
+    # '/' and '=') to '!', so the standard decoder in strict mode refuses every
+    # character outside the alphabet; the last character is checked for zero bits.
+    tail = len(data) % 4
+    if tail and (tail == 1 or data[-1] not in _CANONICAL_LAST_BYTE[tail]):
         return None
     try:
-        return _a2b_strict(text.encode().translate(_TO_STANDARD_ALPHABET) + _PADDING[tail])
+        return _a2b_strict(data.translate(_TO_STANDARD_ALPHABET) + _PADDING[tail])
     except binascii.Error:
         return None
 
@@ -333,7 +340,7 @@ class JWTValidator:
         self._max_length = max_length
         self._verified = VerifiedTokens(cache_size) if cache_size else None
         # Encoded header -> the key it names, for headers that passed every check.
-        self._headers: dict[str, Key] = {}
+        self._headers: dict[bytes, Key] = {}
 
     @property
     def keys(self) -> KeySet:
@@ -367,26 +374,38 @@ class JWTValidator:
                 return known
         if len(token) > self._max_length:
             return TokenRejected(Reason.TOKEN_TOO_LARGE, "The token is too large.")
-        parts = token.split(".")
-        if len(parts) != 3:
+        # Everything from here works on the token's bytes: the signing input, the parts
+        # to decode and the signature text are slices of them, with no text-to-bytes
+        # step of their own. A character outside ASCII becomes "?", which base64url
+        # never holds, so the header's or the signature's decoding refuses it; in the
+        # payload it is refused before the signature check, as the plain path does
+        # (it could not encode the signing input).
+        data = token.encode("ascii", "replace")
+        # Split at the last dot, then at the first: the signing input (the token up to
+        # its last dot) and the three parts come out as they are needed.
+        signing_input, _, encoded_signature = data.rpartition(b".")
+        encoded_header, dot, encoded_payload = signing_input.partition(b".")
+        if not dot or b"." in encoded_payload:
             return TokenRejected(Reason.MALFORMED_TOKEN, "The token is not a signed JWT.")
-        encoded_header, encoded_payload, encoded_signature = parts
         key = self._headers.get(encoded_header)
         if key is None or (key.not_after is not None and now > key.not_after):
             found = self._key_for(encoded_header, now)
             if isinstance(found, TokenRejected):
                 return found
             key = found
-        signature = _b64url_decode(encoded_signature)
-        try:
-            # The signing input: the token up to its last dot.
-            signing_input = token[: len(encoded_header) + 1 + len(encoded_payload)].encode("ascii")
-        except UnicodeEncodeError:
-            # Only the payload can be left: the header was decoded, and base64url is ASCII.
-            return TokenRejected(Reason.MALFORMED_TOKEN, "The token payload is malformed.")
-        if signature is None or not key.verify(signing_input, signature):
+        if not token.isascii():
+            payload_text = token[len(encoded_header) + 1 : len(signing_input)]
+            if not payload_text.isascii():
+                return TokenRejected(Reason.MALFORMED_TOKEN, "The token payload is malformed.")
+        if key.alg == "HS256":
+            # Compared as text: see Key._verify_hmac_encoded.
+            good = key._verify_hmac_encoded(signing_input, encoded_signature)
+        else:
+            signature = _b64url_decode_ascii(encoded_signature)
+            good = signature is not None and key.verify(signing_input, signature)
+        if not good:
             return TokenRejected(Reason.BAD_SIGNATURE, "The token signature is not valid.")
-        raw_payload = _b64url_decode(encoded_payload)
+        raw_payload = _b64url_decode_ascii(encoded_payload)
         payload = None if raw_payload is None else _json_object(raw_payload)
         if payload is None:
             return TokenRejected(Reason.MALFORMED_TOKEN, "The token payload is malformed.")
@@ -400,9 +419,9 @@ class JWTValidator:
             verified.put(token, result, now, since - leeway, until)
         return result
 
-    def _key_for(self, encoded_header: str, now: int) -> Key | TokenRejected:
+    def _key_for(self, encoded_header: bytes, now: int) -> Key | TokenRejected:
         """The key a token header names, after every check of the header."""
-        raw_header = _b64url_decode(encoded_header)
+        raw_header = _b64url_decode_ascii(encoded_header)
         header = None if raw_header is None else _json_object(raw_header)
         if header is None:
             return TokenRejected(Reason.MALFORMED_TOKEN, "The token header is malformed.")
@@ -429,8 +448,11 @@ class JWTValidator:
 
     def _check_claims(self, payload: dict[str, Any], now: int) -> Claims | TokenRejected:
         bad = _BAD_CLAIMS
-        get = payload.get
-        sub, jti, iat, exp = get("sub"), get("jti"), get("iat"), get("exp")
+        try:
+            sub, jti, iat, exp = payload["sub"], payload["jti"], payload["iat"], payload["exp"]
+        except KeyError:
+            # A required claim is missing: nothing checked before this has another reason.
+            return bad
         # What our own tokens carry (ASCII text, integer dates in range) is accepted
         # here without a call; anything else gets the full checks of _text and
         # _numeric_date, which accept the same common case.
@@ -458,7 +480,7 @@ class JWTValidator:
                 nbf = _numeric_date(payload["nbf"])
                 if nbf is None:
                     return bad
-            iss = get("iss")
+            iss = payload.get("iss")
             if iss is not None and not isinstance(iss, str):
                 return bad
         if self._issuer is not None and iss != self._issuer:
@@ -468,9 +490,8 @@ class JWTValidator:
             if parsed_aud is None:
                 return bad
             aud = parsed_aud
-        if (self._audience is None and aud) or (
-            self._audience is not None and self._audience.isdisjoint(aud)
-        ):
+        audience = self._audience
+        if (audience is None and aud) or (audience is not None and audience.isdisjoint(aud)):
             return TokenRejected(Reason.WRONG_AUDIENCE, "The token is meant for another audience.")
         if optional and "scope" in payload:
             if not isinstance(payload["scope"], str):
@@ -479,12 +500,13 @@ class JWTValidator:
         # Built without the dataclass's per-field object.__setattr__: this runs on
         # every first sight of a token.
         claims = claims_of(sub, jti, iat, exp, iss, aud, scope, nbf)
-        if iat > now + self._leeway:
+        leeway = self._leeway
+        if iat > now + leeway:
             return TokenRejected(Reason.NOT_YET_VALID, "The token was issued in the future.")
-        if nbf is not None and nbf > now + self._leeway:
+        if nbf is not None and nbf > now + leeway:
             return TokenRejected(Reason.NOT_YET_VALID, "The token is not valid yet.")
         # RFC 7519 section 4.1.4: not accepted on or after the expiry time.
-        if now - self._leeway >= exp:
+        if now - leeway >= exp:
             return TokenRejected(Reason.EXPIRED, "The token has expired.", claims)
         return claims
 
