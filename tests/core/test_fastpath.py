@@ -23,10 +23,12 @@ from tokenauth import (
     TokenRejected,
 )
 from tokenauth._jwt import (
+    MAX_JSON_DEPTH,
     _b64url_decode,
     _b64url_decode_reference,
     _json_object,
     _json_object_strict,
+    _too_deep,
 )
 from tokenauth._keys import b64url
 from tokenauth.testing import FrozenClock
@@ -259,3 +261,29 @@ def test_hmac_compared_as_text_decides_as_decoding(text: str) -> None:
     expected = decoded is not None and HMAC_KEY.verify(b"m", decoded)
     # The validator hands over the token's bytes, with "?" for any character outside ASCII.
     assert HMAC_KEY._verify_hmac_encoded(b"m", text.encode("ascii", "replace")) == expected
+
+
+def _nested(depth: int, kind: str) -> str:
+    if kind == "array":
+        return "[" * depth + "]" * depth
+    return '{"k":' * depth + "1" + "}" * depth
+
+
+@settings(max_examples=500)
+@given(
+    st.integers(1, 40),
+    st.sampled_from(["array", "object"]),
+    st.sampled_from(['{{"sub":"a","x":{}}}', '{{"x":{},"sub":"a"}}', "{}", '{{"a":[{}]}}']),
+)
+def test_nesting_limit_on_the_fast_road(depth: int, kind: str, template: str) -> None:
+    """Nested values are refused beyond MAX_JSON_DEPTH on either road, whatever their place."""
+    raw = template.format(_nested(depth, kind)).encode()
+    expected = None if _too_deep(raw.decode()) else _json_object_strict(raw)
+    assert _json_object(raw) == expected
+
+
+def test_nesting_limit_boundary() -> None:
+    inside = '{"x":' + _nested(MAX_JSON_DEPTH - 1, "array") + "}"
+    assert _json_object(inside.encode()) is not None
+    too_deep = '{"x":' + _nested(MAX_JSON_DEPTH, "object") + "}"
+    assert _json_object(too_deep.encode()) is None
