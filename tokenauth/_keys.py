@@ -302,7 +302,15 @@ class Key:
         exactly when it is canonical and decodes to that MAC. Comparing the texts
         saves the decoding.
         """
-        expected = binascii.b2a_base64(self._hmac(signing_input), newline=False)
+        pads = self._hmac_pads
+        if pads is None:  # pragma: no cover - only called for HS256 keys
+            return False
+        # _hmac written out: this runs on every first sight of an HS256 token.
+        inner = pads[0].copy()
+        inner.update(signing_input)
+        outer = pads[1].copy()
+        outer.update(inner.digest())
+        expected = binascii.b2a_base64(outer.digest(), newline=False)
         # 32 bytes encode to 43 characters and one "=" of padding, which JWS leaves out.
         return hmac.compare_digest(expected[:-1].translate(_TO_URLSAFE_ALPHABET), signature)
 
