@@ -33,7 +33,7 @@ from typing import Any, Protocol
 import orjson
 
 from ._cache import VerifiedTokens
-from ._claims import Claims, Principal, claims_of
+from ._claims import Claims, Principal, _ClaimsDraft
 from ._errors import ConfigurationError
 from ._keys import Key, KeySet, b64url
 from ._results import Reason
@@ -419,7 +419,20 @@ class JWTValidator:
         if not good:
             return TokenRejected(Reason.BAD_SIGNATURE, "The token signature is not valid.")
         raw_payload = _b64url_decode_ascii(encoded_payload)
-        payload = None if raw_payload is None else _json_object(raw_payload)
+        payload: dict[str, Any] | None = None
+        if raw_payload is None:
+            pass
+        elif _OPEN_BRACKET in raw_payload or raw_payload.rfind(b"{") > 0:
+            payload = _json_object(raw_payload)  # nesting to count: see there
+        else:
+            # _json_object written out for a flat object (one "{", no "["), the shape
+            # of our own payloads: this runs on every first sight of a token.
+            try:
+                payload = orjson.loads(raw_payload)
+            except orjson.JSONDecodeError:
+                payload = None
+            if type(payload) is not dict or orjson.dumps(payload) != raw_payload:
+                payload = _json_object_strict(raw_payload)
         if payload is None:
             return TokenRejected(Reason.MALFORMED_TOKEN, "The token payload is malformed.")
         result = self._check_claims(payload, now)
@@ -510,9 +523,19 @@ class JWTValidator:
             if not isinstance(payload["scope"], str):
                 return bad
             scope = tuple(payload["scope"].split())
-        # Built without the dataclass's per-field object.__setattr__: this runs on
-        # every first sight of a token.
-        claims = claims_of(sub, jti, iat, exp, iss, aud, scope, nbf)
+        # claims_of written out (see there): built without the dataclass's per-field
+        # object.__setattr__, as this runs on every first sight of a token.
+        draft = _ClaimsDraft()
+        draft.sub = sub
+        draft.jti = jti
+        draft.iat = iat
+        draft.exp = exp
+        draft.iss = iss
+        draft.aud = aud
+        draft.scope = scope
+        draft.nbf = nbf
+        draft.__class__ = Claims  # type: ignore[assignment]  # same slots: see claims_of
+        claims: Claims = draft  # type: ignore[assignment]  # it is a Claims now
         leeway = self._leeway
         if iat > now + leeway:
             return TokenRejected(Reason.NOT_YET_VALID, "The token was issued in the future.")
