@@ -11,6 +11,9 @@ signature check itself:
   back byte for byte (which rules out duplicate members, and anything that is not
   plain canonical JSON); everything else goes through the standard library's
   parser with the strict hooks, so both roads accept and reject the same input.
+- The token is encoded once and split as bytes; base64url is decoded with one
+  translation and the strict decoder, and an HS256 signature is compared as
+  text with the encoding of the expected MAC (one canonical encoding per MAC).
 - A token header seen before (every token of one key shares it) is not decoded
   again: the key it names is remembered, per key set.
 - A token verified before is remembered by its exact text with the claims it
