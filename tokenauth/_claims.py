@@ -74,7 +74,8 @@ class Claims:
 # slots (so the same memory layout) takes plain attribute stores; the finished
 # object then becomes the frozen class, which Python allows between classes of
 # identical layout. The result is an ordinary instance of the public class: same
-# equality, hash, repr, immutability and pickling.
+# equality, hash, repr, immutability and pickling. The draft has no __init__, so
+# calling the class makes one more cheaply than object.__new__(draft) does.
 
 
 class _ClaimsDraft:
@@ -97,9 +98,6 @@ class _PrincipalDraft:
     scope: tuple[str, ...]
 
 
-_new = object.__new__
-
-
 def claims_of(
     sub: str,
     jti: str,
@@ -111,7 +109,7 @@ def claims_of(
     nbf: int | None,
 ) -> Claims:
     """``Claims(...)`` with every field given, about four times cheaper to build."""
-    draft = _new(_ClaimsDraft)
+    draft = _ClaimsDraft()
     draft.sub = sub
     draft.jti = jti
     draft.iat = iat
@@ -128,7 +126,7 @@ def principal_of(
     subject: str, method: LoginMethod, api_key_id: str | None, scope: tuple[str, ...]
 ) -> Principal:
     """``Principal(...)`` with every field given, cheaper to build (see :func:`claims_of`)."""
-    draft = _new(_PrincipalDraft)
+    draft = _PrincipalDraft()
     draft.subject = subject
     draft.method = method
     draft.api_key_id = api_key_id

@@ -11,6 +11,9 @@ signature check itself:
   back byte for byte (which rules out duplicate members, and anything that is not
   plain canonical JSON); everything else goes through the standard library's
   parser with the strict hooks, so both roads accept and reject the same input.
+- The token is encoded once and split as bytes; base64url is decoded with one
+  translation and the strict decoder, and an HS256 signature is compared as
+  text with the encoding of the expected MAC (one canonical encoding per MAC).
 - A token header seen before (every token of one key shares it) is not decoded
   again: the key it names is remembered, per key set.
 - A token verified before is remembered by its exact text with the claims it
@@ -33,7 +36,7 @@ from typing import Any, Protocol
 import orjson
 
 from ._cache import VerifiedTokens
-from ._claims import Claims, Principal, claims_of
+from ._claims import Claims, Principal, _ClaimsDraft
 from ._errors import ConfigurationError
 from ._keys import Key, KeySet, b64url
 from ._results import Reason
@@ -57,14 +60,18 @@ _ACCEPTED_TYPES = frozenset({"at+jwt", "application/at+jwt"})
 # RFC 8725 sections 3.1 and 3.10: never take keys or key URLs from the token.
 _FORBIDDEN_HEADERS = frozenset({"jwk", "jku", "x5u", "x5c", "crit", "b64", "zip", "enc"})
 _B64URL = re.compile(r"[A-Za-z0-9_-]*")
-_TO_STANDARD_ALPHABET = bytes.maketrans(b"-_", b"+/")
+# Base64url to standard base64, and what base64url never holds to a character the
+# standard decoder refuses.
+_TO_STANDARD_ALPHABET = bytes.maketrans(b"-_+/=", b"+/!!!")
 # Canonical base64url ends with zero bits: after 2 (or 3) characters of the last
 # group, the last character's low 4 (or 2) bits are unused and must be zero.
-_CANONICAL_LAST = {
-    2: frozenset("AQgw"),
-    3: frozenset("AEIMQUYcgkosw048"),
+_CANONICAL_LAST_BYTE = {
+    2: frozenset(b"AQgw"),
+    3: frozenset(b"AEIMQUYcgkosw048"),
 }
 _PADDING = (b"", b"", b"==", b"=")
+# Bytes searched for as integers: "x in data" then runs memchr (a bytes needle does not).
+_DOT, _OPEN_BRACKET = b".["
 _MAX_NUMERIC_DATE = 253402300799  # 9999-12-31T23:59:59Z
 #: Verified tokens remembered per validator, by default.
 DEFAULT_CACHE_SIZE = 10_000
@@ -127,32 +134,42 @@ class TokenValidator(Protocol):
 def _b64url_decode(text: str) -> bytes | None:
     # RFC 7515 section 2 and appendix C: no padding, URL-safe alphabet, and only
     # the canonical encoding (zero bits in the unused tail), which PyJWT does not check.
-    # The same acceptance as _b64url_decode_reference, in fewer steps: after '-' and
-    # '_' are mapped to '+' and '/', the standard decoder in strict mode refuses every
-    # other character, so only a '+', '/' or '=' already in the text needs looking for.
-    tail = len(text) % 4
-    if tail == 1 or "+" in text or "/" in text or "=" in text:
+    if not text.isascii():
         return None
-    if tail and text[-1] not in _CANONICAL_LAST[tail]:
-        return None
-    try:
-        return _a2b_strict(text.encode().translate(_TO_STANDARD_ALPHABET) + _PADDING[tail])
-    except binascii.Error:
-        return None
+    return _b64url_decode_ascii(text.encode("ascii"))
 
 
+# The same acceptance as _b64url_decode_reference, in fewer steps: one translation maps
+# '-' and '_' to '+' and '/', and the characters base64url does not use ('+', '/' and
+# '=') to '!', so the standard decoder in strict mode refuses every character outside
+# the alphabet; the last character is checked for zero bits in its unused tail.
 if sys.version_info >= (3, 11):
 
-    def _a2b_strict(data: bytes) -> bytes:
-        return binascii.a2b_base64(data, strict_mode=True)
+    def _b64url_decode_ascii(data: bytes) -> bytes | None:
+        tail = len(data) % 4
+        if tail and (tail == 1 or data[-1] not in _CANONICAL_LAST_BYTE[tail]):
+            return None
+        try:
+            return binascii.a2b_base64(
+                data.translate(_TO_STANDARD_ALPHABET) + _PADDING[tail], strict_mode=True
+            )
+        except binascii.Error:
+            return None
 
 else:  # pragma: no cover - Python 3.10 has no strict mode: check the alphabet first
     _STANDARD_BASE64 = re.compile(rb"[A-Za-z0-9+/]*={0,2}")
 
-    def _a2b_strict(data: bytes) -> bytes:
-        if not _STANDARD_BASE64.fullmatch(data):
-            raise binascii.Error("not base64")
-        return binascii.a2b_base64(data)
+    def _b64url_decode_ascii(data: bytes) -> bytes | None:
+        tail = len(data) % 4
+        if tail and (tail == 1 or data[-1] not in _CANONICAL_LAST_BYTE[tail]):
+            return None
+        standard = data.translate(_TO_STANDARD_ALPHABET) + _PADDING[tail]
+        if not _STANDARD_BASE64.fullmatch(standard):
+            return None
+        try:
+            return binascii.a2b_base64(standard)
+        except binascii.Error:
+            return None
 
 
 def _b64url_decode_reference(text: str) -> bytes | None:
@@ -205,10 +222,12 @@ def _too_deep(text: str) -> bool:
 
 
 def _json_object(raw: bytes) -> dict[str, Any] | None:
-    # Nesting is only counted when there is enough of it to matter: our own
-    # tokens have a single object, so the common case costs two C-level counts.
-    if raw.count(b"[") + raw.count(b"{") > MAX_JSON_DEPTH and _too_deep(
-        raw.decode("utf-8", "replace")
+    # Nesting is only counted when there can be any: our own tokens hold a single
+    # object, its "{" first and no "[", which two C-level searches establish.
+    if (
+        (_OPEN_BRACKET in raw or raw.rfind(b"{") > 0)
+        and raw.count(b"[") + raw.count(b"{") > MAX_JSON_DEPTH
+        and _too_deep(raw.decode("utf-8", "replace"))
     ):
         return None
     try:
@@ -333,7 +352,7 @@ class JWTValidator:
         self._max_length = max_length
         self._verified = VerifiedTokens(cache_size) if cache_size else None
         # Encoded header -> the key it names, for headers that passed every check.
-        self._headers: dict[str, Key] = {}
+        self._headers: dict[bytes, Key] = {}
 
     @property
     def keys(self) -> KeySet:
@@ -362,32 +381,61 @@ class JWTValidator:
         """
         verified = self._verified
         if verified is not None:
-            known = verified.get(token, now)
-            if known is not None:
-                return known
+            # The warm path: VerifiedTokens.get written out, but for dropping an entry
+            # out of its span, which the method does.
+            entry = verified._entries.get(token)
+            if entry is not None:
+                if entry[1] <= now < entry[2]:
+                    return entry[0]
+                verified.get(token, now)
         if len(token) > self._max_length:
             return TokenRejected(Reason.TOKEN_TOO_LARGE, "The token is too large.")
-        parts = token.split(".")
-        if len(parts) != 3:
+        # Everything from here works on the token's bytes: the signing input, the parts
+        # to decode and the signature text are slices of them, with no text-to-bytes
+        # step of their own. A character outside ASCII becomes "?", which base64url
+        # never holds, so the header's or the signature's decoding refuses it; in the
+        # payload it is refused before the signature check, as the plain path does
+        # (it could not encode the signing input).
+        data = token.encode("ascii", "replace")
+        # Split at the last dot, then at the first: the signing input (the token up to
+        # its last dot) and the three parts come out as they are needed.
+        signing_input, _, encoded_signature = data.rpartition(b".")
+        encoded_header, dot, encoded_payload = signing_input.partition(b".")
+        if not dot or _DOT in encoded_payload:
             return TokenRejected(Reason.MALFORMED_TOKEN, "The token is not a signed JWT.")
-        encoded_header, encoded_payload, encoded_signature = parts
         key = self._headers.get(encoded_header)
         if key is None or (key.not_after is not None and now > key.not_after):
             found = self._key_for(encoded_header, now)
             if isinstance(found, TokenRejected):
                 return found
             key = found
-        signature = _b64url_decode(encoded_signature)
-        try:
-            # The signing input: the token up to its last dot.
-            signing_input = token[: len(encoded_header) + 1 + len(encoded_payload)].encode("ascii")
-        except UnicodeEncodeError:
-            # Only the payload can be left: the header was decoded, and base64url is ASCII.
-            return TokenRejected(Reason.MALFORMED_TOKEN, "The token payload is malformed.")
-        if signature is None or not key.verify(signing_input, signature):
+        if not token.isascii():
+            payload_text = token[len(encoded_header) + 1 : len(signing_input)]
+            if not payload_text.isascii():
+                return TokenRejected(Reason.MALFORMED_TOKEN, "The token payload is malformed.")
+        if key.alg == "HS256":
+            # Compared as text: see Key._verify_hmac_encoded.
+            good = key._verify_hmac_encoded(signing_input, encoded_signature)
+        else:
+            signature = _b64url_decode_ascii(encoded_signature)
+            good = signature is not None and key.verify(signing_input, signature)
+        if not good:
             return TokenRejected(Reason.BAD_SIGNATURE, "The token signature is not valid.")
-        raw_payload = _b64url_decode(encoded_payload)
-        payload = None if raw_payload is None else _json_object(raw_payload)
+        raw_payload = _b64url_decode_ascii(encoded_payload)
+        payload: dict[str, Any] | None = None
+        if raw_payload is None:
+            pass
+        elif _OPEN_BRACKET in raw_payload or raw_payload.rfind(b"{") > 0:
+            payload = _json_object(raw_payload)  # nesting to count: see there
+        else:
+            # _json_object written out for a flat object (one "{", no "["), the shape
+            # of our own payloads: this runs on every first sight of a token.
+            try:
+                payload = orjson.loads(raw_payload)
+            except orjson.JSONDecodeError:
+                payload = None
+            if type(payload) is not dict or orjson.dumps(payload) != raw_payload:
+                payload = _json_object_strict(raw_payload)
         if payload is None:
             return TokenRejected(Reason.MALFORMED_TOKEN, "The token payload is malformed.")
         result = self._check_claims(payload, now)
@@ -397,12 +445,12 @@ class JWTValidator:
             if key.not_after is not None:
                 until = min(until, key.not_after + 1)
             since = result.iat if result.nbf is None else max(result.iat, result.nbf)
-            verified.put(token, result, now=now, valid_from=since - leeway, valid_until=until)
+            verified.put(token, result, now, since - leeway, until)
         return result
 
-    def _key_for(self, encoded_header: str, now: int) -> Key | TokenRejected:
+    def _key_for(self, encoded_header: bytes, now: int) -> Key | TokenRejected:
         """The key a token header names, after every check of the header."""
-        raw_header = _b64url_decode(encoded_header)
+        raw_header = _b64url_decode_ascii(encoded_header)
         header = None if raw_header is None else _json_object(raw_header)
         if header is None:
             return TokenRejected(Reason.MALFORMED_TOKEN, "The token header is malformed.")
@@ -429,8 +477,11 @@ class JWTValidator:
 
     def _check_claims(self, payload: dict[str, Any], now: int) -> Claims | TokenRejected:
         bad = _BAD_CLAIMS
-        get = payload.get
-        sub, jti, iat, exp = get("sub"), get("jti"), get("iat"), get("exp")
+        try:
+            sub, jti, iat, exp = payload["sub"], payload["jti"], payload["iat"], payload["exp"]
+        except KeyError:
+            # A required claim is missing: nothing checked before this has another reason.
+            return bad
         # What our own tokens carry (ASCII text, integer dates in range) is accepted
         # here without a call; anything else gets the full checks of _text and
         # _numeric_date, which accept the same common case.
@@ -458,7 +509,7 @@ class JWTValidator:
                 nbf = _numeric_date(payload["nbf"])
                 if nbf is None:
                     return bad
-            iss = get("iss")
+            iss = payload.get("iss")
             if iss is not None and not isinstance(iss, str):
                 return bad
         if self._issuer is not None and iss != self._issuer:
@@ -468,23 +519,33 @@ class JWTValidator:
             if parsed_aud is None:
                 return bad
             aud = parsed_aud
-        if (self._audience is None and aud) or (
-            self._audience is not None and self._audience.isdisjoint(aud)
-        ):
+        audience = self._audience
+        if (audience is None and aud) or (audience is not None and audience.isdisjoint(aud)):
             return TokenRejected(Reason.WRONG_AUDIENCE, "The token is meant for another audience.")
         if optional and "scope" in payload:
             if not isinstance(payload["scope"], str):
                 return bad
             scope = tuple(payload["scope"].split())
-        # Built without the dataclass's per-field object.__setattr__: this runs on
-        # every first sight of a token.
-        claims = claims_of(sub, jti, iat, exp, iss, aud, scope, nbf)
-        if iat > now + self._leeway:
+        # claims_of written out (see there): built without the dataclass's per-field
+        # object.__setattr__, as this runs on every first sight of a token.
+        draft = _ClaimsDraft()
+        draft.sub = sub
+        draft.jti = jti
+        draft.iat = iat
+        draft.exp = exp
+        draft.iss = iss
+        draft.aud = aud
+        draft.scope = scope
+        draft.nbf = nbf
+        draft.__class__ = Claims  # type: ignore[assignment]  # same slots: see claims_of
+        claims: Claims = draft  # type: ignore[assignment]  # it is a Claims now
+        leeway = self._leeway
+        if iat > now + leeway:
             return TokenRejected(Reason.NOT_YET_VALID, "The token was issued in the future.")
-        if nbf is not None and nbf > now + self._leeway:
+        if nbf is not None and nbf > now + leeway:
             return TokenRejected(Reason.NOT_YET_VALID, "The token is not valid yet.")
         # RFC 7519 section 4.1.4: not accepted on or after the expiry time.
-        if now - self._leeway >= exp:
+        if now - leeway >= exp:
             return TokenRejected(Reason.EXPIRED, "The token has expired.", claims)
         return claims
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
 import time
 from dataclasses import replace
@@ -31,10 +32,12 @@ from tokenauth import (
     system_clock,
 )
 from tokenauth._jwt import (
+    MAX_JSON_DEPTH,
     _b64url_decode,
     _b64url_decode_reference,
     _json_object,
     _json_object_strict,
+    _too_deep,
 )
 from tokenauth._keys import b64url
 from tokenauth.testing import FrozenClock
@@ -387,3 +390,72 @@ def test_a_clock_set_after_construction_is_the_one_used() -> None:
     assert auth._now() == NOW
     frozen.advance(7)
     assert auth._now() == NOW + 7
+
+
+@settings(max_examples=300)
+@given(st.binary(min_size=32, max_size=200), st.binary(max_size=300))
+def test_hmac_from_pad_states_is_hmac(secret: bytes, message: bytes) -> None:
+    """HS256 from the key's precomputed pad states is RFC 2104 HMAC, for short and long keys."""
+    key = Key.from_secret(secret)
+    assert key.sign(message) == hmac.digest(secret, message, "sha256")
+    assert key.verify(message, hmac.digest(secret, message, "sha256"))
+    # A copy made by a key rotation shares the states and still gives the same MACs.
+    assert key.retiring_at(NOW).sign(message) == key.sign(message)
+
+
+HMAC_KEY = HS.signing
+HMAC_TEXT = b64url(HMAC_KEY.sign(b"m"))
+
+
+def _hmac_text_variants() -> st.SearchStrategy[str]:
+    """The right signature text, near misses of it, and arbitrary text."""
+    near = st.builds(
+        lambda i, c: HMAC_TEXT[:i] + c + HMAC_TEXT[i + 1 :],
+        st.integers(0, len(HMAC_TEXT) - 1),
+        st.sampled_from(B64_CHARS),
+    )
+    return st.one_of(
+        st.just(HMAC_TEXT),
+        near,
+        st.just(HMAC_TEXT + "="),
+        st.just(HMAC_TEXT[:-1]),
+        st.text(alphabet=B64_CHARS, max_size=46),
+        st.binary(max_size=40).map(b64url),
+    )
+
+
+@settings(max_examples=1000)
+@given(_hmac_text_variants())
+def test_hmac_compared_as_text_decides_as_decoding(text: str) -> None:
+    """Comparing base64url texts accepts exactly what decoding strictly and comparing bytes
+    accepts: a canonical encoding is unique, so a non-canonical or padded text never matches."""
+    decoded = _b64url_decode_reference(text)
+    expected = decoded is not None and HMAC_KEY.verify(b"m", decoded)
+    # The validator hands over the token's bytes, with "?" for any character outside ASCII.
+    assert HMAC_KEY._verify_hmac_encoded(b"m", text.encode("ascii", "replace")) == expected
+
+
+def _nested(depth: int, kind: str) -> str:
+    if kind == "array":
+        return "[" * depth + "]" * depth
+    return '{"k":' * depth + "1" + "}" * depth
+
+
+@settings(max_examples=500)
+@given(
+    st.integers(1, 40),
+    st.sampled_from(["array", "object"]),
+    st.sampled_from(['{{"sub":"a","x":{}}}', '{{"x":{},"sub":"a"}}', "{}", '{{"a":[{}]}}']),
+)
+def test_nesting_limit_on_the_fast_road(depth: int, kind: str, template: str) -> None:
+    """Nested values are refused beyond MAX_JSON_DEPTH on either road, whatever their place."""
+    raw = template.format(_nested(depth, kind)).encode()
+    expected = None if _too_deep(raw.decode()) else _json_object_strict(raw)
+    assert _json_object(raw) == expected
+
+
+def test_nesting_limit_boundary() -> None:
+    inside = '{"x":' + _nested(MAX_JSON_DEPTH - 1, "array") + "}"
+    assert _json_object(inside.encode()) is not None
+    too_deep = '{"x":' + _nested(MAX_JSON_DEPTH, "object") + "}"
+    assert _json_object(too_deep.encode()) is None
