@@ -113,6 +113,15 @@ def main(argv: list[str]) -> int:
                         rows["PyJWT jwt.decode"].us / cold, speedup, "x", True,
                     )
                 )  # fmt: skip
+                states = rows.get(validation.HMAC_STATES_FLOOR)
+                if states is not None:
+                    goals.append(
+                        Goal(
+                            f"{alg} cold / HMAC from precomputed key states",
+                            cold / states.us, bound, "x", False,
+                            note="reported: the floor if HMAC is computed as tokenauth does",
+                        )
+                    )  # fmt: skip
                 goals.append(Goal(f"{alg} warm, memory store", warm, 1.0, "µs", False))
 
     if "redis" not in skip:
@@ -206,7 +215,11 @@ def main(argv: list[str]) -> int:
         sign = ">=" if goal.higher_is_better else "<="
         value = f"{goal.value:,.2f} {goal.unit}" if goal.value == goal.value else "not measured"
         target = f"{sign} {goal.target:,g} {goal.unit}"
-        verdict = goal.note or ("yes" if goal.holds else "NO")
+        verdict = (
+            ("yes" if goal.holds else "NO")
+            if not goal.note
+            else (f"{'yes' if goal.holds else 'no'} (not judged; {goal.note})")
+        )
         print(f"| {goal.name} | {value} | {target} | {verdict} |")
     results["goals"] = [{**vars(g), "holds": g.holds} for g in goals]
     results["seconds"] = round(time.time() - started, 1)
