@@ -98,34 +98,10 @@ class _PrincipalDraft:
     scope: tuple[str, ...]
 
 
-def claims_of(
-    sub: str,
-    jti: str,
-    iat: int,
-    exp: int,
-    iss: str | None,
-    aud: tuple[str, ...],
-    scope: tuple[str, ...],
-    nbf: int | None,
-) -> Claims:
-    """``Claims(...)`` with every field given, about four times cheaper to build."""
-    draft = _ClaimsDraft()
-    draft.sub = sub
-    draft.jti = jti
-    draft.iat = iat
-    draft.exp = exp
-    draft.iss = iss
-    draft.aud = aud
-    draft.scope = scope
-    draft.nbf = nbf
-    draft.__class__ = Claims  # type: ignore[assignment]  # same slots: see above
-    return draft  # type: ignore[return-value]  # it is a Claims now
-
-
 def principal_of(
     subject: str, method: LoginMethod, api_key_id: str | None, scope: tuple[str, ...]
 ) -> Principal:
-    """``Principal(...)`` with every field given, cheaper to build (see :func:`claims_of`)."""
+    """``Principal(...)`` with every field given, cheaper to build (see the drafts above)."""
     draft = _PrincipalDraft()
     draft.subject = subject
     draft.method = method

@@ -526,8 +526,8 @@ class JWTValidator:
             if not isinstance(payload["scope"], str):
                 return bad
             scope = tuple(payload["scope"].split())
-        # claims_of written out (see there): built without the dataclass's per-field
-        # object.__setattr__, as this runs on every first sight of a token.
+        # Built as a draft with Claims's slots, then made a Claims (see _ClaimsDraft):
+        # no per-field object.__setattr__, as this runs on every first sight of a token.
         draft = _ClaimsDraft()
         draft.sub = sub
         draft.jti = jti
@@ -537,7 +537,7 @@ class JWTValidator:
         draft.aud = aud
         draft.scope = scope
         draft.nbf = nbf
-        draft.__class__ = Claims  # type: ignore[assignment]  # same slots: see claims_of
+        draft.__class__ = Claims  # type: ignore[assignment]  # same slots
         claims: Claims = draft  # type: ignore[assignment]  # it is a Claims now
         leeway = self._leeway
         if iat > now + leeway:

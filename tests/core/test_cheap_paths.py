@@ -27,7 +27,7 @@ from tokenauth import (
     TrustedProxies,
 )
 from tokenauth._auth import _default_hash_slots
-from tokenauth._claims import claims_of, principal_of
+from tokenauth._claims import principal_of
 from tokenauth._flow import call_of
 from tokenauth._http import _B64TOKEN, _is_b64token, extract_bearer
 from tokenauth._jwt import _numeric_date, _text
@@ -51,16 +51,35 @@ def _same(built: Any, plain: Any) -> None:
         setattr(built, first, None)
 
 
-@given(texts, texts, dates, dates, st.none() | texts, scopes, scopes, st.none() | dates)
-def test_claims_of_builds_what_claims_builds(
-    sub: str, jti: str, iat: int, exp: int, iss: str | None, aud: Any, scope: Any, nbf: int | None
+ascii_texts = st.text(
+    alphabet=st.characters(min_codepoint=33, max_codepoint=126), min_size=1, max_size=8
+)
+words = st.lists(st.text(alphabet="abc:", min_size=1, max_size=4), min_size=1, max_size=3)
+
+
+@given(
+    ascii_texts, ascii_texts, st.integers(0, 2**33), st.integers(10, 2**20), st.none() | texts,
+    st.none() | words, st.none() | st.integers(0, 100),
+)  # fmt: skip
+def test_the_validator_builds_what_claims_builds(
+    sub: str, jti: str, iat: int, life: int, iss: str | None, scope: Any, before: int | None
 ) -> None:
-    built = claims_of(sub, jti, iat, exp, iss, aud, scope, nbf)
-    _same(built, Claims(sub, jti, iat, exp, iss, aud, scope, nbf))
+    """The validator builds its Claims as a draft turned into the frozen class: the
+    result is an ordinary Claims in every way a caller can look at."""
+    payload: dict[str, Any] = {"sub": sub, "jti": jti, "iat": iat, "exp": iat + life}
+    nbf = None if before is None else max(0, iat - before)
+    for name, value in (("iss", iss), ("scope", scope and " ".join(scope)), ("nbf", nbf)):
+        if value is not None:
+            payload[name] = value
+    validator = JWTValidator(KeySet.generate("HS256"), max_lifetime=2**21)
+    built = validator._check_claims(payload, now=iat)
+    assert isinstance(built, Claims)
+    plain = Claims(sub, jti, iat, iat + life, iss, (), tuple(scope or ()), nbf)
+    _same(built, plain)
     match built:
         case Claims(sub=matched_sub, jti=matched_jti):
             assert (matched_sub, matched_jti) == (sub, jti)
-    assert built.to_json() == Claims(sub, jti, iat, exp, iss, aud, scope, nbf).to_json()
+    assert built.to_json() == plain.to_json()
 
 
 @given(texts, st.sampled_from(["password", "api_key"]), st.none() | texts, scopes, texts)
