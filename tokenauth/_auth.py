@@ -590,7 +590,7 @@ class TokenAuth(_Flows):
         Returns:
             :class:`Authenticated`, or a failure to render as it says.
         """
-        now = self._now()
+        now = int(self._time())  # self._now(), written out: this runs on every request
         if self._recent:
             recent = self._recent_hit(
                 authorization, query, secure, client, forwarded_proto, forwarded, now
@@ -732,7 +732,7 @@ class AsyncTokenAuth(_Flows):
         forwarded: str | None = None,
     ) -> AuthResult:
         """Check the token of a request; see :meth:`TokenAuth.authenticate`."""
-        now = self._now()
+        now = int(self._time())  # self._now(), written out: this runs on every request
         if self._recent:
             recent = self._recent_hit(
                 authorization, query, secure, client, forwarded_proto, forwarded, now

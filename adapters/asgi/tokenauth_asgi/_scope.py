@@ -98,16 +98,17 @@ def read_inputs(scope: Scope) -> Inputs:
     with ", ") and the query string is decoded only when there is one.
     """
     authorization = forwarded_proto = forwarded = None
+    # Servers give bytes; bytes(value), for anything else, would copy bytes too.
     for key, value in scope.get("headers", ()):
         name = key.lower()
         if name == b"authorization":
-            text = bytes(value).decode("latin-1")
+            text = (value if type(value) is bytes else bytes(value)).decode("latin-1")
             authorization = text if authorization is None else f"{authorization}, {text}"
         elif name == b"x-forwarded-proto":
-            text = bytes(value).decode("latin-1")
+            text = (value if type(value) is bytes else bytes(value)).decode("latin-1")
             forwarded_proto = text if forwarded_proto is None else f"{forwarded_proto}, {text}"
         elif name == b"forwarded":
-            text = bytes(value).decode("latin-1")
+            text = (value if type(value) is bytes else bytes(value)).decode("latin-1")
             forwarded = text if forwarded is None else f"{forwarded}, {text}"
     raw_query = scope.get("query_string", b"")
     scheme = scope.get("scheme", "http")
