@@ -6,6 +6,7 @@ must happen, and never assert how fast.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -199,3 +200,42 @@ def test_lookups_in_flight_together_keep_the_first_answer(store_urls: Callable[[
         assert view.lookup("raced") is None
     finally:
         store.close()
+
+
+def test_the_view_works_in_a_process_with_many_descriptors(
+    store_urls: Callable[[], str],
+) -> None:
+    """A busy server holds more than 1,024 descriptors, which select() cannot watch: the
+    view keeps tracking with a descriptor numbered past that, and still hears news."""
+    resource = pytest.importorskip("resource")
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1200:
+        pytest.skip(f"the descriptor limit ({hard}) is too low for this test")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1200), hard))
+    url = store_urls()
+    held: list[int] = []
+    store: Any = None
+    other = open_store(url)
+    try:
+        while len(held) < 1100:
+            held.append(os.open(os.devnull, os.O_RDONLY))
+        store = open_store(viewed(url))
+        view = wait_current(store)
+        assert view._connection._sock.fileno() >= 1024
+        store.add(record("lv-many"))
+        assert store.get("lv-many") is not None
+        time.sleep(0.6)  # a few rounds of the tracking thread's waits and pings
+        assert view.current
+        assert view.lookup("lv-many") is not MISS  # still answered from memory
+        assert other.remove("lv-many") is True
+        deadline = time.monotonic() + TIMEOUT
+        while store.get("lv-many") is not None:
+            assert time.monotonic() < deadline, "the revocation never reached the view"
+            time.sleep(0.001)
+    finally:
+        if store is not None:
+            store.close()
+        other.close()
+        for fd in held:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))

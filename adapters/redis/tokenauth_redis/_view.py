@@ -33,6 +33,7 @@ from __future__ import annotations
 import enum
 import logging
 import select
+import socket
 import threading
 import time
 from collections import deque
@@ -55,6 +56,23 @@ DEFAULT_MAX_LAG = 1.0
 _CHANNEL = b"__redis__:invalidate"
 _BACKOFF_START = 0.05
 _BACKOFF_CAP = 1.0
+
+
+def _never_readable(timeout: float) -> bool:
+    return False
+
+
+def _readable_check(sock: socket.socket) -> Callable[[float], bool]:
+    """Whether ``sock`` has data (or was closed), waiting up to ``timeout`` seconds.
+
+    ``poll`` where the platform has it: ``select`` cannot watch a descriptor
+    numbered 1024 or more, which a busy server's process reaches.
+    """
+    if hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(sock, select.POLLIN)
+        return lambda timeout: bool(poller.poll(timeout * 1000.0))
+    return lambda timeout: bool(select.select([sock], [], [], timeout)[0])  # pragma: no cover
 
 
 class Miss(enum.Enum):
@@ -101,6 +119,8 @@ class LocalView:
         # Held by whoever reads the tracking connection: its thread, or a lookup.
         self._reading = threading.Lock()
         self._connection: Any = None
+        # Whether the tracking connection's socket has news, for lookups (under _reading).
+        self._readable: Callable[[float], bool] = _never_readable
         #: The server's id for the tracking connection, once there is one.
         self.client_id: int | None = None
         self._pings: deque[float] = deque()
@@ -136,7 +156,9 @@ class LocalView:
             return
         try:
             connection = self._connection
-            if connection is not None:
+            # A drain always empties the parser's buffer, so news waits on the socket,
+            # which one poll asks about more cheaply than the parser's own check.
+            if connection is not None and self._readable(0.0):
                 self._drain(connection)
         except (RedisError, OSError):
             # The thread meets the same failure on its next read, and empties the view.
@@ -229,6 +251,7 @@ class LocalView:
             finally:
                 with self._reading:
                     self._connection = None
+                    self._readable = _never_readable
                 self._lose()
                 if connection is not None:
                     connection.disconnect()
@@ -251,6 +274,7 @@ class LocalView:
         with self._reading:
             self._pings.clear()
             self._connection = connection
+            self._readable = _readable_check(connection._sock)
         with self._lock:
             self._entries.clear()
             self._reserved.clear()
@@ -259,6 +283,9 @@ class LocalView:
     def _listen(self, connection: Any) -> None:
         interval = self._max_lag / 4
         next_ping = time.monotonic()
+        # The thread's own check: a poll object is not to be used by two threads at once,
+        # and lookups use theirs (under _reading) while this one waits.
+        wait = _readable_check(connection._sock)
         while not self._stop.is_set():
             with self._reading:
                 now = time.monotonic()
@@ -273,7 +300,7 @@ class LocalView:
                     raise ConnectionError("a lookup found the tracking connection broken")
             # Wait for news on the socket itself: whatever a parser had buffered was
             # read by the drain above, under the same lock.
-            select.select([connection._sock], [], [], max(0.0, min(interval, next_ping - now)))
+            wait(max(0.0, min(interval, next_ping - now)))
 
     def _drain(self, connection: Any) -> None:
         """Apply every message Redis has sent so far; the caller holds ``_reading``."""
