@@ -64,7 +64,7 @@ from ._results import (
     Unauthorized,
     authenticated_of,
 )
-from ._store import AsyncTokenStore, TokenStore
+from ._store import AsyncTokenStore, TokenRecord, TokenStore
 
 __all__ = ["AsyncTokenAuth", "TokenAuth"]
 
@@ -221,6 +221,25 @@ class _Flows:
             self._recent.pop(authorization, None)
             return None
         return result
+
+    def _still_stored(
+        self, result: Authenticated, record: TokenRecord | None, authorization: str | None
+    ) -> bool:
+        """Whether ``record`` is the one ``result``'s principal was built from.
+
+        When it is not (revoked, or stored anew for someone else), the header is
+        forgotten and the full flow gives the answer.
+        """
+        principal = result.principal
+        if (
+            record is not None
+            and record.subject == principal.subject
+            and record.method == principal.method
+            and record.api_key_id == principal.api_key_id
+        ):
+            return True
+        self._recent.pop(authorization or "", None)
+        return False
 
     def _remember(self, authorization: str | None, query: Query | None, result: AuthResult) -> None:
         """Remember a header's Authenticated result, when a repeat can be recognised."""
@@ -600,16 +619,8 @@ class TokenAuth(_Flows):
                     record = self.store.get(recent.claims.jti)
                 except _STORE_FAILURES as exc:
                     return self._unavailable(exc, now, client)
-                # Still stored, as the record the principal was built from.
-                principal = recent.principal
-                if (
-                    record is not None
-                    and record.subject == principal.subject
-                    and record.method == principal.method
-                    and record.api_key_id == principal.api_key_id
-                ):
+                if self._still_stored(recent, record, authorization):
                     return recent
-                self._recent.pop(authorization or "", None)
         flow = self._authenticate(
             authorization, query, secure, client, forwarded_proto, forwarded, now
         )
@@ -746,15 +757,8 @@ class AsyncTokenAuth(_Flows):
                         record = await record
                 except _STORE_FAILURES as exc:
                     return self._unavailable(exc, now, client)
-                principal = recent.principal
-                if (
-                    record is not None
-                    and record.subject == principal.subject
-                    and record.method == principal.method
-                    and record.api_key_id == principal.api_key_id
-                ):
+                if self._still_stored(recent, record, authorization):
                     return recent
-                self._recent.pop(authorization or "", None)
         flow = self._authenticate(
             authorization, query, secure, client, forwarded_proto, forwarded, now
         )
