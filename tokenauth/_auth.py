@@ -609,7 +609,7 @@ class TokenAuth(_Flows):
         Returns:
             :class:`Authenticated`, or a failure to render as it says.
         """
-        now = int(self._time())  # self._now(), written out: this runs on every request
+        now = self._now()
         if self._recent:
             recent = self._recent_hit(
                 authorization, query, secure, client, forwarded_proto, forwarded, now
@@ -743,7 +743,7 @@ class AsyncTokenAuth(_Flows):
         forwarded: str | None = None,
     ) -> AuthResult:
         """Check the token of a request; see :meth:`TokenAuth.authenticate`."""
-        now = int(self._time())  # self._now(), written out: this runs on every request
+        now = self._now()
         if self._recent:
             recent = self._recent_hit(
                 authorization, query, secure, client, forwarded_proto, forwarded, now
