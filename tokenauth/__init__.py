@@ -8,8 +8,7 @@ every request. See the README for a tour.
 
 from __future__ import annotations
 
-from ._auth import AsyncTokenAuth, TokenAuth
-from ._authn import (
+from ._authenticators import (
     API_KEY_PREFIX,
     ApiKeyAuthenticator,
     Authenticator,
@@ -23,6 +22,7 @@ from ._authn import (
 )
 from ._claims import Claims, Principal
 from ._clock import Clock, system_clock
+from ._drivers import Call, Flow, run_async, run_sync
 from ._errors import (
     AlreadyExistsError,
     ConfigurationError,
@@ -33,7 +33,7 @@ from ._errors import (
     WeakKeyError,
 )
 from ._events import EventKind, RedactingFilter, SecurityEvent, redact
-from ._flow import Call, Flow, run_async, run_sync
+from ._frontdoor import AsyncTokenAuth, TokenAuth
 from ._http import BasicCredentials, Query, TrustedProxies, extract_bearer, is_secure, parse_basic
 from ._jwt import (
     IssuedToken,

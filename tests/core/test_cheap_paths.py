@@ -26,9 +26,9 @@ from tokenauth import (
     TokenRejected,
     TrustedProxies,
 )
-from tokenauth._auth import _default_hash_slots
 from tokenauth._claims import principal_of
-from tokenauth._flow import call_of
+from tokenauth._drivers import call_of
+from tokenauth._frontdoor import _default_hash_slots
 from tokenauth._http import _B64TOKEN, _is_b64token, extract_bearer
 from tokenauth._jwt import _numeric_date, _text
 from tokenauth._results import Reason, authenticated_of

@@ -19,8 +19,8 @@ import argon2
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from ._claims import Principal
+from ._drivers import Call, Flow
 from ._errors import ConfigurationError
-from ._flow import Call, Flow
 from ._http import BasicCredentials
 from ._registry import (
     ApiKeyRecord,

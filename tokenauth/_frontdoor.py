@@ -1,7 +1,7 @@
 """The flows of the HTTP contract, and the sync and async front doors that run them.
 
 :class:`TokenAuth` and :class:`AsyncTokenAuth` share every decision: each
-public method builds a flow (see ``tokenauth._flow``) from the same code and
+public method builds a flow (see ``tokenauth._drivers``) from the same code and
 only the driver differs.
 """
 
@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 import argon2
 
-from ._authn import (
+from ._authenticators import (
     ApiKeyAuthenticator,
     Authenticator,
     BasicAuthenticator,
@@ -29,9 +29,9 @@ from ._authn import (
 )
 from ._claims import Claims, Principal, principal_of
 from ._clock import Clock, system_clock
+from ._drivers import Call, Flow, call_of, run_async, run_sync
 from ._errors import ConfigurationError, StoreError
 from ._events import EventHook, EventKind, SecurityEvent, emit
-from ._flow import Call, Flow, call_of, run_async, run_sync
 from ._http import (
     Query,
     TrustedProxies,
