@@ -55,6 +55,7 @@ from ._registry import (
     UserRecord,
     UserRegistry,
 )
+from ._request import Request
 from ._results import (
     Authenticated,
     AuthResult,
@@ -132,6 +133,7 @@ __all__ = [
     "Reason",
     "RedactingFilter",
     "RegistryBackend",
+    "Request",
     "Response",
     "SecurityEvent",
     "StoreBackend",
