@@ -14,9 +14,12 @@ import os
 import time
 from collections.abc import Iterable
 from types import CoroutineType
-from typing import Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 import argon2
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 from ._authenticators import (
     ApiKeyAuthenticator,
@@ -33,7 +36,6 @@ from ._drivers import Call, Flow, call_of, run_async, run_sync
 from ._errors import ConfigurationError, StoreError
 from ._events import EventHook, EventKind, SecurityEvent, emit
 from ._http import (
-    Query,
     TrustedProxies,
     carries_no_query_token,
     extract_bearer,
@@ -50,7 +52,7 @@ from ._registry import (
     UserRecord,
     UserRegistry,
 )
-from ._request import Request, _make_request
+from ._request import Request, RequestFields
 from ._results import (
     Authenticated,
     AuthResult,
@@ -90,17 +92,9 @@ def _default_hash_slots(hasher: argon2.PasswordHasher | None) -> int:
 _BOTH_FORMS = "pass either a Request alone or the keyword form (header, secure=...), not both"
 
 
-def _as_request(
-    authorization: str | None,
-    query: Query | None,
-    secure: bool | None,
-    client: str | None,
-    forwarded_proto: str | None,
-    forwarded: str | None,
-    user_agent: str | None,
-) -> Request:
-    """The :class:`Request` of the front doors' keyword form."""
-    if secure is None:
+def _keyword_request(authorization: object, fields: dict[str, Any]) -> Request:
+    """The :class:`Request` of the front doors' keyword form, with errors that say what to pass."""
+    if "secure" not in fields:
         raise TypeError(
             "say whether the connection is HTTPS: pass secure=True or secure=False "
             "(or a tokenauth.Request)"
@@ -109,9 +103,7 @@ def _as_request(
         raise TypeError(
             f"the Authorization header must be a str or None, not {type(authorization).__name__}"
         )
-    return _make_request(
-        authorization, query, secure, client, forwarded_proto, forwarded, user_agent
-    )
+    return Request(authorization=authorization, **fields)
 
 
 class _Flows:
@@ -564,32 +556,14 @@ class TokenAuth(_Flows):
 
     @overload
     def login(
-        self,
-        authorization: str | None,
-        /,
-        *,
-        secure: bool,
-        client: str | None = None,
-        forwarded_proto: str | None = None,
-        forwarded: str | None = None,
-        user_agent: str | None = None,
+        self, authorization: str | None, /, **fields: Unpack[RequestFields]
     ) -> LoginResult: ...
 
-    def login(
-        self,
-        request: Request | str | None,
-        /,
-        *,
-        secure: bool | None = None,
-        client: str | None = None,
-        forwarded_proto: str | None = None,
-        forwarded: str | None = None,
-        user_agent: str | None = None,
-    ) -> LoginResult:
+    def login(self, request: Request | str | None, /, **fields: Any) -> LoginResult:
         """Trade Basic credentials for a token.
 
         Pass the request as a :class:`~tokenauth.Request`, or in keyword form:
-        the ``Authorization`` header value (or None) and the fields of
+        the ``Authorization`` header value (or None) and any other fields of
         :class:`~tokenauth.Request` as keywords, ``secure`` among them.
 
         Returns:
@@ -599,10 +573,8 @@ class TokenAuth(_Flows):
             TypeError: Neither a Request nor ``secure=`` was given, or both.
         """
         if not isinstance(request, Request):
-            request = _as_request(
-                request, None, secure, client, forwarded_proto, forwarded, user_agent
-            )
-        elif secure is not None or client or forwarded_proto or forwarded or user_agent:
+            request = _keyword_request(request, fields)
+        elif fields:
             raise TypeError(_BOTH_FORMS)
         now = self._now()
         flow = self._login(request, self.is_https(request), now)
@@ -613,34 +585,14 @@ class TokenAuth(_Flows):
 
     @overload
     def authenticate(
-        self,
-        authorization: str | None,
-        /,
-        *,
-        query: Query | None = None,
-        secure: bool,
-        client: str | None = None,
-        forwarded_proto: str | None = None,
-        forwarded: str | None = None,
-        user_agent: str | None = None,
+        self, authorization: str | None, /, **fields: Unpack[RequestFields]
     ) -> AuthResult: ...
 
-    def authenticate(
-        self,
-        request: Request | str | None,
-        /,
-        *,
-        query: Query | None = None,
-        secure: bool | None = None,
-        client: str | None = None,
-        forwarded_proto: str | None = None,
-        forwarded: str | None = None,
-        user_agent: str | None = None,
-    ) -> AuthResult:
+    def authenticate(self, request: Request | str | None, /, **fields: Any) -> AuthResult:
         """Check the token of a request to a secured path.
 
         Pass the request as a :class:`~tokenauth.Request`, or in keyword form:
-        the ``Authorization`` header value (or None) and the fields of
+        the ``Authorization`` header value (or None) and any other fields of
         :class:`~tokenauth.Request` as keywords, ``secure`` among them.
 
         Returns:
@@ -650,10 +602,8 @@ class TokenAuth(_Flows):
             TypeError: Neither a Request nor ``secure=`` was given, or both.
         """
         if not isinstance(request, Request):
-            request = _as_request(
-                request, query, secure, client, forwarded_proto, forwarded, user_agent
-            )
-        elif secure is not None or query or client or forwarded_proto or forwarded or user_agent:
+            request = _keyword_request(request, fields)
+        elif fields:
             raise TypeError(_BOTH_FORMS)
         now = self._now()
         https = self.is_https(request)
@@ -766,34 +716,14 @@ class AsyncTokenAuth(_Flows):
 
     @overload
     async def login(
-        self,
-        authorization: str | None,
-        /,
-        *,
-        secure: bool,
-        client: str | None = None,
-        forwarded_proto: str | None = None,
-        forwarded: str | None = None,
-        user_agent: str | None = None,
+        self, authorization: str | None, /, **fields: Unpack[RequestFields]
     ) -> LoginResult: ...
 
-    async def login(
-        self,
-        request: Request | str | None,
-        /,
-        *,
-        secure: bool | None = None,
-        client: str | None = None,
-        forwarded_proto: str | None = None,
-        forwarded: str | None = None,
-        user_agent: str | None = None,
-    ) -> LoginResult:
+    async def login(self, request: Request | str | None, /, **fields: Any) -> LoginResult:
         """Trade Basic credentials for a token; see :meth:`TokenAuth.login`."""
         if not isinstance(request, Request):
-            request = _as_request(
-                request, None, secure, client, forwarded_proto, forwarded, user_agent
-            )
-        elif secure is not None or client or forwarded_proto or forwarded or user_agent:
+            request = _keyword_request(request, fields)
+        elif fields:
             raise TypeError(_BOTH_FORMS)
         now = self._now()
         flow = self._login(request, self.is_https(request), now)
@@ -804,36 +734,14 @@ class AsyncTokenAuth(_Flows):
 
     @overload
     async def authenticate(
-        self,
-        authorization: str | None,
-        /,
-        *,
-        query: Query | None = None,
-        secure: bool,
-        client: str | None = None,
-        forwarded_proto: str | None = None,
-        forwarded: str | None = None,
-        user_agent: str | None = None,
+        self, authorization: str | None, /, **fields: Unpack[RequestFields]
     ) -> AuthResult: ...
 
-    async def authenticate(
-        self,
-        request: Request | str | None,
-        /,
-        *,
-        query: Query | None = None,
-        secure: bool | None = None,
-        client: str | None = None,
-        forwarded_proto: str | None = None,
-        forwarded: str | None = None,
-        user_agent: str | None = None,
-    ) -> AuthResult:
+    async def authenticate(self, request: Request | str | None, /, **fields: Any) -> AuthResult:
         """Check the token of a request; see :meth:`TokenAuth.authenticate`."""
         if not isinstance(request, Request):
-            request = _as_request(
-                request, query, secure, client, forwarded_proto, forwarded, user_agent
-            )
-        elif secure is not None or query or client or forwarded_proto or forwarded or user_agent:
+            request = _keyword_request(request, fields)
+        elif fields:
             raise TypeError(_BOTH_FORMS)
         now = self._now()
         https = self.is_https(request)

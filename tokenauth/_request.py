@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict
 
 from ._frozen import maker
 from ._http import Query
 
-__all__ = ["Request"]
+__all__ = ["Request", "RequestFields"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -61,6 +61,24 @@ class Request:
             user_agent: str | None,
         ) -> Request:
             """``Request(...)`` with every field given positionally, in declaration order."""
+
+
+class _RequiredFields(TypedDict):
+    secure: bool
+
+
+class RequestFields(_RequiredFields, total=False):
+    """The fields of :class:`Request` other than ``authorization``, as keywords.
+
+    The front doors' keyword form (``auth.authenticate(header, secure=True)``)
+    takes these and builds the :class:`Request`.
+    """
+
+    query: Query | None
+    client: str | None
+    forwarded_proto: str | None
+    forwarded: str | None
+    user_agent: str | None
 
 
 _make_request: Callable[..., Request] = maker(Request)
