@@ -11,6 +11,7 @@ from __future__ import annotations
 import hmac
 import secrets
 import string
+import time
 import unicodedata
 import zlib
 from typing import Protocol
@@ -191,7 +192,10 @@ class PasswordAuthenticator:
         """Set up, and hash one throwaway password for the unknown-user path."""
         self.users = users
         self.hasher = hasher or default_password_hasher()
+        started = time.perf_counter()
         self._dummy_hash = self.hasher.hash(secrets.token_urlsafe(16))
+        #: How long that one hash took, in seconds: a first guess of a login's cost.
+        self.hash_seconds = time.perf_counter() - started
 
     def _verify(self, password_hash: str, password: str) -> tuple[bool, bool]:
         try:
