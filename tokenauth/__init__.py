@@ -71,6 +71,7 @@ from ._results import (
     Unauthorized,
 )
 from ._store import (
+    MAX_LEEWAY,
     AsyncTokenStore,
     LoginMethod,
     RegistryBackend,
@@ -88,6 +89,7 @@ from ._store import (
 
 __all__ = [
     "API_KEY_PREFIX",
+    "MAX_LEEWAY",
     "Algorithm",
     "AlreadyExistsError",
     "ApiKeyAuthenticator",
