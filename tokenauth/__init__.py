@@ -55,6 +55,7 @@ from ._registry import (
     UserRecord,
     UserRegistry,
 )
+from ._request import Request
 from ._results import (
     Authenticated,
     AuthResult,
@@ -153,6 +154,7 @@ __all__ = [
     "Reason",
     "RedactingFilter",
     "RegistryBackend",
+    "Request",
     "Response",
     "SecurityEvent",
     "StoreBackend",
