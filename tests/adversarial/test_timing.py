@@ -85,7 +85,7 @@ def test_failed_logins_take_the_same_time_for_every_kind_of_user() -> None:
     top-up its wrong passwords answered in about a third of the time.
     """
     auth = _deployment()
-    stale = auth.users.get_user("stale")  # type: ignore[union-attr]
+    stale = auth.users.get_user("stale")
     assert isinstance(stale, UserRecord)
     assert auth.authenticator is not None
     spreads = []
@@ -103,7 +103,7 @@ def test_a_stale_hash_is_still_replaced_on_a_good_login() -> None:
     """The top-up touches failures only: a right password upgrades the stale hash."""
     auth = _deployment()
     assert auth.login(basic("stale", "right password"), secure=True).status == 200
-    user = auth.users.get_user("stale")  # type: ignore[union-attr]
+    user = auth.users.get_user("stale")
     assert user is not None
     assert not _current().check_needs_rehash(user.password_hash)
 
