@@ -106,11 +106,11 @@ def endpoint(kind: str) -> Any:
     if kind != "starlette":
         raise ValueError(f"unknown endpoint kind: {kind!r}")
     from starlette.applications import Starlette
-    from starlette.requests import Request
+    from starlette.requests import Request as StarletteRequest
     from starlette.responses import PlainTextResponse
     from starlette.routing import Route
 
-    async def hello(request: Request) -> PlainTextResponse:
+    async def hello(request: StarletteRequest) -> PlainTextResponse:
         return PlainTextResponse("ok")
 
     return Starlette(routes=[Route("/", hello)])

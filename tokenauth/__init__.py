@@ -74,6 +74,7 @@ from ._results import (
     Unauthorized,
 )
 from ._store import (
+    MAX_LEEWAY,
     AsyncTokenStore,
     LoginMethod,
     RegistryBackend,
@@ -102,6 +103,7 @@ from ._throttle import (
 
 __all__ = [
     "API_KEY_PREFIX",
+    "MAX_LEEWAY",
     "Algorithm",
     "AlreadyExistsError",
     "ApiKeyAuthenticator",
