@@ -59,8 +59,8 @@ from . import (
     open_async_store,
     open_async_user_registry,
     open_store,
-    store_backend,
 )
+from .extend import store_backend
 
 __all__ = ["main", "parse_api_key_option", "parse_user_option"]
 
