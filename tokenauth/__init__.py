@@ -91,6 +91,7 @@ from ._results import (
     Unauthorized,
 )
 from ._store import (
+    MAX_LEEWAY,
     AsyncTokenStore,
     LoginMethod,
     TokenRecord,
@@ -116,6 +117,7 @@ from ._throttle import (
 
 __all__ = [
     "API_KEY_PREFIX",
+    "MAX_LEEWAY",
     "Algorithm",
     "AlreadyExistsError",
     "ApiKeyAuthenticator",

@@ -492,7 +492,8 @@ class _Flows:
         return new_user(username, password, now=self._now(), scope=scope, hasher=self._hasher)
 
     def _purge_expired(self) -> Flow[int]:
-        count: int = yield Call(self.store.purge_expired, (self._now(),))
+        # Past the leeway only: a token inside it is still accepted, so its record stays.
+        count: int = yield Call(self.store.purge_expired, (self._now() - self._leeway,))
         return count
 
 
@@ -648,7 +649,7 @@ class TokenAuth(_Flows):
         return run_sync(self._add_user(username, password, scope))
 
     def purge_expired(self) -> int:
-        """Remove every expired token from the store; returns how many."""
+        """Remove every token expired past the leeway from the store; returns how many."""
         return run_sync(self._purge_expired())
 
 
@@ -792,5 +793,5 @@ class AsyncTokenAuth(_Flows):
         return await run_async(self._add_user(username, password, scope), self._hash_slots)
 
     async def purge_expired(self) -> int:
-        """Remove every expired token from the store; returns how many."""
+        """Remove every token expired past the leeway from the store; returns how many."""
         return await run_async(self._purge_expired())
