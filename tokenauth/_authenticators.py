@@ -205,10 +205,10 @@ class PasswordAuthenticator:
         self.hasher = hasher or default_password_hasher()
         started = time.perf_counter()
         self._dummy_hash = self.hasher.hash(secrets.token_urlsafe(16))
+        #: How long that one hash took, in seconds: a first guess of a login's cost.
+        self.hash_seconds = time.perf_counter() - started
         # Durations of checks at the current parameters, seeded with that hash's.
-        self._current_costs: deque[float] = deque(
-            [time.perf_counter() - started], maxlen=_COST_SAMPLES
-        )
+        self._current_costs: deque[float] = deque([self.hash_seconds], maxlen=_COST_SAMPLES)
 
     def _is_current(self, password_hash: str) -> bool:
         try:
