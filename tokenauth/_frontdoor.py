@@ -14,9 +14,12 @@ import os
 import time
 from collections.abc import Iterable
 from types import CoroutineType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 import argon2
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 from ._authenticators import (
     ApiKeyAuthenticator,
@@ -33,7 +36,6 @@ from ._drivers import Call, Flow, call_of, run_async, run_sync
 from ._errors import ConfigurationError, StoreError
 from ._events import EventHook, EventKind, SecurityEvent, emit
 from ._http import (
-    Query,
     TrustedProxies,
     carries_no_query_token,
     extract_bearer,
@@ -50,6 +52,7 @@ from ._registry import (
     UserRecord,
     UserRegistry,
 )
+from ._request import Request, RequestFields
 from ._results import (
     Authenticated,
     AuthResult,
@@ -59,16 +62,21 @@ from ._results import (
     LoggedOut,
     LoginResult,
     LogoutResult,
+    Overloaded,
     Reason,
     StoreUnavailable,
+    TooManyRequests,
     Unauthorized,
     authenticated_of,
 )
+from ._shedding import HashQueue
 from ._store import AsyncTokenStore, TokenRecord, TokenStore
+from ._throttle import Limit, LoginThrottle, client_address
 
 __all__ = ["AsyncTokenAuth", "TokenAuth"]
 
 R = TypeVar("R")
+_Refusal = TypeVar("_Refusal", TooManyRequests, Overloaded)
 _log = logging.getLogger("tokenauth")
 #: Failures of a store call that mean "the store is not there": fail closed with 503.
 _STORE_FAILURES = (StoreError, OSError)
@@ -84,6 +92,23 @@ def _default_hash_slots(hasher: argon2.PasswordHasher | None) -> int:
     """
     lanes = (hasher or default_password_hasher()).parallelism
     return max(1, (os.cpu_count() or 1) // max(1, lanes))
+
+
+_BOTH_FORMS = "pass either a Request alone or the keyword form (header, secure=...), not both"
+
+
+def _keyword_request(authorization: object, fields: dict[str, Any]) -> Request:
+    """The :class:`Request` of the front doors' keyword form, with errors that say what to pass."""
+    if "secure" not in fields:
+        raise TypeError(
+            "say whether the connection is HTTPS: pass secure=True or secure=False "
+            "(or a tokenauth.Request)"
+        )
+    if authorization is not None and not isinstance(authorization, str):
+        raise TypeError(
+            f"the Authorization header must be a str or None, not {type(authorization).__name__}"
+        )
+    return Request(authorization=authorization, **fields)
 
 
 class _Flows:
@@ -110,6 +135,7 @@ class _Flows:
         on_event: EventHook | None = None,
         token_issuer: TokenIssuer | None = None,
         token_validator: TokenValidator | None = None,
+        throttle: LoginThrottle | None = None,
     ) -> None:
         if any(c in realm for c in '\r\n"\\') or not realm.isprintable():
             raise ConfigurationError("the realm must be printable, without quotes or backslashes")
@@ -141,6 +167,7 @@ class _Flows:
                 else ApiKeyAuthenticator(api_keys, pepper=pepper or b""),
             )
         self.authenticator = authenticator
+        self.throttle = throttle
         self._no_token = Unauthorized.no_token(realm)
         # Authorization header -> the Authenticated result it last produced. A repeat
         # of the header skips parsing and the flow driver, never a check: see _recent_hit.
@@ -176,6 +203,22 @@ class _Flows:
         self._emit(EventKind.STORE_UNAVAILABLE, now, client=client)
         return StoreUnavailable.make()
 
+    def _refused(self, result: _Refusal, now: int, who: str | None, client: str | None) -> _Refusal:
+        """Emit the refusal event for a login turned away before its password was checked."""
+        self._emit(EventKind.LOGIN_REFUSED, now, subject=who, reason=result.reason, client=client)
+        return result
+
+    def _admit_hash(self) -> int:
+        """0 to let a password login hash now, else the seconds for ``Retry-After``.
+
+        The synchronous front door hashes in the server's own threads and sheds
+        nothing; the asynchronous one asks its :class:`HashQueue`.
+        """
+        return 0
+
+    def _release_hash(self) -> None:
+        """An admitted password login is done (see :meth:`_admit_hash`)."""
+
     # -- the repeat of a header -----------------------------------------------------
     #
     # A request whose Authorization header produced an Authenticated result before
@@ -190,32 +233,16 @@ class _Flows:
     # method and API key the principal was built from. Any miss takes the full
     # flow, which gives the reason and the events.
 
-    def _recent_hit(
-        self,
-        authorization: str | None,
-        query: Query | None,
-        secure: bool,
-        client: str | None,
-        forwarded_proto: str | None,
-        forwarded: str | None,
-        now: int,
-    ) -> Authenticated | None:
+    def _recent_hit(self, request: Request, https: bool, now: int) -> Authenticated | None:
         """The remembered result for this header, if all but the store check pass again."""
+        authorization = request.authorization
         if authorization is None:
             return None
         result = self._recent.get(authorization)
         if result is None:
             return None
-        if query and not carries_no_query_token(query):
-            return None
-        if (
-            not secure
-            # The usual proxied request, decided as is_secure decides it, in one step.
-            and not (
-                forwarded_proto == "https" and forwarded is None and client in self.trusted_proxies
-            )
-            and not self._secure(secure, client, forwarded_proto, forwarded)
-        ):
+        query = request.query
+        if (query and not carries_no_query_token(query)) or not https:
             return None
         if self.validator.validate(result.token, now=now) is not result.claims:
             self._recent.pop(authorization, None)
@@ -241,8 +268,10 @@ class _Flows:
         self._recent.pop(authorization or "", None)
         return False
 
-    def _remember(self, authorization: str | None, query: Query | None, result: AuthResult) -> None:
+    def _remember(self, request: Request, result: AuthResult) -> None:
         """Remember a header's Authenticated result, when a repeat can be recognised."""
+        authorization = request.authorization
+        query = request.query
         if (
             authorization is None
             or type(result) is not Authenticated
@@ -259,30 +288,25 @@ class _Flows:
                 del recent[next(iter(recent))]
         recent[authorization] = result
 
-    def request_is_secure(
-        self,
-        *,
-        secure: bool,
-        client: str | None = None,
-        forwarded_proto: str | None = None,
-        forwarded: str | None = None,
-    ) -> bool:
-        """Whether a request counts as HTTPS; forwarding headers count from trusted proxies only.
+    def is_https(self, request: Request) -> bool:
+        """Whether ``request`` counts as HTTPS: the one place this is decided.
 
-        Bindings use it for endpoints of their own (a JWKS document, a 405) so
-        that every path refuses plain HTTP the same way.
+        The connection's own answer holds unless the peer is a trusted proxy,
+        whose ``Forwarded`` or ``X-Forwarded-Proto`` then decides (see
+        :func:`~tokenauth.is_secure`). Bindings use it for endpoints of their
+        own (a JWKS document, a 405) so that every path refuses plain HTTP the
+        same way; the front doors decide it once per request.
         """
-        return self._secure(secure, client, forwarded_proto, forwarded)
-
-    def _secure(
-        self, secure: bool, client: str | None, forwarded_proto: str | None, forwarded: str | None
-    ) -> bool:
+        proxies = self.trusted_proxies
+        client = request.client
+        if not proxies.networks or client is None or client not in proxies:
+            return request.secure
         return is_secure(
-            secure=secure,
+            secure=request.secure,
             client=client,
-            forwarded_proto=forwarded_proto,
-            forwarded=forwarded,
-            trusted_proxies=self.trusted_proxies,
+            forwarded_proto=request.forwarded_proto,
+            forwarded=request.forwarded,
+            trusted_proxies=proxies,
         )
 
     @property
@@ -313,16 +337,10 @@ class _Flows:
 
     # -- flows ----------------------------------------------------------------------
 
-    def _login(
-        self,
-        authorization: str | None,
-        secure: bool,
-        client: str | None,
-        forwarded_proto: str | None,
-        forwarded: str | None,
-    ) -> Flow[LoginResult]:
-        now = self._now()
-        if not self._secure(secure, client, forwarded_proto, forwarded):
+    def _login(self, request: Request, https: bool, now: int) -> Flow[LoginResult]:
+        client = request.client
+        authorization = request.authorization
+        if not https:
             self._emit(EventKind.HTTPS_VIOLATION, now, client=client)
             # A bearer token sent here in clear text is as exposed as anywhere else.
             exposed = extract_bearer(authorization, None, realm=self.realm, allow_query=False)
@@ -335,12 +353,34 @@ class _Flows:
             return credentials
         # An API key travels as the username: never log it.
         who = None if credentials.is_api_key else credentials.username
+        throttle = self.throttle
+        counted: tuple[tuple[str, Limit], ...] = ()
+        if throttle is not None:
+            # Before any hashing: a throttled login costs a counter read, no argon2.
+            address = client_address(client, request.forwarded, self.trusted_proxies)
+            counted = throttle.keys(who, address)
+            wait = yield from throttle.check(counted, now=now)
+            if wait:
+                return self._refused(TooManyRequests.login(wait), now, who, client)
         outcome: Principal | Reason = Reason.UNKNOWN_USER
         if self.authenticator is not None:
-            outcome = yield from self.authenticator.authenticate(credentials, now=now)
+            hashes = not credentials.is_api_key
+            if hashes:
+                wait = self._admit_hash()
+                if wait:
+                    return self._refused(Overloaded.login(wait), now, who, client)
+            try:
+                outcome = yield from self.authenticator.authenticate(credentials, now=now)
+            finally:
+                if hashes:
+                    self._release_hash()
         if isinstance(outcome, Reason):
+            if throttle is not None:
+                yield from throttle.failed(counted, now=now)
             self._emit(EventKind.LOGIN_REFUSED, now, subject=who, reason=outcome, client=client)
             return Unauthorized.login(self.realm, outcome)
+        if throttle is not None:
+            yield from throttle.succeeded(counted)
         issued = self.issuer.issue(outcome, now=now)
         yield Call(self.store.add, (issued.record,))
         if outcome.api_key_id is not None and self.api_keys is not None:
@@ -407,20 +447,15 @@ class _Flows:
                 reason=Reason.HTTPS_REQUIRED, client=client,
             )  # fmt: skip
 
-    def _authenticate(
-        self,
-        authorization: str | None,
-        query: Query | None,
-        secure: bool,
-        client: str | None,
-        forwarded_proto: str | None,
-        forwarded: str | None,
-        now: int,
-    ) -> Flow[AuthResult]:
+    def _authenticate(self, request: Request, https: bool, now: int) -> Flow[AuthResult]:
+        client = request.client
         token = extract_bearer(
-            authorization, query, realm=self.realm, allow_query=self.allow_query_token
+            request.authorization,
+            request.query,
+            realm=self.realm,
+            allow_query=self.allow_query_token,
         )
-        if not self._secure(secure, client, forwarded_proto, forwarded):
+        if not https:
             self._emit(EventKind.HTTPS_VIOLATION, now, client=client)
             if isinstance(token, str):
                 yield from self._revoke_exposed(token, now, client)
@@ -502,7 +537,8 @@ class _Flows:
         return new_user(username, password, now=self._now(), scope=scope, hasher=self._hasher)
 
     def _purge_expired(self) -> Flow[int]:
-        count: int = yield Call(self.store.purge_expired, (self._now(),))
+        # Past the leeway only: a token inside it is still accepted, so its record stays.
+        count: int = yield Call(self.store.purge_expired, (self._now() - self._leeway,))
         return count
 
 
@@ -528,6 +564,9 @@ class TokenAuth(_Flows):
         on_event: Called with every :class:`~tokenauth.SecurityEvent`.
         token_issuer: Replaces the built-in JWT issuer.
         token_validator: Replaces the built-in JWT validator.
+        throttle: Counts failed logins per account and per client address and
+            answers 429 past its limits, before any password is hashed (see
+            :class:`~tokenauth.LoginThrottle`). None (the default) throttles nothing.
     """
 
     def __init__(
@@ -551,6 +590,7 @@ class TokenAuth(_Flows):
         on_event: EventHook | None = None,
         token_issuer: TokenIssuer | None = None,
         token_validator: TokenValidator | None = None,
+        throttle: LoginThrottle | None = None,
     ) -> None:
         """Configure; see the class docstring for the arguments."""
         super().__init__(
@@ -558,74 +598,77 @@ class TokenAuth(_Flows):
             authenticator=authenticator, hasher=hasher, issuer=issuer, audience=audience,
             ttl=ttl, leeway=leeway, realm=realm, allow_query_token=allow_query_token,
             trusted_proxies=trusted_proxies, clock=clock, on_event=on_event,
-            token_issuer=token_issuer, token_validator=token_validator,
+            token_issuer=token_issuer, token_validator=token_validator, throttle=throttle,
         )  # fmt: skip
 
+    @overload
+    def login(self, request: Request, /) -> LoginResult: ...
+
+    @overload
     def login(
-        self,
-        authorization: str | None,
-        *,
-        secure: bool,
-        client: str | None = None,
-        forwarded_proto: str | None = None,
-        forwarded: str | None = None,
-    ) -> LoginResult:
+        self, authorization: str | None, /, **fields: Unpack[RequestFields]
+    ) -> LoginResult: ...
+
+    def login(self, request: Request | str | None, /, **fields: Any) -> LoginResult:
         """Trade Basic credentials for a token.
 
-        Args:
-            authorization: The ``Authorization`` header value, or None.
-            secure: Whether the connection is HTTPS.
-            client: The peer address, for logs and trusted-proxy checks.
-            forwarded_proto: ``X-Forwarded-Proto``, believed from trusted proxies only.
-            forwarded: ``Forwarded`` (RFC 7239), believed from trusted proxies only.
+        Pass the request as a :class:`~tokenauth.Request`, or in keyword form:
+        the ``Authorization`` header value (or None) and any other fields of
+        :class:`~tokenauth.Request` as keywords, ``secure`` among them.
 
         Returns:
             :class:`Granted` (200), or a failure to render as it says.
-        """
-        now = self._now()
-        flow = self._login(authorization, secure, client, forwarded_proto, forwarded)
-        return run_sync(self._guarded(flow, now, client))
 
+        Raises:
+            TypeError: Neither a Request nor ``secure=`` was given, or both.
+        """
+        if not isinstance(request, Request):
+            request = _keyword_request(request, fields)
+        elif fields:
+            raise TypeError(_BOTH_FORMS)
+        now = self._now()
+        flow = self._login(request, self.is_https(request), now)
+        return run_sync(self._guarded(flow, now, request.client))
+
+    @overload
+    def authenticate(self, request: Request, /) -> AuthResult: ...
+
+    @overload
     def authenticate(
-        self,
-        authorization: str | None,
-        *,
-        query: Query | None = None,
-        secure: bool,
-        client: str | None = None,
-        forwarded_proto: str | None = None,
-        forwarded: str | None = None,
-    ) -> AuthResult:
+        self, authorization: str | None, /, **fields: Unpack[RequestFields]
+    ) -> AuthResult: ...
+
+    def authenticate(self, request: Request | str | None, /, **fields: Any) -> AuthResult:
         """Check the token of a request to a secured path.
 
-        Args:
-            authorization: The ``Authorization`` header value, or None.
-            query: The raw query string, or a mapping of its parameters.
-            secure: Whether the connection is HTTPS.
-            client: The peer address.
-            forwarded_proto: ``X-Forwarded-Proto``, believed from trusted proxies only.
-            forwarded: ``Forwarded`` (RFC 7239), believed from trusted proxies only.
+        Pass the request as a :class:`~tokenauth.Request`, or in keyword form:
+        the ``Authorization`` header value (or None) and any other fields of
+        :class:`~tokenauth.Request` as keywords, ``secure`` among them.
 
         Returns:
             :class:`Authenticated`, or a failure to render as it says.
+
+        Raises:
+            TypeError: Neither a Request nor ``secure=`` was given, or both.
         """
+        if not isinstance(request, Request):
+            request = _keyword_request(request, fields)
+        elif fields:
+            raise TypeError(_BOTH_FORMS)
         now = self._now()
+        https = self.is_https(request)
         if self._recent:
-            recent = self._recent_hit(
-                authorization, query, secure, client, forwarded_proto, forwarded, now
-            )
+            recent = self._recent_hit(request, https, now)
             if recent is not None:
                 try:
                     record = self.store.get(recent.claims.jti)
                 except _STORE_FAILURES as exc:
-                    return self._unavailable(exc, now, client)
-                if self._still_stored(recent, record, authorization):
+                    return self._unavailable(exc, now, request.client)
+                if self._still_stored(recent, record, request.authorization):
                     return recent
-        flow = self._authenticate(
-            authorization, query, secure, client, forwarded_proto, forwarded, now
-        )
-        result = run_sync(self._guarded(flow, now, client))
-        self._remember(authorization, query, result)
+        flow = self._authenticate(request, https, now)
+        result = run_sync(self._guarded(flow, now, request.client))
+        self._remember(request, result)
         return result
 
     def logout(self, token: str) -> LogoutResult:
@@ -655,7 +698,7 @@ class TokenAuth(_Flows):
         return run_sync(self._add_user(username, password, scope))
 
     def purge_expired(self) -> int:
-        """Remove every expired token from the store; returns how many."""
+        """Remove every token expired past the leeway from the store; returns how many."""
         return run_sync(self._purge_expired())
 
 
@@ -671,6 +714,11 @@ class AsyncTokenAuth(_Flows):
             many as keep argon2's threads (each hash runs ``parallelism`` lanes)
             within the machine's cores, and at least one: with the default
             profile (4 lanes), 1 on up to 7 cores, 2 on 8.
+        max_login_wait: The longest a password login may expect to wait for
+            its hash, in seconds (default 3). A login expected to wait longer is
+            answered 503 with ``Retry-After`` at once, instead of queueing (see
+            :class:`~tokenauth.Overloaded`); token validations are never shed.
+            None queues every login, however long the wait.
     """
 
     def __init__(
@@ -694,60 +742,79 @@ class AsyncTokenAuth(_Flows):
         on_event: EventHook | None = None,
         token_issuer: TokenIssuer | None = None,
         token_validator: TokenValidator | None = None,
+        throttle: LoginThrottle | None = None,
         max_concurrent_hashes: int | None = None,
+        max_login_wait: float | None = 3.0,
     ) -> None:
         """Configure; see :class:`TokenAuth` for the arguments."""
-        import asyncio
-
         super().__init__(
             keys=keys, store=store, users=users, api_keys=api_keys, pepper=pepper,
             authenticator=authenticator, hasher=hasher, issuer=issuer, audience=audience,
             ttl=ttl, leeway=leeway, realm=realm, allow_query_token=allow_query_token,
             trusted_proxies=trusted_proxies, clock=clock, on_event=on_event,
-            token_issuer=token_issuer, token_validator=token_validator,
+            token_issuer=token_issuer, token_validator=token_validator, throttle=throttle,
         )  # fmt: skip
         if max_concurrent_hashes is None:
             max_concurrent_hashes = _default_hash_slots(hasher)
-        if max_concurrent_hashes < 1:
-            raise ConfigurationError("max_concurrent_hashes must be at least 1")
-        self._max_concurrent_hashes = max_concurrent_hashes
-        self._hash_slots = asyncio.Semaphore(max_concurrent_hashes)
+        passwords = getattr(self.authenticator, "passwords", None)
+        self._hashes = HashQueue(
+            max_concurrent_hashes,
+            max_wait=max_login_wait,
+            estimate=getattr(passwords, "hash_seconds", None) or 0.1,
+        )
 
     @property
     def max_concurrent_hashes(self) -> int:
         """How many password hashes may run in worker threads at once."""
-        return self._max_concurrent_hashes
+        return self._hashes.slots
 
+    @property
+    def hash_queue(self) -> HashQueue:
+        """The password-hash queue: its slots, its pending logins and its learned hash time."""
+        return self._hashes
+
+    def _admit_hash(self) -> int:
+        return self._hashes.admit()
+
+    def _release_hash(self) -> None:
+        self._hashes.release()
+
+    @overload
+    async def login(self, request: Request, /) -> LoginResult: ...
+
+    @overload
     async def login(
-        self,
-        authorization: str | None,
-        *,
-        secure: bool,
-        client: str | None = None,
-        forwarded_proto: str | None = None,
-        forwarded: str | None = None,
-    ) -> LoginResult:
-        """Trade Basic credentials for a token; see :meth:`TokenAuth.login`."""
-        now = self._now()
-        flow = self._login(authorization, secure, client, forwarded_proto, forwarded)
-        return await run_async(self._guarded(flow, now, client), self._hash_slots)
+        self, authorization: str | None, /, **fields: Unpack[RequestFields]
+    ) -> LoginResult: ...
 
-    async def authenticate(
-        self,
-        authorization: str | None,
-        *,
-        query: Query | None = None,
-        secure: bool,
-        client: str | None = None,
-        forwarded_proto: str | None = None,
-        forwarded: str | None = None,
-    ) -> AuthResult:
-        """Check the token of a request; see :meth:`TokenAuth.authenticate`."""
+    async def login(self, request: Request | str | None, /, **fields: Any) -> LoginResult:
+        """Trade Basic credentials for a token; see :meth:`TokenAuth.login`."""
+        if not isinstance(request, Request):
+            request = _keyword_request(request, fields)
+        elif fields:
+            raise TypeError(_BOTH_FORMS)
         now = self._now()
+        flow = self._login(request, self.is_https(request), now)
+        return await run_async(self._guarded(flow, now, request.client), self._hashes)
+
+    @overload
+    async def authenticate(self, request: Request, /) -> AuthResult: ...
+
+    @overload
+    async def authenticate(
+        self, authorization: str | None, /, **fields: Unpack[RequestFields]
+    ) -> AuthResult: ...
+
+    async def authenticate(self, request: Request | str | None, /, **fields: Any) -> AuthResult:
+        """Check the token of a request; see :meth:`TokenAuth.authenticate`."""
+        if not isinstance(request, Request):
+            request = _keyword_request(request, fields)
+        elif fields:
+            raise TypeError(_BOTH_FORMS)
+        now = self._now()
+        https = self.is_https(request)
         if self._recent:
-            recent = self._recent_hit(
-                authorization, query, secure, client, forwarded_proto, forwarded, now
-            )
+            recent = self._recent_hit(request, https, now)
             if recent is not None:
                 try:
                     record: Any = self.store.get(recent.claims.jti)
@@ -756,14 +823,12 @@ class AsyncTokenAuth(_Flows):
                     ):
                         record = await record
                 except _STORE_FAILURES as exc:
-                    return self._unavailable(exc, now, client)
-                if self._still_stored(recent, record, authorization):
+                    return self._unavailable(exc, now, request.client)
+                if self._still_stored(recent, record, request.authorization):
                     return recent
-        flow = self._authenticate(
-            authorization, query, secure, client, forwarded_proto, forwarded, now
-        )
-        result = await run_async(self._guarded(flow, now, client))
-        self._remember(authorization, query, result)
+        flow = self._authenticate(request, https, now)
+        result = await run_async(self._guarded(flow, now, request.client))
+        self._remember(request, result)
         return result
 
     async def logout(self, token: str) -> LogoutResult:
@@ -792,8 +857,8 @@ class AsyncTokenAuth(_Flows):
         self, username: str, password: str, *, scope: tuple[str, ...] = ()
     ) -> UserRecord:
         """Hash the password (off the loop) and register a new user."""
-        return await run_async(self._add_user(username, password, scope), self._hash_slots)
+        return await run_async(self._add_user(username, password, scope), self._hashes)
 
     async def purge_expired(self) -> int:
-        """Remove every expired token from the store; returns how many."""
+        """Remove every token expired past the leeway from the store; returns how many."""
         return await run_async(self._purge_expired())
