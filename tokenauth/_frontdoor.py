@@ -76,6 +76,7 @@ from ._results import (
 from ._shedding import HashQueue
 from ._store import AsyncTokenStore, TokenRecord, TokenStore
 from ._throttle import Limit, LoginThrottle, client_address
+from ._workers import warn_if_per_process
 
 __all__ = ["AsyncTokenAuth", "TokenAuth"]
 
@@ -174,6 +175,7 @@ class _Flows:
             )
         self.authenticator = authenticator
         self.throttle = throttle
+        warn_if_per_process(keys, store)
         self._no_token = Unauthorized.no_token(realm)
         # Authorization header -> the Authenticated result it last produced. A repeat
         # of the header skips parsing and the flow driver, never a check: see _recent_hit.

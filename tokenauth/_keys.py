@@ -432,7 +432,7 @@ class KeySet:
             or symmetric and asymmetric keys are mixed.
     """
 
-    __slots__ = ("_by_kid", "signing")
+    __slots__ = ("_by_kid", "_in_process", "signing")
 
     def __init__(self, signing: Key, verifying: Iterable[Key] = ()) -> None:
         """Check and index the keys."""
@@ -450,11 +450,19 @@ class KeySet:
             )
         self.signing = signing
         self._by_kid = by_kid
+        # True only for a set made by generate() and kept nowhere but this process.
+        self._in_process = False
 
     @classmethod
     def generate(cls, alg: Algorithm = "RS256") -> KeySet:
-        """A key set with one freshly generated signing key."""
-        return cls(Key.generate(alg))
+        """A key set with one freshly generated signing key, known to this process only.
+
+        Several worker processes each generating one would each sign with their
+        own key; use :meth:`load_or_create` for them.
+        """
+        created = cls(Key.generate(alg))
+        created._in_process = True
+        return created
 
     @property
     def keys(self) -> tuple[Key, ...]:
@@ -545,7 +553,7 @@ class KeySet:
         target = Path(path)
         if target.exists():
             return cls.load(target)
-        created = cls.generate(alg)
+        created = cls(Key.generate(alg))
         try:
             tmp = _private_file_beside(target, created.to_json())
         except OSError as exc:
