@@ -20,7 +20,7 @@ from ._authenticators import (
     is_well_formed_api_key,
     new_user,
 )
-from ._claims import Claims, Principal
+from ._claims import Claims, JSONObject, JSONValue, Principal
 from ._clock import Clock, system_clock
 from ._drivers import Call, Flow, run_async, run_sync
 from ._errors import (
@@ -36,6 +36,12 @@ from ._events import EventKind, RedactingFilter, SecurityEvent, redact
 from ._frontdoor import AsyncTokenAuth, TokenAuth
 from ._http import BasicCredentials, Query, TrustedProxies, extract_bearer, is_secure, parse_basic
 from ._jwt import (
+    DEFAULT_AUDIENCE,
+    DEFAULT_CLIENT_ID,
+    DEFAULT_ISSUER,
+    MAX_EXTRA_CLAIMS_SIZE,
+    RESERVED_CLAIMS,
+    ExtraClaims,
     IssuedToken,
     JWTIssuer,
     JWTValidator,
@@ -62,14 +68,17 @@ from ._results import (
     Failure,
     Granted,
     HttpsRequired,
+    InsufficientScope,
     LoggedOut,
     LoginResult,
     LogoutResult,
     Reason,
     Response,
+    ScopeResult,
     StoreUnavailable,
     Unauthorized,
 )
+from ._scopes import ScopeRequirement, authorize, scope_tokens
 from ._store import (
     AsyncTokenStore,
     LoginMethod,
@@ -88,6 +97,11 @@ from ._store import (
 
 __all__ = [
     "API_KEY_PREFIX",
+    "DEFAULT_AUDIENCE",
+    "DEFAULT_CLIENT_ID",
+    "DEFAULT_ISSUER",
+    "MAX_EXTRA_CLAIMS_SIZE",
+    "RESERVED_CLAIMS",
     "Algorithm",
     "AlreadyExistsError",
     "ApiKeyAuthenticator",
@@ -110,11 +124,15 @@ __all__ = [
     "ConfigurationError",
     "DuplicateTokenError",
     "EventKind",
+    "ExtraClaims",
     "Failure",
     "Flow",
     "Granted",
     "HttpsRequired",
+    "InsufficientScope",
     "IssuedToken",
+    "JSONObject",
+    "JSONValue",
     "JWTIssuer",
     "JWTValidator",
     "Key",
@@ -133,6 +151,8 @@ __all__ = [
     "RedactingFilter",
     "RegistryBackend",
     "Response",
+    "ScopeRequirement",
+    "ScopeResult",
     "SecurityEvent",
     "StoreBackend",
     "StoreError",
@@ -151,6 +171,7 @@ __all__ = [
     "UserRegistry",
     "WeakKeyError",
     "api_key_digest",
+    "authorize",
     "default_password_hasher",
     "extract_bearer",
     "generate_api_key",
@@ -167,6 +188,7 @@ __all__ = [
     "redact",
     "run_async",
     "run_sync",
+    "scope_tokens",
     "store_backend",
     "system_clock",
 ]
