@@ -34,6 +34,7 @@ from tokenauth import (
     KeySet,
     MemoryStore,
     Principal,
+    Request,
     open_async_store,
     open_store,
 )
@@ -69,8 +70,10 @@ class Protect:
         client = scope.get("client")
         query = scope.get("query_string", b"").decode("latin-1")
         result = await self.auth.authenticate(
-            authorization, query=query or None, secure=scope.get("scheme") == "https",
-            client=client[0] if client else None, forwarded_proto=forwarded_proto,
+            Request.of(
+                authorization, query or None, scope.get("scheme") == "https",
+                client[0] if client else None, forwarded_proto, None, None,
+            )
         )  # fmt: skip
         if isinstance(result, Authenticated):
             scope["tokenauth"] = result
@@ -103,11 +106,11 @@ def endpoint(kind: str) -> Any:
     if kind != "starlette":
         raise ValueError(f"unknown endpoint kind: {kind!r}")
     from starlette.applications import Starlette
-    from starlette.requests import Request
+    from starlette.requests import Request as StarletteRequest
     from starlette.responses import PlainTextResponse
     from starlette.routing import Route
 
-    async def hello(request: Request) -> PlainTextResponse:
+    async def hello(request: StarletteRequest) -> PlainTextResponse:
         return PlainTextResponse("ok")
 
     return Starlette(routes=[Route("/", hello)])

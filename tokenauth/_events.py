@@ -2,7 +2,10 @@
 
 Every event goes to the ``tokenauth.audit`` logger with structured fields (in
 ``record.tokenauth``) and to an optional hook. No event carries a token, a
-password or an API key.
+password or an API key: a field that looks like one, whatever the client sent
+(an API key typed as a username with a password, a token pasted as one), is
+redacted when the event is made, so the hook, the structured fields and the
+message all see the redacted text.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from enum import Enum
 
+from ._query import is_token_name
 from ._results import Reason
 
 __all__ = ["EventKind", "RedactingFilter", "SecurityEvent", "redact"]
@@ -77,6 +81,17 @@ class SecurityEvent:
     client: str | None = None
     count: int | None = None
 
+    def __post_init__(self) -> None:
+        # The text fields may come from the client (a refused username, a peer
+        # address): whatever looks like a credential is redacted here, once, so
+        # no consumer of the event can see it.
+        for name in _TEXT_FIELDS:
+            value = getattr(self, name)
+            if value is not None:
+                cleaned = redact(value)
+                if cleaned is not value and cleaned != value:
+                    object.__setattr__(self, name, cleaned)
+
     def fields(self) -> dict[str, str | int]:
         """The event as flat, JSON-ready fields, leaving out what is unset."""
         out: dict[str, str | int] = {}
@@ -86,6 +101,8 @@ class SecurityEvent:
             out[name] = value.value if isinstance(value, Enum) else value
         return out
 
+
+_TEXT_FIELDS = ("subject", "jti", "api_key_id", "client")
 
 EventHook = Callable[[SecurityEvent], None]
 
@@ -106,23 +123,67 @@ def emit(event: SecurityEvent, hook: EventHook | None) -> None:
             audit_logger.exception("the security event hook failed on %s", event.kind.value)
 
 
+# A query parameter: its separator, its raw name and its raw value. Whether the
+# name reads as "token" is decided by tokenauth._query, as extraction decides it.
+_QUERY_PARAMETER = re.compile(r"(^|[?&;\s])([^=&\s?#\"';]*)=([^&\s\"';]*)")
+
 _PATTERNS = (
-    # ?token=... or &token=... in URLs and query strings.
-    (re.compile(r"([?&;]token=)[^&\s\"';]*", re.IGNORECASE), r"\1[REDACTED]"),
     # Authorization header values.
     (re.compile(r"\b(Bearer|Basic)(\s+)[A-Za-z0-9\-._~+/]+=*", re.IGNORECASE), r"\1\2[REDACTED]"),
-    # Anything shaped like a JWS compact token.
-    (re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"), "[REDACTED]"),
-    # Our API keys.
-    (re.compile(r"\btka_[A-Za-z0-9]{20,}"), "[REDACTED]"),
+    # Anything shaped like a JWS compact token, or its first two parts, with its
+    # dots plain or percent-encoded.
+    (
+        re.compile(
+            r"eyJ[A-Za-z0-9_-]{4,}(?:\.|%2[Ee])[A-Za-z0-9_-]+(?:(?:\.|%2[Ee])[A-Za-z0-9_-]*)?"
+        ),
+        "[REDACTED]",
+    ),
+    # Our API keys, also when something is glued in front of one.
+    (re.compile(r"tka_[A-Za-z0-9]{20,}"), "[REDACTED]"),
 )
 
 
+def _redact_parameter(match: re.Match[str]) -> str:
+    if not is_token_name(match[2], ignore_case=True):
+        return match[0]
+    return f"{match[1]}{match[2]}=[REDACTED]"
+
+
 def redact(text: str) -> str:
-    """Replace tokens, credentials and API keys in ``text`` with ``[REDACTED]``."""
+    """Replace tokens, credentials and API keys in ``text`` with ``[REDACTED]``.
+
+    Redacted are: the value of every query parameter whose name reads as
+    ``token`` once percent-decoded (``?tok%65n=`` too, in any case), the
+    credentials of ``Bearer`` and ``Basic`` values, anything shaped like a JWT
+    (also with ``%2E`` for its dots) and anything shaped like an API key.
+    """
+    if "=" in text:
+        text = _QUERY_PARAMETER.sub(_redact_parameter, text)
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
     return text
+
+
+#: What every LogRecord has; anything else came with ``extra=`` (or a filter).
+_RECORD_ATTRIBUTES = frozenset(
+    vars(logging.LogRecord("", 0, "", 0, "", None, None)).keys() | {"message", "asctime"}
+)
+
+
+def _redact_value(value: object) -> object:
+    """``value`` with secrets redacted from its strings; the same object when none were."""
+    if isinstance(value, str):
+        cleaned = redact(value)
+        return value if cleaned == value else cleaned
+    if isinstance(value, dict):
+        items = {k: _redact_value(v) for k, v in value.items()}
+        return value if all(items[k] is v for k, v in value.items()) else items
+    if isinstance(value, list | tuple):
+        parts = [_redact_value(v) for v in value]
+        if all(a is b for a, b in zip(parts, value, strict=True)):
+            return value
+        return parts if isinstance(value, list) else tuple(parts)
+    return value
 
 
 class RedactingFilter(logging.Filter):
@@ -143,6 +204,7 @@ class RedactingFilter(logging.Filter):
         replaces both.
         """
         self._redact_traceback(record)
+        self._redact_attributes(record)
         try:
             message = record.getMessage()
         except (TypeError, ValueError, KeyError):  # args that do not fit the format
@@ -172,6 +234,15 @@ class RedactingFilter(logging.Filter):
         record.msg = cleaned
         record.args = None
         return True
+
+    @staticmethod
+    def _redact_attributes(record: logging.LogRecord) -> None:
+        # Attributes added with ``extra=`` reach JSON formatters as they are.
+        for name in record.__dict__.keys() - _RECORD_ATTRIBUTES:
+            value = record.__dict__[name]
+            cleaned = _redact_value(value)
+            if cleaned is not value:
+                record.__dict__[name] = cleaned
 
     @staticmethod
     def _redact_traceback(record: logging.LogRecord) -> None:

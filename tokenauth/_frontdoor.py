@@ -14,9 +14,12 @@ import os
 import time
 from collections.abc import Iterable
 from types import CoroutineType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 import argon2
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 from ._authenticators import (
     ApiKeyAuthenticator,
@@ -33,7 +36,6 @@ from ._drivers import Call, Flow, call_of, run_async, run_sync
 from ._errors import ConfigurationError, StoreError
 from ._events import EventHook, EventKind, SecurityEvent, emit
 from ._http import (
-    Query,
     TrustedProxies,
     carries_no_query_token,
     extract_bearer,
@@ -50,6 +52,7 @@ from ._registry import (
     UserRecord,
     UserRegistry,
 )
+from ._request import Request, RequestFields
 from ._results import (
     Authenticated,
     AuthResult,
@@ -84,6 +87,23 @@ def _default_hash_slots(hasher: argon2.PasswordHasher | None) -> int:
     """
     lanes = (hasher or default_password_hasher()).parallelism
     return max(1, (os.cpu_count() or 1) // max(1, lanes))
+
+
+_BOTH_FORMS = "pass either a Request alone or the keyword form (header, secure=...), not both"
+
+
+def _keyword_request(authorization: object, fields: dict[str, Any]) -> Request:
+    """The :class:`Request` of the front doors' keyword form, with errors that say what to pass."""
+    if "secure" not in fields:
+        raise TypeError(
+            "say whether the connection is HTTPS: pass secure=True or secure=False "
+            "(or a tokenauth.Request)"
+        )
+    if authorization is not None and not isinstance(authorization, str):
+        raise TypeError(
+            f"the Authorization header must be a str or None, not {type(authorization).__name__}"
+        )
+    return Request(authorization=authorization, **fields)
 
 
 class _Flows:
@@ -190,32 +210,16 @@ class _Flows:
     # method and API key the principal was built from. Any miss takes the full
     # flow, which gives the reason and the events.
 
-    def _recent_hit(
-        self,
-        authorization: str | None,
-        query: Query | None,
-        secure: bool,
-        client: str | None,
-        forwarded_proto: str | None,
-        forwarded: str | None,
-        now: int,
-    ) -> Authenticated | None:
+    def _recent_hit(self, request: Request, https: bool, now: int) -> Authenticated | None:
         """The remembered result for this header, if all but the store check pass again."""
+        authorization = request.authorization
         if authorization is None:
             return None
         result = self._recent.get(authorization)
         if result is None:
             return None
-        if query and not carries_no_query_token(query):
-            return None
-        if (
-            not secure
-            # The usual proxied request, decided as is_secure decides it, in one step.
-            and not (
-                forwarded_proto == "https" and forwarded is None and client in self.trusted_proxies
-            )
-            and not self._secure(secure, client, forwarded_proto, forwarded)
-        ):
+        query = request.query
+        if (query and not carries_no_query_token(query)) or not https:
             return None
         if self.validator.validate(result.token, now=now) is not result.claims:
             self._recent.pop(authorization, None)
@@ -241,8 +245,10 @@ class _Flows:
         self._recent.pop(authorization or "", None)
         return False
 
-    def _remember(self, authorization: str | None, query: Query | None, result: AuthResult) -> None:
+    def _remember(self, request: Request, result: AuthResult) -> None:
         """Remember a header's Authenticated result, when a repeat can be recognised."""
+        authorization = request.authorization
+        query = request.query
         if (
             authorization is None
             or type(result) is not Authenticated
@@ -259,30 +265,25 @@ class _Flows:
                 del recent[next(iter(recent))]
         recent[authorization] = result
 
-    def request_is_secure(
-        self,
-        *,
-        secure: bool,
-        client: str | None = None,
-        forwarded_proto: str | None = None,
-        forwarded: str | None = None,
-    ) -> bool:
-        """Whether a request counts as HTTPS; forwarding headers count from trusted proxies only.
+    def is_https(self, request: Request) -> bool:
+        """Whether ``request`` counts as HTTPS: the one place this is decided.
 
-        Bindings use it for endpoints of their own (a JWKS document, a 405) so
-        that every path refuses plain HTTP the same way.
+        The connection's own answer holds unless the peer is a trusted proxy,
+        whose ``Forwarded`` or ``X-Forwarded-Proto`` then decides (see
+        :func:`~tokenauth.is_secure`). Bindings use it for endpoints of their
+        own (a JWKS document, a 405) so that every path refuses plain HTTP the
+        same way; the front doors decide it once per request.
         """
-        return self._secure(secure, client, forwarded_proto, forwarded)
-
-    def _secure(
-        self, secure: bool, client: str | None, forwarded_proto: str | None, forwarded: str | None
-    ) -> bool:
+        proxies = self.trusted_proxies
+        client = request.client
+        if not proxies.networks or client is None or client not in proxies:
+            return request.secure
         return is_secure(
-            secure=secure,
+            secure=request.secure,
             client=client,
-            forwarded_proto=forwarded_proto,
-            forwarded=forwarded,
-            trusted_proxies=self.trusted_proxies,
+            forwarded_proto=request.forwarded_proto,
+            forwarded=request.forwarded,
+            trusted_proxies=proxies,
         )
 
     @property
@@ -313,16 +314,10 @@ class _Flows:
 
     # -- flows ----------------------------------------------------------------------
 
-    def _login(
-        self,
-        authorization: str | None,
-        secure: bool,
-        client: str | None,
-        forwarded_proto: str | None,
-        forwarded: str | None,
-    ) -> Flow[LoginResult]:
-        now = self._now()
-        if not self._secure(secure, client, forwarded_proto, forwarded):
+    def _login(self, request: Request, https: bool, now: int) -> Flow[LoginResult]:
+        client = request.client
+        authorization = request.authorization
+        if not https:
             self._emit(EventKind.HTTPS_VIOLATION, now, client=client)
             # A bearer token sent here in clear text is as exposed as anywhere else.
             exposed = extract_bearer(authorization, None, realm=self.realm, allow_query=False)
@@ -407,20 +402,15 @@ class _Flows:
                 reason=Reason.HTTPS_REQUIRED, client=client,
             )  # fmt: skip
 
-    def _authenticate(
-        self,
-        authorization: str | None,
-        query: Query | None,
-        secure: bool,
-        client: str | None,
-        forwarded_proto: str | None,
-        forwarded: str | None,
-        now: int,
-    ) -> Flow[AuthResult]:
+    def _authenticate(self, request: Request, https: bool, now: int) -> Flow[AuthResult]:
+        client = request.client
         token = extract_bearer(
-            authorization, query, realm=self.realm, allow_query=self.allow_query_token
+            request.authorization,
+            request.query,
+            realm=self.realm,
+            allow_query=self.allow_query_token,
         )
-        if not self._secure(secure, client, forwarded_proto, forwarded):
+        if not https:
             self._emit(EventKind.HTTPS_VIOLATION, now, client=client)
             if isinstance(token, str):
                 yield from self._revoke_exposed(token, now, client)
@@ -561,71 +551,74 @@ class TokenAuth(_Flows):
             token_issuer=token_issuer, token_validator=token_validator,
         )  # fmt: skip
 
+    @overload
+    def login(self, request: Request, /) -> LoginResult: ...
+
+    @overload
     def login(
-        self,
-        authorization: str | None,
-        *,
-        secure: bool,
-        client: str | None = None,
-        forwarded_proto: str | None = None,
-        forwarded: str | None = None,
-    ) -> LoginResult:
+        self, authorization: str | None, /, **fields: Unpack[RequestFields]
+    ) -> LoginResult: ...
+
+    def login(self, request: Request | str | None, /, **fields: Any) -> LoginResult:
         """Trade Basic credentials for a token.
 
-        Args:
-            authorization: The ``Authorization`` header value, or None.
-            secure: Whether the connection is HTTPS.
-            client: The peer address, for logs and trusted-proxy checks.
-            forwarded_proto: ``X-Forwarded-Proto``, believed from trusted proxies only.
-            forwarded: ``Forwarded`` (RFC 7239), believed from trusted proxies only.
+        Pass the request as a :class:`~tokenauth.Request`, or in keyword form:
+        the ``Authorization`` header value (or None) and any other fields of
+        :class:`~tokenauth.Request` as keywords, ``secure`` among them.
 
         Returns:
             :class:`Granted` (200), or a failure to render as it says.
-        """
-        now = self._now()
-        flow = self._login(authorization, secure, client, forwarded_proto, forwarded)
-        return run_sync(self._guarded(flow, now, client))
 
+        Raises:
+            TypeError: Neither a Request nor ``secure=`` was given, or both.
+        """
+        if not isinstance(request, Request):
+            request = _keyword_request(request, fields)
+        elif fields:
+            raise TypeError(_BOTH_FORMS)
+        now = self._now()
+        flow = self._login(request, self.is_https(request), now)
+        return run_sync(self._guarded(flow, now, request.client))
+
+    @overload
+    def authenticate(self, request: Request, /) -> AuthResult: ...
+
+    @overload
     def authenticate(
-        self,
-        authorization: str | None,
-        *,
-        query: Query | None = None,
-        secure: bool,
-        client: str | None = None,
-        forwarded_proto: str | None = None,
-        forwarded: str | None = None,
-    ) -> AuthResult:
+        self, authorization: str | None, /, **fields: Unpack[RequestFields]
+    ) -> AuthResult: ...
+
+    def authenticate(self, request: Request | str | None, /, **fields: Any) -> AuthResult:
         """Check the token of a request to a secured path.
 
-        Args:
-            authorization: The ``Authorization`` header value, or None.
-            query: The raw query string, or a mapping of its parameters.
-            secure: Whether the connection is HTTPS.
-            client: The peer address.
-            forwarded_proto: ``X-Forwarded-Proto``, believed from trusted proxies only.
-            forwarded: ``Forwarded`` (RFC 7239), believed from trusted proxies only.
+        Pass the request as a :class:`~tokenauth.Request`, or in keyword form:
+        the ``Authorization`` header value (or None) and any other fields of
+        :class:`~tokenauth.Request` as keywords, ``secure`` among them.
 
         Returns:
             :class:`Authenticated`, or a failure to render as it says.
+
+        Raises:
+            TypeError: Neither a Request nor ``secure=`` was given, or both.
         """
+        if not isinstance(request, Request):
+            request = _keyword_request(request, fields)
+        elif fields:
+            raise TypeError(_BOTH_FORMS)
         now = self._now()
+        https = self.is_https(request)
         if self._recent:
-            recent = self._recent_hit(
-                authorization, query, secure, client, forwarded_proto, forwarded, now
-            )
+            recent = self._recent_hit(request, https, now)
             if recent is not None:
                 try:
                     record = self.store.get(recent.claims.jti)
                 except _STORE_FAILURES as exc:
-                    return self._unavailable(exc, now, client)
-                if self._still_stored(recent, record, authorization):
+                    return self._unavailable(exc, now, request.client)
+                if self._still_stored(recent, record, request.authorization):
                     return recent
-        flow = self._authenticate(
-            authorization, query, secure, client, forwarded_proto, forwarded, now
-        )
-        result = run_sync(self._guarded(flow, now, client))
-        self._remember(authorization, query, result)
+        flow = self._authenticate(request, https, now)
+        result = run_sync(self._guarded(flow, now, request.client))
+        self._remember(request, result)
         return result
 
     def logout(self, token: str) -> LogoutResult:
@@ -718,36 +711,42 @@ class AsyncTokenAuth(_Flows):
         """How many password hashes may run in worker threads at once."""
         return self._max_concurrent_hashes
 
-    async def login(
-        self,
-        authorization: str | None,
-        *,
-        secure: bool,
-        client: str | None = None,
-        forwarded_proto: str | None = None,
-        forwarded: str | None = None,
-    ) -> LoginResult:
-        """Trade Basic credentials for a token; see :meth:`TokenAuth.login`."""
-        now = self._now()
-        flow = self._login(authorization, secure, client, forwarded_proto, forwarded)
-        return await run_async(self._guarded(flow, now, client), self._hash_slots)
+    @overload
+    async def login(self, request: Request, /) -> LoginResult: ...
 
-    async def authenticate(
-        self,
-        authorization: str | None,
-        *,
-        query: Query | None = None,
-        secure: bool,
-        client: str | None = None,
-        forwarded_proto: str | None = None,
-        forwarded: str | None = None,
-    ) -> AuthResult:
-        """Check the token of a request; see :meth:`TokenAuth.authenticate`."""
+    @overload
+    async def login(
+        self, authorization: str | None, /, **fields: Unpack[RequestFields]
+    ) -> LoginResult: ...
+
+    async def login(self, request: Request | str | None, /, **fields: Any) -> LoginResult:
+        """Trade Basic credentials for a token; see :meth:`TokenAuth.login`."""
+        if not isinstance(request, Request):
+            request = _keyword_request(request, fields)
+        elif fields:
+            raise TypeError(_BOTH_FORMS)
         now = self._now()
+        flow = self._login(request, self.is_https(request), now)
+        return await run_async(self._guarded(flow, now, request.client), self._hash_slots)
+
+    @overload
+    async def authenticate(self, request: Request, /) -> AuthResult: ...
+
+    @overload
+    async def authenticate(
+        self, authorization: str | None, /, **fields: Unpack[RequestFields]
+    ) -> AuthResult: ...
+
+    async def authenticate(self, request: Request | str | None, /, **fields: Any) -> AuthResult:
+        """Check the token of a request; see :meth:`TokenAuth.authenticate`."""
+        if not isinstance(request, Request):
+            request = _keyword_request(request, fields)
+        elif fields:
+            raise TypeError(_BOTH_FORMS)
+        now = self._now()
+        https = self.is_https(request)
         if self._recent:
-            recent = self._recent_hit(
-                authorization, query, secure, client, forwarded_proto, forwarded, now
-            )
+            recent = self._recent_hit(request, https, now)
             if recent is not None:
                 try:
                     record: Any = self.store.get(recent.claims.jti)
@@ -756,14 +755,12 @@ class AsyncTokenAuth(_Flows):
                     ):
                         record = await record
                 except _STORE_FAILURES as exc:
-                    return self._unavailable(exc, now, client)
-                if self._still_stored(recent, record, authorization):
+                    return self._unavailable(exc, now, request.client)
+                if self._still_stored(recent, record, request.authorization):
                     return recent
-        flow = self._authenticate(
-            authorization, query, secure, client, forwarded_proto, forwarded, now
-        )
-        result = await run_async(self._guarded(flow, now, client))
-        self._remember(authorization, query, result)
+        flow = self._authenticate(request, https, now)
+        result = await run_async(self._guarded(flow, now, request.client))
+        self._remember(request, result)
         return result
 
     async def logout(self, token: str) -> LogoutResult:

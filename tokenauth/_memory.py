@@ -6,6 +6,7 @@ import threading
 
 from ._errors import ConfigurationError, DuplicateTokenError
 from ._store import AsyncTokenStore, TokenRecord, TokenStore
+from ._throttle import MemoryCounters
 
 __all__ = ["AsyncMemoryStore", "MemoryStore"]
 
@@ -136,6 +137,14 @@ class _MemoryBackend:
     def open_async(self, url: str) -> AsyncTokenStore:
         _check_url(url)
         return AsyncMemoryStore()
+
+    def open_counters(self, url: str) -> MemoryCounters:
+        _check_url(url)
+        return MemoryCounters()
+
+    def open_async_counters(self, url: str) -> MemoryCounters:
+        # MemoryCounters never blocks, and the async driver takes plain return values.
+        return self.open_counters(url)
 
 
 def _check_url(url: str) -> None:

@@ -27,10 +27,12 @@ __all__ = [
     "LoggedOut",
     "LoginResult",
     "LogoutResult",
+    "Overloaded",
     "Reason",
     "Response",
     "ScopeResult",
     "StoreUnavailable",
+    "TooManyRequests",
     "Unauthorized",
 ]
 
@@ -92,8 +94,11 @@ class Reason(str, Enum):
     # 403
     HTTPS_REQUIRED = "https_required"
     INSUFFICIENT_SCOPE = "insufficient_scope"
+    # 429
+    LOGIN_THROTTLED = "login_throttled"
     # 503
     STORE_UNAVAILABLE = "store_unavailable"
+    OVERLOADED = "overloaded"
 
 
 def _quote(value: str) -> str:
@@ -254,6 +259,60 @@ class StoreUnavailable(Failure):
 
 
 @dataclass(frozen=True, slots=True)
+class _RetryLater(Failure):
+    """A failure that says when to come back: ``Retry-After`` in seconds (RFC 9110 section 10.2.3).
+
+    Attributes:
+        retry_after: Seconds to wait before trying again (at least 1).
+    """
+
+    retry_after: int = 1
+
+    @property
+    def headers(self) -> Headers:
+        """Response headers, with ``Retry-After``."""
+        return (_JSON, *_NO_STORE, ("Retry-After", str(self.retry_after)))
+
+
+@dataclass(frozen=True, slots=True)
+class TooManyRequests(_RetryLater):
+    """429: too many failed logins for this account or from this client (RFC 6585 section 4).
+
+    No password was checked. Unknown accounts are counted and answered the same
+    way as known ones, so the answer tells nothing about which accounts exist.
+    ``retry_after`` is the seconds until the throttle lets this login through.
+    """
+
+    @classmethod
+    def login(cls, retry_after: int) -> TooManyRequests:
+        """The one throttled-login answer; ``retry_after`` is at least 1 second."""
+        return cls(
+            429, "too_many_requests",
+            "Too many failed logins; wait before trying again (see Retry-After).",
+            Reason.LOGIN_THROTTLED, None, max(1, retry_after),
+        )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Overloaded(_RetryLater):
+    """503: logins are shed, at once, because the password-hash queue is too long.
+
+    Token validations are never shed; only logins that would wait for a
+    password hash longer than the configured bound. ``retry_after`` is the
+    seconds after which the queue is expected to have drained enough.
+    """
+
+    @classmethod
+    def login(cls, retry_after: int) -> Overloaded:
+        """The one shed-login answer; ``retry_after`` is at least 1 second."""
+        return cls(
+            503, "temporarily_unavailable",
+            "The server is busy with other logins; try again shortly (see Retry-After).",
+            Reason.OVERLOADED, None, max(1, retry_after),
+        )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
 class Granted:
     """200: a login succeeded; the body carries the new token (RFC 6749 section 5.1).
 
@@ -341,7 +400,10 @@ def authenticated_of(principal: Principal, claims: Claims, token: str) -> Authen
     return draft  # type: ignore[return-value]  # it is an Authenticated now
 
 
-LoginResult: TypeAlias = "Granted | BadRequest | Unauthorized | HttpsRequired | StoreUnavailable"
+LoginResult: TypeAlias = (
+    "Granted | BadRequest | Unauthorized | HttpsRequired | StoreUnavailable"
+    " | TooManyRequests | Overloaded"
+)
 AuthResult: TypeAlias = (
     "Authenticated | BadRequest | Unauthorized | HttpsRequired | StoreUnavailable"
 )

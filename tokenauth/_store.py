@@ -229,14 +229,18 @@ def open_async_store(url: str) -> AsyncTokenStore:
     return store_backend(url).open_async(url)
 
 
-def _registry_opener(url: str, method: str, what: str) -> Callable[[str], Any]:
+def _registry_opener(
+    url: str,
+    method: str,
+    what: str,
+    hint: str = "users and API keys that persist need a backend that provides them, "
+    "such as tokenauth-sqlalchemy",
+) -> Callable[[str], Any]:
+    """The backend's optional ``method`` for ``url``; the error names ``what`` it lacks."""
     opener = getattr(store_backend(url), method, None)
     if opener is None:
         scheme = url.split(":", 1)[0]
-        raise ConfigurationError(
-            f"the store backend for {scheme!r} keeps no {what}; users and API keys that "
-            "persist need a backend that provides them, such as tokenauth-sqlalchemy"
-        )
+        raise ConfigurationError(f"the store backend for {scheme!r} keeps no {what}; {hint}")
     return cast("Callable[[str], Any]", opener)
 
 

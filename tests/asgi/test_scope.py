@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tokenauth import Granted, extract_bearer
-from tokenauth_asgi import BearerAuthMiddleware, Message, Scope, header, request_inputs
+from tokenauth_asgi import BearerAuthMiddleware, Message, Scope, header, request_of
 
 from .support import basic, make_world
 
@@ -46,7 +46,8 @@ def test_query_stays_raw_and_scheme_decides_secure(query: bytes, scheme: str | N
     scope: Scope = {"type": "http", "query_string": query, "headers": []}
     if scheme is not None:
         scope["scheme"] = scheme
-    inputs = request_inputs(scope)
+    inputs = request_of(scope)
+    assert isinstance(inputs.query, str)
     assert inputs.query.encode("latin-1") == query
     assert inputs.secure is (scheme is not None and scheme.lower() in ("https", "wss"))
     assert inputs.client is None
@@ -55,7 +56,7 @@ def test_query_stays_raw_and_scheme_decides_secure(query: bytes, scheme: str | N
 @given(b64tokens)
 def test_a_bearer_header_reaches_the_core_intact(token: str) -> None:
     scope: Scope = {"headers": [(b"authorization", f"Bearer {token}".encode())]}
-    inputs = request_inputs(scope)
+    inputs = request_of(scope)
     assert extract_bearer(inputs.authorization, inputs.query, realm="r", allow_query=True) == token
 
 
@@ -64,7 +65,7 @@ def test_a_query_token_reaches_the_core_intact(token: str) -> None:
     from urllib.parse import quote
 
     scope: Scope = {"query_string": f"a=1&token={quote(token, safe='')}".encode(), "headers": []}
-    inputs = request_inputs(scope)
+    inputs = request_of(scope)
     assert extract_bearer(inputs.authorization, inputs.query, realm="r", allow_query=True) == token
 
 

@@ -21,9 +21,9 @@ from hypothesis import strategies as st
 from tokenauth import Claims, JSONObject, JWTValidator, Key, KeySet, Reason, TokenRejected
 from tokenauth._jwt import (
     _ACCEPTED_TYPES,
-    _TYPED_CLAIMS,
     _FORBIDDEN_HEADERS,
     _MAX_NUMERIC_DATE,
+    _TYPED_CLAIMS,
     _audiences,
     _b64url_decode_reference,
     _json_object_strict,

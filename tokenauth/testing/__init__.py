@@ -1,4 +1,4 @@
-"""Test kit for tokenauth users: a frozen clock, strategies and the store contracts.
+"""Test kit for tokenauth users: a frozen clock, strategies, the store and counter contracts.
 
 Needs the ``testing`` extra (``pip install tokenauth[testing]``) for Hypothesis and pytest.
 """
@@ -8,6 +8,7 @@ from __future__ import annotations
 from . import strategies
 from ._clock import FrozenClock
 from ._contract import AsyncTokenStoreContract, TokenStoreContract
+from ._counters_contract import AsyncLoginCountersContract, LoginCountersContract
 from ._registry_contract import (
     ApiKeyRegistryContract,
     AsyncApiKeyRegistryContract,
@@ -18,9 +19,11 @@ from ._registry_contract import (
 __all__ = [
     "ApiKeyRegistryContract",
     "AsyncApiKeyRegistryContract",
+    "AsyncLoginCountersContract",
     "AsyncTokenStoreContract",
     "AsyncUserRegistryContract",
     "FrozenClock",
+    "LoginCountersContract",
     "TokenStoreContract",
     "UserRegistryContract",
     "strategies",

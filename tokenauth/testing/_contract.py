@@ -224,6 +224,16 @@ def _record(jti: str, subject: str = "alice", *, issued: int = 0, ttl: int = 360
     )
 
 
+def stateful_settings(max_examples: int, steps: int) -> settings:
+    """Hypothesis settings for a contract's stateful test: no deadline, slow services allowed."""
+    return settings(
+        max_examples=max_examples,
+        stateful_step_count=steps,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+    )
+
+
 class _ContractBase:
     #: True for stores that may drop a record by themselves once it has expired
     #: (Redis does, through native key expiry). Such stores are held to "at most"
@@ -235,12 +245,7 @@ class _ContractBase:
     steps: ClassVar[int] = 30
 
     def _settings(self) -> settings:
-        return settings(
-            max_examples=self.max_examples,
-            stateful_step_count=self.steps,
-            deadline=None,
-            suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-        )
+        return stateful_settings(self.max_examples, self.steps)
 
     def _runner(self) -> _Runner:
         raise NotImplementedError

@@ -25,7 +25,7 @@ from ._middleware import (
     TokenUser,
     authenticated,
 )
-from ._scope import RequestInputs, header, request_inputs, send_result
+from ._scope import header, request_of, send_result
 from ._types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = [
@@ -39,7 +39,6 @@ __all__ = [
     "LogoutEndpoint",
     "Message",
     "Receive",
-    "RequestInputs",
     "Scope",
     "Send",
     "TokenAuthApp",
@@ -49,6 +48,6 @@ __all__ = [
     "demo_app",
     "header",
     "not_found",
-    "request_inputs",
+    "request_of",
     "send_result",
 ]

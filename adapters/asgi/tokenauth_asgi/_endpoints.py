@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from tokenauth import AsyncTokenAuth, Authenticated, HttpsRequired
+from tokenauth import AsyncTokenAuth, Authenticated, HttpsRequired, Request
 
 from ._middleware import BearerAuthMiddleware, authenticated
-from ._scope import request_inputs, send_json, send_result
+from ._scope import request_of, send_json, send_result
 from ._types import ASGIApp, Receive, Scope, Send
 
 __all__ = [
@@ -57,8 +57,7 @@ class LoginEndpoint:
         if scope["method"] not in ("GET", "POST"):
             await _method_not_allowed(send, "GET, POST")
             return
-        inputs = request_inputs(scope)
-        result = await self.auth.login(inputs.authorization, **inputs.login_kwargs())
+        result = await self.auth.login(request_of(scope))
         await send_result(send, result)
 
 
@@ -83,8 +82,7 @@ class LogoutEndpoint:
             return
         found = authenticated(scope)
         if found is None:
-            inputs = request_inputs(scope)
-            result = await self.auth.authenticate(inputs.authorization, **inputs.auth_kwargs())
+            result = await self.auth.authenticate(request_of(scope))
             if not isinstance(result, Authenticated):
                 await send_result(send, result)
                 return
@@ -144,11 +142,17 @@ class HttpsRequiredApp:
         if scope["type"] == "lifespan":
             await _lifespan(receive, send)
             return
-        inputs = request_inputs(scope)
+        request = request_of(scope)
         # secure=False and no forwarding headers: this listener is plain HTTP, so the
         # core refuses, and revokes the token if the request showed one.
         await self.auth.authenticate(
-            inputs.authorization, query=inputs.query, secure=False, client=inputs.client
+            Request(
+                authorization=request.authorization,
+                query=request.query,
+                secure=False,
+                client=request.client,
+                user_agent=request.user_agent,
+            )
         )
         if scope["type"] == "http":
             await send_result(send, HttpsRequired.make())

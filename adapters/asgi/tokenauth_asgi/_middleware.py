@@ -11,9 +11,10 @@ from tokenauth import (
     Claims,
     ConfigurationError,
     Principal,
+    Request,
 )
 
-from ._scope import read_inputs, send_result
+from ._scope import request_of, send_result
 from ._types import ASGIApp, Receive, Scope, Send
 
 __all__ = [
@@ -196,21 +197,12 @@ class BearerAuthMiddleware:
             kept[result.token] = values
         scope[SCOPE_KEY], scope["user"], scope["auth"] = values
 
-    def _public_ok(
-        self,
-        scope: Scope,
-        secure: bool,
-        client: str | None,
-        forwarded_proto: str | None,
-        forwarded: str | None,
-    ) -> bool:
+    def _public_ok(self, scope: Scope, request: Request) -> bool:
         """Whether the request is to a public path and may be served as it came."""
         is_public = self._is_public
         if is_public is None or not is_public(scope.get("path", "")):
             return False
-        return not self.https_only or self.auth.request_is_secure(
-            secure=secure, client=client, forwarded_proto=forwarded_proto, forwarded=forwarded
-        )
+        return not self.https_only or self.auth.is_https(request)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Authenticate an HTTP or WebSocket request, or pass another scope through."""
@@ -218,19 +210,14 @@ class BearerAuthMiddleware:
         if kind != "http" and kind != "websocket":
             await self.app(scope, receive, send)
             return
-        authorization, query, secure, client, forwarded_proto, forwarded = read_inputs(scope)
-        if self._is_public is not None and self._public_ok(
-            scope, secure, client, forwarded_proto, forwarded
-        ):
+        request = request_of(scope)
+        if self._is_public is not None and self._public_ok(scope, request):
             scope.setdefault("user", AnonymousUser())
             scope.setdefault("auth", TokenCredentials())
             await self.app(scope, receive, send)
             return
         # Over plain HTTP the core answers 403 and revokes any token it was shown.
-        result = await self.auth.authenticate(
-            authorization, query=query, secure=secure, client=client,
-            forwarded_proto=forwarded_proto, forwarded=forwarded,
-        )  # fmt: skip
+        result = await self.auth.authenticate(request)
         if isinstance(result, Authenticated):
             self._store(scope, result)
             await self.app(scope, receive, send)

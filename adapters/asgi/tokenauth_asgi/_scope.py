@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any
 
-from tokenauth import Response, TrustedProxies, is_secure
+from tokenauth import Request, Response
 
 from ._types import Scope, Send
 
-__all__ = ["Rendered", "RequestInputs", "header", "request_inputs", "send_json", "send_result"]
+__all__ = ["Rendered", "header", "request_of", "send_json", "send_result"]
 
 #: Scope schemes that mean the connection itself is TLS (ASGI spec, "scheme").
 _SECURE_SCHEMES = frozenset({"https", "wss"})
@@ -35,75 +33,23 @@ def header(scope: Scope, name: bytes) -> str | None:
     return ", ".join(bytes(value).decode("latin-1") for value in values)
 
 
-@dataclass(frozen=True, slots=True)
-class RequestInputs:
-    """What the core needs to know about a request, read from its scope.
-
-    Attributes:
-        authorization: The ``Authorization`` header, or None.
-        query: The raw query string (repeated ``token`` parameters stay visible).
-        secure: Whether the server says the connection is TLS (``scope["scheme"]``).
-        client: The peer's address, or None when the server does not know it.
-        forwarded_proto: ``X-Forwarded-Proto``, believed only from trusted proxies.
-        forwarded: ``Forwarded`` (RFC 7239), believed only from trusted proxies.
-    """
-
-    authorization: str | None
-    query: str
-    secure: bool
-    client: str | None
-    forwarded_proto: str | None
-    forwarded: str | None
-
-    def login_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments for ``AsyncTokenAuth.login`` (after ``authorization``)."""
-        return {
-            "secure": self.secure,
-            "client": self.client,
-            "forwarded_proto": self.forwarded_proto,
-            "forwarded": self.forwarded,
-        }
-
-    def auth_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments for ``AsyncTokenAuth.authenticate`` (after ``authorization``)."""
-        return {"query": self.query, **self.login_kwargs()}
-
-    def is_https(self, trusted_proxies: TrustedProxies) -> bool:
-        """Whether the request counts as HTTPS, by the core's rule."""
-        return is_secure(
-            secure=self.secure,
-            client=self.client,
-            forwarded_proto=self.forwarded_proto,
-            forwarded=self.forwarded,
-            trusted_proxies=trusted_proxies,
-        )
-
-
-def request_inputs(scope: Scope) -> RequestInputs:
-    """Read the core's inputs from an ``http`` or ``websocket`` scope."""
-    return RequestInputs(*read_inputs(scope))
-
-
-#: The usual scheme values and what they mean; anything else is lower-cased first.
-_SCHEME_IS_SECURE = {"http": False, "https": True, "ws": False, "wss": True}
-
-Inputs = tuple[str | None, str, bool, str | None, str | None, str | None]
-
-
-def read_inputs(scope: Scope) -> Inputs:
-    """The fields of :class:`RequestInputs`, in order, without building one.
+def request_of(scope: Scope) -> Request:
+    """Read the core's :class:`~tokenauth.Request` from an ``http`` or ``websocket`` scope.
 
     Every request to a secured path goes through here, so the headers are read
     in one pass (the same values :func:`header` gives: repeated fields joined
     with ", ") and the query string is decoded only when there is one.
     """
-    authorization = forwarded_proto = forwarded = None
+    authorization = forwarded_proto = forwarded = user_agent = None
     # Servers give bytes; bytes(value), for anything else, would copy bytes too.
     for key, value in scope.get("headers", ()):
         name = key.lower()
         if name == b"authorization":
             text = (value if type(value) is bytes else bytes(value)).decode("latin-1")
             authorization = text if authorization is None else f"{authorization}, {text}"
+        elif name == b"user-agent":
+            text = (value if type(value) is bytes else bytes(value)).decode("latin-1")
+            user_agent = text if user_agent is None else f"{user_agent}, {text}"
         elif name == b"x-forwarded-proto":
             text = (value if type(value) is bytes else bytes(value)).decode("latin-1")
             forwarded_proto = text if forwarded_proto is None else f"{forwarded_proto}, {text}"
@@ -116,14 +62,19 @@ def read_inputs(scope: Scope) -> Inputs:
     if secure is None:
         secure = str(scheme).lower() in _SECURE_SCHEMES
     client = scope.get("client")
-    return (
+    return Request.of(
         authorization,
         bytes(raw_query).decode("latin-1") if raw_query else "",
         secure,
         str(client[0]) if client else None,
         forwarded_proto,
         forwarded,
+        user_agent,
     )
+
+
+#: The usual scheme values and what they mean; anything else is lower-cased first.
+_SCHEME_IS_SECURE = {"http": False, "https": True, "ws": False, "wss": True}
 
 
 #: What every core result offers a server: a status, headers and a body.

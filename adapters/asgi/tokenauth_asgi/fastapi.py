@@ -31,7 +31,7 @@ from starlette.responses import Response
 from tokenauth import AsyncTokenAuth, Authenticated, Failure, Granted
 
 from ._middleware import _store, authenticated
-from ._scope import Rendered, request_inputs
+from ._scope import Rendered, request_of
 
 __all__ = [
     "BasicLogin",
@@ -107,8 +107,7 @@ class BearerAuth(SecurityBase):
         found = authenticated(request.scope)
         if found is not None:
             return found
-        inputs = request_inputs(request.scope)
-        result = await self.auth.authenticate(inputs.authorization, **inputs.auth_kwargs())
+        result = await self.auth.authenticate(request_of(request.scope))
         if not isinstance(result, Authenticated):
             raise TokenAuthFailed(result)
         _store(request.scope, result)
@@ -141,8 +140,7 @@ class BasicLogin(SecurityBase):
 
     async def __call__(self, request: Request) -> Granted:
         """Log in, or raise :class:`TokenAuthFailed`."""
-        inputs = request_inputs(request.scope)
-        result = await self.auth.login(inputs.authorization, **inputs.login_kwargs())
+        result = await self.auth.login(request_of(request.scope))
         if not isinstance(result, Granted):
             raise TokenAuthFailed(result)
         return result

@@ -27,6 +27,7 @@ from ._environ import (
     logout_environ,
     principal_of,
     render,
+    request_of,
     status_line,
 )
 
@@ -47,6 +48,7 @@ __all__ = [
     "logout_environ",
     "principal_of",
     "render",
+    "request_of",
     "respond",
     "status_line",
 ]

@@ -23,6 +23,7 @@ from tokenauth import (
     LoginResult,
     LogoutResult,
     Principal,
+    Request,
     Response,
     TokenAuth,
 )
@@ -42,6 +43,7 @@ __all__ = [
     "logout_environ",
     "principal_of",
     "render",
+    "request_of",
     "status_line",
 ]
 
@@ -102,20 +104,29 @@ def _header(environ: Environ, name: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _transport(environ: Environ) -> dict[str, Any]:
-    # PEP 3333: wsgi.url_scheme is "https" when the server terminated TLS itself;
-    # forwarding headers count only from trusted proxies, which the core decides.
-    return {
-        "secure": environ.get("wsgi.url_scheme") == "https",
-        "client": _header(environ, "REMOTE_ADDR"),
-        "forwarded_proto": _header(environ, "HTTP_X_FORWARDED_PROTO"),
-        "forwarded": _header(environ, "HTTP_FORWARDED"),
-    }
+def request_of(environ: Environ) -> Request:
+    """Read the core's :class:`~tokenauth.Request` from a WSGI environ (or ``request.META``).
+
+    PEP 3333: ``wsgi.url_scheme`` is ``"https"`` when the server terminated TLS
+    itself; forwarding headers count only from trusted proxies, which the core
+    decides. The raw ``QUERY_STRING`` goes to the core untouched, so that it
+    sees a repeated ``token`` parameter.
+    """
+    get = environ.get
+    return Request.of(
+        _header(environ, "HTTP_AUTHORIZATION"),
+        _header(environ, "QUERY_STRING"),
+        get("wsgi.url_scheme") == "https",
+        _header(environ, "REMOTE_ADDR"),
+        _header(environ, "HTTP_X_FORWARDED_PROTO"),
+        _header(environ, "HTTP_FORWARDED"),
+        _header(environ, "HTTP_USER_AGENT"),
+    )
 
 
 def is_secure_environ(auth: TokenAuth, environ: Environ) -> bool:
     """Whether the request counts as HTTPS, by the core's rules and ``auth``'s trusted proxies."""
-    return auth.request_is_secure(**_transport(environ))
+    return auth.is_https(request_of(environ))
 
 
 def login_environ(auth: TokenAuth, environ: Environ) -> LoginResult:
@@ -128,14 +139,11 @@ def login_environ(auth: TokenAuth, environ: Environ) -> LoginResult:
     Returns:
         The core's result, to render with :func:`render`.
     """
-    return auth.login(_header(environ, "HTTP_AUTHORIZATION"), **_transport(environ))
+    return auth.login(request_of(environ))
 
 
 def authenticate_environ(auth: TokenAuth, environ: Environ) -> AuthResult:
     """Run the core's token check for the request described by ``environ``.
-
-    The raw ``QUERY_STRING`` goes to the core untouched, so that it sees a
-    repeated ``token`` parameter.
 
     Args:
         auth: The configured core.
@@ -144,11 +152,7 @@ def authenticate_environ(auth: TokenAuth, environ: Environ) -> AuthResult:
     Returns:
         :class:`~tokenauth.Authenticated`, or a failure to render with :func:`render`.
     """
-    return auth.authenticate(
-        _header(environ, "HTTP_AUTHORIZATION"),
-        query=_header(environ, "QUERY_STRING"),
-        **_transport(environ),
-    )
+    return auth.authenticate(request_of(environ))
 
 
 def logout_environ(auth: TokenAuth, environ: Environ) -> LogoutResult:
