@@ -73,3 +73,36 @@ def test_scope_tokens_are_checked_when_declared() -> None:
             scope_tokens(bad)  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError, match="at least one scope"):
         ScopeRequirement.of([], realm="api")
+
+
+def test_front_doors_authorize_with_their_realm_and_report_denials() -> None:
+    """auth.authorize: the realm is the front door's, the requirement is built once,
+    a denial is an ACCESS_DENIED event; the principal carries the token's own claims."""
+    from tokenauth import (
+        EventKind,
+        KeySet,
+        MemoryStore,
+        MemoryUserRegistry,
+        SecurityEvent,
+        TokenAuth,
+    )
+    from tokenauth.testing import strategies as ts
+
+    events: list[SecurityEvent] = []
+    auth = TokenAuth(
+        keys=KeySet.generate("HS256"), store=MemoryStore(), users=MemoryUserRegistry(),
+        hasher=ts.fast_hasher(), realm="shop", on_event=events.append,
+        extra_claims=lambda p: {"tenant": "acme"},
+    )  # fmt: skip
+    auth.add_user("alice", "pw", scope=("read",))
+    granted = auth.login("Basic YWxpY2U6cHc=", secure=True)
+    result = auth.authenticate(f"Bearer {granted.token}", secure=True)  # type: ignore[union-attr]
+    assert isinstance(result, Authenticated)
+    assert result.principal.extra == {"tenant": "acme"}
+    assert auth.authorize(result, ["read"]) is result
+    denied = auth.authorize(result, "admin")
+    assert isinstance(denied, InsufficientScope)
+    assert denied.challenge == 'Bearer realm="shop", error="insufficient_scope", scope="admin"'
+    assert auth.requirement(["admin"]) is auth.requirement(["admin"])
+    assert [e.kind for e in events][-1] is EventKind.ACCESS_DENIED
+    assert events[-1].subject == "alice"
