@@ -83,6 +83,7 @@ from ._results import (
 )
 from ._scopes import ScopeRequirement, authorize, scope_tokens
 from ._store import (
+    MAX_LEEWAY,
     AsyncTokenStore,
     LoginMethod,
     RegistryBackend,
@@ -115,6 +116,7 @@ __all__ = [
     "DEFAULT_CLIENT_ID",
     "DEFAULT_ISSUER",
     "MAX_EXTRA_CLAIMS_SIZE",
+    "MAX_LEEWAY",
     "RESERVED_CLAIMS",
     "Algorithm",
     "AlreadyExistsError",

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import Callable, Generator
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from types import CoroutineType
 from typing import Any, TypeAlias, TypeVar
@@ -91,7 +92,7 @@ def run_sync(flow: Flow[T]) -> T:
             )
 
 
-async def run_async(flow: Flow[T], limiter: asyncio.Semaphore | None = None) -> T:
+async def run_async(flow: Flow[T], limiter: AbstractAsyncContextManager[Any] | None = None) -> T:
     """Run ``flow`` to completion on the event loop.
 
     Awaitable results are awaited; ``blocking`` calls run in a worker thread, at

@@ -63,17 +63,22 @@ from ._results import (
     LoggedOut,
     LoginResult,
     LogoutResult,
+    Overloaded,
     Reason,
     StoreUnavailable,
+    TooManyRequests,
     Unauthorized,
     authenticated_of,
 )
 from ._scopes import ScopeRequirement
+from ._shedding import HashQueue
 from ._store import AsyncTokenStore, TokenRecord, TokenStore
+from ._throttle import Limit, LoginThrottle, client_address
 
 __all__ = ["AsyncTokenAuth", "TokenAuth"]
 
 R = TypeVar("R")
+_Refusal = TypeVar("_Refusal", TooManyRequests, Overloaded)
 _log = logging.getLogger("tokenauth")
 #: Failures of a store call that mean "the store is not there": fail closed with 503.
 _STORE_FAILURES = (StoreError, OSError)
@@ -136,6 +141,7 @@ class _Flows:
         token_validator: TokenValidator | None = None,
         client_id: str | None = None,
         extra_claims: ExtraClaims | None = None,
+        throttle: LoginThrottle | None = None,
     ) -> None:
         if any(c in realm for c in '\r\n"\\') or not realm.isprintable():
             raise ConfigurationError("the realm must be printable, without quotes or backslashes")
@@ -168,6 +174,7 @@ class _Flows:
                 else ApiKeyAuthenticator(api_keys, pepper=pepper or b""),
             )
         self.authenticator = authenticator
+        self.throttle = throttle
         self._no_token = Unauthorized.no_token(realm)
         # (scopes, any_of) -> its requirement, built once: see requirement().
         self._requirements: dict[tuple[str | tuple[str, ...], bool], ScopeRequirement] = {}
@@ -204,6 +211,22 @@ class _Flows:
         _log.error("token store or registry unavailable: %s", type(exc).__name__)
         self._emit(EventKind.STORE_UNAVAILABLE, now, client=client)
         return StoreUnavailable.make()
+
+    def _refused(self, result: _Refusal, now: int, who: str | None, client: str | None) -> _Refusal:
+        """Emit the refusal event for a login turned away before its password was checked."""
+        self._emit(EventKind.LOGIN_REFUSED, now, subject=who, reason=result.reason, client=client)
+        return result
+
+    def _admit_hash(self) -> int:
+        """0 to let a password login hash now, else the seconds for ``Retry-After``.
+
+        The synchronous front door hashes in the server's own threads and sheds
+        nothing; the asynchronous one asks its :class:`HashQueue`.
+        """
+        return 0
+
+    def _release_hash(self) -> None:
+        """An admitted password login is done (see :meth:`_admit_hash`)."""
 
     # -- the repeat of a header -----------------------------------------------------
     #
@@ -382,12 +405,34 @@ class _Flows:
             return credentials
         # An API key travels as the username: never log it.
         who = None if credentials.is_api_key else credentials.username
+        throttle = self.throttle
+        counted: tuple[tuple[str, Limit], ...] = ()
+        if throttle is not None:
+            # Before any hashing: a throttled login costs a counter read, no argon2.
+            address = client_address(client, request.forwarded, self.trusted_proxies)
+            counted = throttle.keys(who, address)
+            wait = yield from throttle.check(counted, now=now)
+            if wait:
+                return self._refused(TooManyRequests.login(wait), now, who, client)
         outcome: Principal | Reason = Reason.UNKNOWN_USER
         if self.authenticator is not None:
-            outcome = yield from self.authenticator.authenticate(credentials, now=now)
+            hashes = not credentials.is_api_key
+            if hashes:
+                wait = self._admit_hash()
+                if wait:
+                    return self._refused(Overloaded.login(wait), now, who, client)
+            try:
+                outcome = yield from self.authenticator.authenticate(credentials, now=now)
+            finally:
+                if hashes:
+                    self._release_hash()
         if isinstance(outcome, Reason):
+            if throttle is not None:
+                yield from throttle.failed(counted, now=now)
             self._emit(EventKind.LOGIN_REFUSED, now, subject=who, reason=outcome, client=client)
             return Unauthorized.login(self.realm, outcome)
+        if throttle is not None:
+            yield from throttle.succeeded(counted)
         issued = self.issuer.issue(outcome, now=now)
         yield Call(self.store.add, (issued.record,))
         if outcome.api_key_id is not None and self.api_keys is not None:
@@ -546,7 +591,8 @@ class _Flows:
         return new_user(username, password, now=self._now(), scope=scope, hasher=self._hasher)
 
     def _purge_expired(self) -> Flow[int]:
-        count: int = yield Call(self.store.purge_expired, (self._now(),))
+        # Past the leeway only: a token inside it is still accepted, so its record stays.
+        count: int = yield Call(self.store.purge_expired, (self._now() - self._leeway,))
         return count
 
 
@@ -578,6 +624,9 @@ class TokenAuth(_Flows):
             :data:`~tokenauth.DEFAULT_CLIENT_ID`).
         extra_claims: Called with the principal at each login; returns the
             application's own claims for the token (see :class:`~tokenauth.JWTIssuer`).
+        throttle: Counts failed logins per account and per client address and
+            answers 429 past its limits, before any password is hashed (see
+            :class:`~tokenauth.LoginThrottle`). None (the default) throttles nothing.
     """
 
     def __init__(
@@ -603,6 +652,7 @@ class TokenAuth(_Flows):
         token_validator: TokenValidator | None = None,
         client_id: str | None = None,
         extra_claims: ExtraClaims | None = None,
+        throttle: LoginThrottle | None = None,
     ) -> None:
         """Configure; see the class docstring for the arguments."""
         super().__init__(
@@ -610,8 +660,8 @@ class TokenAuth(_Flows):
             authenticator=authenticator, hasher=hasher, issuer=issuer, audience=audience,
             ttl=ttl, leeway=leeway, realm=realm, allow_query_token=allow_query_token,
             trusted_proxies=trusted_proxies, clock=clock, on_event=on_event,
-            token_issuer=token_issuer, token_validator=token_validator, client_id=client_id,
-            extra_claims=extra_claims,
+            token_issuer=token_issuer, token_validator=token_validator, throttle=throttle,
+            client_id=client_id, extra_claims=extra_claims,
         )  # fmt: skip
 
     @overload
@@ -711,7 +761,7 @@ class TokenAuth(_Flows):
         return run_sync(self._add_user(username, password, scope))
 
     def purge_expired(self) -> int:
-        """Remove every expired token from the store; returns how many."""
+        """Remove every token expired past the leeway from the store; returns how many."""
         return run_sync(self._purge_expired())
 
 
@@ -727,6 +777,11 @@ class AsyncTokenAuth(_Flows):
             many as keep argon2's threads (each hash runs ``parallelism`` lanes)
             within the machine's cores, and at least one: with the default
             profile (4 lanes), 1 on up to 7 cores, 2 on 8.
+        max_login_wait: The longest a password login may expect to wait for
+            its hash, in seconds (default 3). A login expected to wait longer is
+            answered 503 with ``Retry-After`` at once, instead of queueing (see
+            :class:`~tokenauth.Overloaded`); token validations are never shed.
+            None queues every login, however long the wait.
     """
 
     def __init__(
@@ -752,30 +807,43 @@ class AsyncTokenAuth(_Flows):
         token_validator: TokenValidator | None = None,
         client_id: str | None = None,
         extra_claims: ExtraClaims | None = None,
+        throttle: LoginThrottle | None = None,
         max_concurrent_hashes: int | None = None,
+        max_login_wait: float | None = 3.0,
     ) -> None:
         """Configure; see :class:`TokenAuth` for the arguments."""
-        import asyncio
-
         super().__init__(
             keys=keys, store=store, users=users, api_keys=api_keys, pepper=pepper,
             authenticator=authenticator, hasher=hasher, issuer=issuer, audience=audience,
             ttl=ttl, leeway=leeway, realm=realm, allow_query_token=allow_query_token,
             trusted_proxies=trusted_proxies, clock=clock, on_event=on_event,
-            token_issuer=token_issuer, token_validator=token_validator, client_id=client_id,
-            extra_claims=extra_claims,
+            token_issuer=token_issuer, token_validator=token_validator, throttle=throttle,
+            client_id=client_id, extra_claims=extra_claims,
         )  # fmt: skip
         if max_concurrent_hashes is None:
             max_concurrent_hashes = _default_hash_slots(hasher)
-        if max_concurrent_hashes < 1:
-            raise ConfigurationError("max_concurrent_hashes must be at least 1")
-        self._max_concurrent_hashes = max_concurrent_hashes
-        self._hash_slots = asyncio.Semaphore(max_concurrent_hashes)
+        passwords = getattr(self.authenticator, "passwords", None)
+        self._hashes = HashQueue(
+            max_concurrent_hashes,
+            max_wait=max_login_wait,
+            estimate=getattr(passwords, "hash_seconds", None) or 0.1,
+        )
 
     @property
     def max_concurrent_hashes(self) -> int:
         """How many password hashes may run in worker threads at once."""
-        return self._max_concurrent_hashes
+        return self._hashes.slots
+
+    @property
+    def hash_queue(self) -> HashQueue:
+        """The password-hash queue: its slots, its pending logins and its learned hash time."""
+        return self._hashes
+
+    def _admit_hash(self) -> int:
+        return self._hashes.admit()
+
+    def _release_hash(self) -> None:
+        self._hashes.release()
 
     @overload
     async def login(self, request: Request, /) -> LoginResult: ...
@@ -793,7 +861,7 @@ class AsyncTokenAuth(_Flows):
             raise TypeError(_BOTH_FORMS)
         now = self._now()
         flow = self._login(request, self.is_https(request), now)
-        return await run_async(self._guarded(flow, now, request.client), self._hash_slots)
+        return await run_async(self._guarded(flow, now, request.client), self._hashes)
 
     @overload
     async def authenticate(self, request: Request, /) -> AuthResult: ...
@@ -855,8 +923,8 @@ class AsyncTokenAuth(_Flows):
         self, username: str, password: str, *, scope: tuple[str, ...] = ()
     ) -> UserRecord:
         """Hash the password (off the loop) and register a new user."""
-        return await run_async(self._add_user(username, password, scope), self._hash_slots)
+        return await run_async(self._add_user(username, password, scope), self._hashes)
 
     async def purge_expired(self) -> int:
-        """Remove every expired token from the store; returns how many."""
+        """Remove every token expired past the leeway from the store; returns how many."""
         return await run_async(self._purge_expired())

@@ -40,7 +40,7 @@ from ._claims import EMPTY, Claims, JSONObject, Principal, _ClaimsDraft
 from ._errors import ConfigurationError
 from ._keys import Key, KeySet, b64url
 from ._results import Reason
-from ._store import MAX_JTI_LENGTH, MAX_SUBJECT_LENGTH, TokenRecord
+from ._store import MAX_JTI_LENGTH, MAX_LEEWAY, MAX_SUBJECT_LENGTH, TokenRecord
 
 __all__ = [
     "DEFAULT_AUDIENCE",
@@ -371,8 +371,8 @@ class JWTValidator:
         cache_size: int = DEFAULT_CACHE_SIZE,
     ) -> None:
         """Configure the checks."""
-        if not 0 <= leeway <= 300:
-            raise ConfigurationError("leeway must be between 0 and 300 seconds")
+        if not 0 <= leeway <= MAX_LEEWAY:
+            raise ConfigurationError(f"leeway must be between 0 and {MAX_LEEWAY} seconds")
         if max_lifetime <= 0 or max_length <= 0:
             raise ConfigurationError("max_lifetime and max_length must be positive")
         if cache_size < 0:

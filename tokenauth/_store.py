@@ -12,6 +12,7 @@ from ._errors import ConfigurationError
 from ._registry import ApiKeyRegistry, AsyncApiKeyRegistry, AsyncUserRegistry, UserRegistry
 
 __all__ = [
+    "MAX_LEEWAY",
     "AsyncTokenStore",
     "LoginMethod",
     "RegistryBackend",
@@ -33,6 +34,14 @@ LoginMethod = Literal["password", "api_key"]
 MAX_JTI_LENGTH = 64
 MAX_SUBJECT_LENGTH = 255
 MAX_KEY_ID_LENGTH = 64
+
+#: The largest clock-skew leeway, in seconds, a validator accepts on ``exp``. It is
+#: also the expiry rule every store follows: a store that forgets records by
+#: itself (Redis's native expiry) keeps each one at least this long past its
+#: ``expires_at``, so that a token inside any leeway finds its record on every store,
+#: and a token met after its leeway is refused as expired and its record removed,
+#: whatever the store.
+MAX_LEEWAY = 300
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +96,9 @@ class TokenStore(Protocol):
 
     Every method raises :class:`~tokenauth.StoreError` (never a driver's own
     exception) when the backing service fails; the flows then answer 503.
-    A store may forget a record once its ``expires_at`` has passed.
+    A store keeps a record until it is removed or purged; a store that forgets
+    expired records by itself may do so only once ``expires_at + MAX_LEEWAY``
+    has passed (the store contract checks both).
     """
 
     def add(self, record: TokenRecord) -> None:

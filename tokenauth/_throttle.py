@@ -26,7 +26,6 @@ import hashlib
 import ipaddress
 import threading
 import unicodedata
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol, cast, runtime_checkable
 
@@ -267,6 +266,12 @@ def _account_key(username: str) -> str:
     return "acct:" + hashlib.blake2b(name, digest_size=16).hexdigest()
 
 
+#: Failed logins per account by default: ten in five minutes.
+DEFAULT_PER_ACCOUNT = Limit(10, 300)
+#: Failed logins per client address by default: a hundred in five minutes (shared NATs).
+DEFAULT_PER_CLIENT = Limit(100, 300)
+
+
 class LoginThrottle:
     """Which logins to count, under which keys, with which limits.
 
@@ -277,8 +282,9 @@ class LoginThrottle:
         counters: Where the counts live: :class:`MemoryCounters`, or one from
             :func:`open_counters` (Redis, SQL), sync or async to match the front door.
         per_account: Failed logins allowed per account (the Basic username).
-        per_client: Failed logins allowed per client address (per /64 for IPv6).
-        trusted_proxies: Addresses whose ``Forwarded: for=`` names the client.
+        per_client: Failed logins allowed per client address (per /64 for IPv6);
+            the front door finds the address with :func:`client_address`, believing
+            ``Forwarded: for=`` from its trusted proxies only.
     """
 
     def __init__(
@@ -287,7 +293,6 @@ class LoginThrottle:
         *,
         per_account: Limit | None = Limit(10, 300),
         per_client: Limit | None = Limit(100, 300),
-        trusted_proxies: Iterable[str] | TrustedProxies = (),
     ) -> None:
         """Configure; see the class docstring."""
         if per_account is None and per_client is None:
@@ -295,30 +300,20 @@ class LoginThrottle:
         self.counters = counters
         self.per_account = per_account
         self.per_client = per_client
-        self.trusted_proxies = (
-            trusted_proxies
-            if isinstance(trusted_proxies, TrustedProxies)
-            else TrustedProxies.of(trusted_proxies)
-        )
 
-    def keys(
-        self, username: str | None, client: str | None, forwarded: str | None
-    ) -> tuple[tuple[str, Limit], ...]:
+    def keys(self, username: str | None, address: str | None) -> tuple[tuple[str, Limit], ...]:
         """The counter keys a login is counted under, with their limits.
 
         Args:
             username: The Basic username; None for an API-key login (the key is
                 a secret and never becomes a key here).
-            client: The peer address.
-            forwarded: The ``Forwarded`` header, believed from trusted proxies only.
+            address: The client's address, as :func:`client_address` gives it.
         """
         found: list[tuple[str, Limit]] = []
         if self.per_account is not None and username is not None:
             found.append((_account_key(username), self.per_account))
-        if self.per_client is not None:
-            address = client_address(client, forwarded, self.trusted_proxies)
-            if address is not None:
-                found.append(("client:" + address, self.per_client))
+        if self.per_client is not None and address is not None:
+            found.append(("client:" + address, self.per_client))
         return tuple(found)
 
     def check(self, keys: tuple[tuple[str, Limit], ...], *, now: int) -> Flow[int]:

@@ -4,7 +4,12 @@ A store author subclasses :class:`TokenStoreContract` (or
 :class:`AsyncTokenStoreContract`) in a test module and overrides one fixture
 that returns a factory of fresh, empty stores. The tests include a Hypothesis
 stateful test that runs random sequences of operations against the store and
-against a plain model side by side.
+against a plain model side by side, and the expiry rule that every store follows
+(see :data:`~tokenauth.MAX_LEEWAY`): a record is kept until it is removed, or by
+a store that forgets expired records by itself until at least ``MAX_LEEWAY``
+seconds past its ``expires_at``; so a token inside the front door's leeway is
+accepted, and a token met past it is refused as expired and its record removed,
+on every store alike.
 """
 
 from __future__ import annotations
@@ -29,8 +34,16 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from tokenauth._claims import Principal
+from tokenauth._clock import Clock
 from tokenauth._errors import DuplicateTokenError
-from tokenauth._store import AsyncTokenStore, TokenRecord, TokenStore
+from tokenauth._events import EventKind, SecurityEvent
+from tokenauth._frontdoor import AsyncTokenAuth, TokenAuth
+from tokenauth._jwt import JWTIssuer
+from tokenauth._keys import KeySet
+from tokenauth._results import Authenticated, Reason, Unauthorized
+from tokenauth._store import MAX_LEEWAY, AsyncTokenStore, TokenRecord, TokenStore
+from tokenauth.testing._clock import FrozenClock
 
 __all__ = ["AsyncTokenStoreContract", "TokenStoreContract"]
 
@@ -44,19 +57,42 @@ _SUBJECTS = ["alice", "bob", "carol@example.com", "Zoë", "用户", "a" * 255]
 class _Runner:
     """Calls store methods the same way whatever the store's flavour."""
 
+    #: The security events of the front doors it made.
+    events: list[SecurityEvent]
+
     def call(self, name: str, *args: Any) -> Any:
         raise NotImplementedError
 
     def close(self) -> None:
         raise NotImplementedError
 
+    def authenticate(self, store_clock: Clock, leeway: int, header: str) -> Any:
+        """What a front door on this store, with this clock and leeway, answers ``header``."""
+        raise NotImplementedError
+
+    def purge(self, store_clock: Clock, leeway: int) -> int:
+        """What a front door on this store purges, with this clock and leeway."""
+        raise NotImplementedError
+
 
 class _SyncRunner(_Runner):
     def __init__(self, factory: StoreFactory) -> None:
         self.store = factory()
+        self.events: list[SecurityEvent] = []
 
     def call(self, name: str, *args: Any) -> Any:
         return getattr(self.store, name)(*args)
+
+    def _auth(self, clock: Clock, leeway: int) -> TokenAuth:
+        return TokenAuth(
+            keys=_KEYS, store=self.store, clock=clock, leeway=leeway, on_event=self.events.append
+        )
+
+    def authenticate(self, store_clock: Clock, leeway: int, header: str) -> Any:
+        return self._auth(store_clock, leeway).authenticate(header, secure=True)
+
+    def purge(self, store_clock: Clock, leeway: int) -> int:
+        return self._auth(store_clock, leeway).purge_expired()
 
     def close(self) -> None:
         self.store.close()
@@ -66,9 +102,22 @@ class _AsyncRunner(_Runner):
     def __init__(self, factory: AsyncStoreFactory) -> None:
         self.loop = asyncio.new_event_loop()
         self.store = self.loop.run_until_complete(factory())
+        self.events: list[SecurityEvent] = []
 
     def call(self, name: str, *args: Any) -> Any:
         return self.loop.run_until_complete(getattr(self.store, name)(*args))
+
+    def _auth(self, clock: Clock, leeway: int) -> AsyncTokenAuth:
+        return AsyncTokenAuth(
+            keys=_KEYS, store=self.store, clock=clock, leeway=leeway, on_event=self.events.append
+        )
+
+    def authenticate(self, store_clock: Clock, leeway: int, header: str) -> Any:
+        auth = self._auth(store_clock, leeway)
+        return self.loop.run_until_complete(auth.authenticate(header, secure=True))
+
+    def purge(self, store_clock: Clock, leeway: int) -> int:
+        return self.loop.run_until_complete(self._auth(store_clock, leeway).purge_expired())
 
     def close(self) -> None:
         try:
@@ -77,15 +126,26 @@ class _AsyncRunner(_Runner):
             self.loop.close()
 
 
+#: A key for the front-door checks of the expiry rule (HS256: cheap to make and use).
+_KEYS = KeySet.generate("HS256")
+_ISSUER = JWTIssuer(_KEYS, ttl=600)
+
+
 def _records(now: int, *, expired: bool | None = None) -> st.SearchStrategy[TokenRecord]:
-    """Records that expired long ago or expire long from now, never near ``now``."""
+    """Records that expired long ago, expired within ``MAX_LEEWAY``, or expire later.
+
+    None expires near ``now`` nor near the end of that grace.
+    """
 
     @st.composite
     def build(draw: st.DrawFn) -> TokenRecord:
         issued = draw(st.integers(now - 100_000, now - 10_000))
         is_expired = draw(st.booleans()) if expired is None else expired
-        if is_expired:
-            expires = draw(st.integers(issued, now - 60))
+        if is_expired and draw(st.booleans()):
+            # Within the grace: every store still holds it while the test runs.
+            expires = draw(st.integers(now - MAX_LEEWAY + 120, now - 60))
+        elif is_expired:
+            expires = draw(st.integers(issued, now - MAX_LEEWAY - 60))
         else:
             expires = draw(st.integers(now + 3_600, now + 1_000_000))
         by_key = draw(st.booleans())
@@ -117,7 +177,7 @@ def _machine(
             self.model: dict[str, TokenRecord] = {}
 
         def forgettable(self, record: TokenRecord) -> bool:
-            return forgets_expired and record.expires_at <= time.time()
+            return forgets_expired and record.expires_at + MAX_LEEWAY <= time.time()
 
         @initialize()
         def starts_empty(self) -> None:
@@ -295,6 +355,49 @@ class _ContractBase:
         finally:
             runner.close()
 
+    def _check_grace(self, runner: _Runner) -> None:
+        try:
+            now = int(time.time())
+            just = _record("g-just", issued=now - 3600, ttl=3600 - 2)
+            late = _record("g-late", "bob", issued=now - 3600, ttl=3600 - (MAX_LEEWAY - 60))
+            for record in (just, late):
+                runner.call("add", record)
+                assert runner.call("get", record.jti) == record, (
+                    f"a record {now - record.expires_at} s past its expiry was forgotten: a "
+                    f"store keeps records at least MAX_LEEWAY ({MAX_LEEWAY} s) past expires_at"
+                )
+            assert runner.call("list_subject", "bob") == [late]
+            assert runner.call("remove", just.jti) is True
+            assert runner.call("remove_subject", "bob") == 1
+        finally:
+            runner.close()
+
+    def _check_expiry_rule(self, runner: _Runner) -> None:
+        try:
+            leeway = 5
+            real = int(time.time())
+            # A token that expired 2 s ago by the real clock (the one a store like
+            # Redis expires records by), checked by front doors with their own clocks.
+            clock = FrozenClock(real - 600)
+            issued = _ISSUER.issue(Principal("alice", "password"), now=real - 602)
+            runner.call("add", issued.record)
+            header = f"Bearer {issued.token}"
+            clock.set(real)
+            inside = runner.authenticate(clock, leeway, header)
+            assert isinstance(inside, Authenticated), (
+                f"a token 2 s past exp, inside the {leeway} s leeway, was refused ({inside!r})"
+            )
+            assert runner.purge(clock, leeway) == 0, "a purge removed a token inside its leeway"
+            clock.set(real - 2 + leeway)
+            past = runner.authenticate(clock, leeway, header)
+            assert isinstance(past, Unauthorized), past
+            assert past.reason is Reason.EXPIRED, f"refused as {past.reason}, not as expired"
+            assert runner.call("get", issued.record.jti) is None, "the expired record was kept"
+            removed = [e for e in runner.events if e.kind is EventKind.TOKEN_EXPIRED_REMOVED]
+            assert [e.jti for e in removed] == [issued.record.jti]
+        finally:
+            runner.close()
+
 
 class TokenStoreContract(_ContractBase):
     """The contract for a synchronous :class:`~tokenauth.TokenStore`.
@@ -320,6 +423,14 @@ class TokenStoreContract(_ContractBase):
     def test_purge_expired(self, store_factory: StoreFactory) -> None:
         """Purging removes expired records and keeps live ones."""
         self._check_purge(_SyncRunner(store_factory))
+
+    def test_keeps_records_within_the_grace(self, store_factory: StoreFactory) -> None:
+        """A record stays readable, listed and removable until MAX_LEEWAY past its expiry."""
+        self._check_grace(_SyncRunner(store_factory))
+
+    def test_expiry_rule(self, store_factory: StoreFactory) -> None:
+        """Inside the leeway a token is accepted; past it, refused as expired and removed."""
+        self._check_expiry_rule(_SyncRunner(store_factory))
 
     def test_concurrent_removal_has_one_winner(self, store_factory: StoreFactory) -> None:
         """Of many threads removing one record at once, exactly one is told it removed it."""
@@ -374,6 +485,14 @@ class AsyncTokenStoreContract(_ContractBase):
     def test_purge_expired(self, async_store_factory: AsyncStoreFactory) -> None:
         """Purging removes expired records and keeps live ones."""
         self._check_purge(_AsyncRunner(async_store_factory))
+
+    def test_keeps_records_within_the_grace(self, async_store_factory: AsyncStoreFactory) -> None:
+        """A record stays readable, listed and removable until MAX_LEEWAY past its expiry."""
+        self._check_grace(_AsyncRunner(async_store_factory))
+
+    def test_expiry_rule(self, async_store_factory: AsyncStoreFactory) -> None:
+        """Inside the leeway a token is accepted; past it, refused as expired and removed."""
+        self._check_expiry_rule(_AsyncRunner(async_store_factory))
 
     def test_concurrent_removal_has_one_winner(
         self, async_store_factory: AsyncStoreFactory

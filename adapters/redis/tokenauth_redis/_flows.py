@@ -8,7 +8,8 @@ redis-py's clients; a failed command is thrown back into the generator as a
 
 Layout, for a key prefix ``P`` (``tokenauth:`` by default)::
 
-    P t:<jti>            the record: a string, JSON, with a Redis TTL ending at expires_at
+    P t:<jti>            the record: a string, JSON, with a Redis TTL ending MAX_LEEWAY
+                         (300 s) after expires_at
     P s:<digest>         the subject's index: a sorted set of "<nonce><jti>" members,
                          each scored by its record's expires_at
 
@@ -23,12 +24,13 @@ Guarantees, in a single Redis and in Redis Cluster alike (no command touches
 two keys, so the record and its index may live on different nodes):
 
 - The record key is the truth. ``add`` is ``SET NX PXAT`` (create only if
-  absent, expiring with the token), ``get`` is one ``GET``, ``remove`` is one
+  absent, expiring ``MAX_LEEWAY`` after the token, so that a token inside the
+  core's leeway is judged as on every other store), ``get`` is one ``GET``, ``remove`` is one
   ``GETDEL``: each atomic, and of concurrent removals exactly one sees the record.
 - Every stored record is in its subject's index: ``add`` writes the index entry
   before the record, and an entry is only deleted after its own record is gone
   (by the caller that removed it, or once it is more than a minute past its
-  expiry). The index may hold stale entries (a removal whose cleanup failed, a
+  record's Redis expiry). The index may hold stale entries (a removal whose cleanup failed, a
   refused duplicate, a crash between two steps); readers skip any entry whose
   record is missing or carries another nonce, so stale entries cost space, never
   correctness.
@@ -46,7 +48,7 @@ from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from tokenauth import DuplicateTokenError, LoginMethod, StoreError, TokenRecord
+from tokenauth import MAX_LEEWAY, DuplicateTokenError, LoginMethod, StoreError, TokenRecord
 
 __all__ = [
     "NONCE_LENGTH",
@@ -71,9 +73,12 @@ T = TypeVar("T")
 
 #: Length of the random nonce (hex digits) that starts each index member.
 NONCE_LENGTH = 16
-#: Seconds past expiry before an index entry is pruned, to allow for clock skew
-#: between the node holding the index and the node holding the record.
-PRUNE_SLACK = 60
+#: Seconds a record outlives its token in Redis: the core's largest leeway, so a
+#: token inside any leeway still finds its record (the store contract's expiry rule).
+RECORD_GRACE = MAX_LEEWAY
+#: Seconds past expiry before an index entry is pruned: the record's grace, plus a
+#: minute for clock skew between the node holding the index and the one holding the record.
+PRUNE_SLACK = RECORD_GRACE + 60
 #: The record format; bumped if the JSON layout ever changes.
 FORMAT_VERSION = 1
 
@@ -248,8 +253,8 @@ def add(keys: Keyspace, record: TokenRecord, nonce: bytes) -> Flow[None]:
     member = nonce + jti
     yield RunScript(INDEX_ADD, (index,), (record.expires_at, member, PRUNE_SLACK))
     key = keys.record(jti)
-    # PXAT: Redis forgets the record when the token expires (it refuses PXAT 0: use 1).
-    expiry = {"nx": True, "pxat": record.expires_at * 1000 or 1}
+    # PXAT: Redis forgets the record RECORD_GRACE after the token expires.
+    expiry = {"nx": True, "pxat": (record.expires_at + RECORD_GRACE) * 1000}
     created = yield Call("set", (key, value), expiry)
     if created:
         return
@@ -308,8 +313,8 @@ def remove_subject(keys: Keyspace, subject: str) -> Flow[int]:
 def purge_expired(keys: Keyspace, now: int) -> Flow[int]:
     """Delete every record with ``expires_at <= now``, index by index; returns how many.
 
-    Redis already drops records as they expire by its own clock, so this only
-    finds work when ``now`` is ahead of the server's clock.
+    Redis drops records by itself ``RECORD_GRACE`` seconds after they expire, so
+    this finds only records expired within that grace (or ahead of Redis's clock).
     """
     total = 0
     indexes = yield ScanKeys(keys.index_pattern())
