@@ -36,7 +36,7 @@ from typing import Any, Protocol
 import orjson
 
 from ._cache import VerifiedTokens
-from ._claims import EMPTY, Claims, JSONObject, Principal, _ClaimsDraft
+from ._claims import EMPTY, Claims, JSONObject, Principal, claims_of
 from ._errors import ConfigurationError
 from ._keys import Key, KeySet, b64url
 from ._results import Reason
@@ -575,21 +575,7 @@ class JWTValidator:
         extra = EMPTY
         if len(payload) > typed + (nbf is not None):
             extra = JSONObject({k: v for k, v in payload.items() if k not in _TYPED_CLAIMS})
-        # Built as a draft with Claims's slots, then made a Claims (see _ClaimsDraft):
-        # no per-field object.__setattr__, as this runs on every first sight of a token.
-        draft = _ClaimsDraft()
-        draft.sub = sub
-        draft.jti = jti
-        draft.iat = iat
-        draft.exp = exp
-        draft.iss = iss
-        draft.aud = aud
-        draft.scope = scope
-        draft.nbf = nbf
-        draft.client_id = client_id
-        draft.extra = extra
-        draft.__class__ = Claims  # type: ignore[assignment]  # same slots
-        claims: Claims = draft  # type: ignore[assignment]  # it is a Claims now
+        claims = claims_of(sub, jti, iat, exp, iss, aud, scope, nbf, client_id, extra)
         leeway = self._leeway
         if iat > now + leeway:
             return TokenRejected(Reason.NOT_YET_VALID, "The token was issued in the future.")

@@ -17,14 +17,13 @@ from tokenauth import (
     AsyncMemoryStore,
     AsyncTokenAuth,
     Authenticated,
-    Call,
     Claims,
     ConfigurationError,
+    JSONObject,
     JWTValidator,
     KeySet,
     Principal,
     TokenRejected,
-    TrustedProxies,
 )
 from tokenauth._claims import principal_of
 from tokenauth._drivers import call_of
@@ -33,6 +32,10 @@ from tokenauth._http import _B64TOKEN, _is_b64token, extract_bearer
 from tokenauth._jwt import _numeric_date, _text
 from tokenauth._results import Reason, authenticated_of
 from tokenauth._store import MAX_JTI_LENGTH, MAX_SUBJECT_LENGTH
+from tokenauth.extend import (
+    Call,
+    TrustedProxies,
+)
 
 texts = st.text(max_size=8)
 scopes = st.lists(st.text(min_size=1, max_size=5), max_size=3).map(tuple)
@@ -92,8 +95,9 @@ def test_the_validator_builds_what_claims_builds(
 def test_principal_and_authenticated_builders(
     subject: str, method: Any, key_id: str | None, scope: Any, token: str
 ) -> None:
-    principal = principal_of(subject, method, key_id, scope)
-    _same(principal, Principal(subject, method, key_id, scope))
+    extra = JSONObject({"tenant": subject})
+    principal = principal_of(subject, method, key_id, scope, extra)
+    _same(principal, Principal(subject, method, key_id, scope, extra))
     claims = Claims(subject or "s", "j", 1, 2)
     _same(authenticated_of(principal, claims, token), Authenticated(principal, claims, token))
 
