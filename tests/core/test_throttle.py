@@ -16,11 +16,13 @@ from tokenauth import (
     LoginThrottle,
     MemoryCounters,
     TooManyRequests,
-    TrustedProxies,
     Window,
     client_address,
     open_async_counters,
     open_counters,
+)
+from tokenauth.extend import (
+    TrustedProxies,
     run_sync,
 )
 from tokenauth.testing import AsyncLoginCountersContract, LoginCountersContract
