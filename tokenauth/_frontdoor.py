@@ -376,7 +376,7 @@ class _Flows:
         throttle = self.throttle
         counted: tuple[tuple[str, Limit], ...] = ()
         if throttle is not None:
-            # Before any hashing: a throttled login costs a counter read, no argon2.
+            # Counted before any hashing: a throttled login costs a counter step, no argon2.
             address = client_address(client, request.forwarded, self.trusted_proxies)
             counted = throttle.keys(who, address)
             wait = yield from throttle.check(counted, now=now)
@@ -395,12 +395,10 @@ class _Flows:
                 if hashes:
                     self._release_hash()
         if isinstance(outcome, Reason):
-            if throttle is not None:
-                yield from throttle.failed(counted, now=now)
             self._emit(EventKind.LOGIN_REFUSED, now, subject=who, reason=outcome, client=client)
             return Unauthorized.login(self.realm, outcome)
         if throttle is not None:
-            yield from throttle.succeeded(counted)
+            yield from throttle.succeeded(counted, now=now)
         issued = self.issuer.issue(outcome, now=now)
         yield Call(self.store.add, (issued.record,))
         if outcome.api_key_id is not None and self.api_keys is not None:

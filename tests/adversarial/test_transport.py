@@ -19,9 +19,9 @@ from tokenauth import (
     HttpsRequired,
     Request,
     TokenAuth,
-    TrustedProxies,
     Unauthorized,
 )
+from tokenauth.extend import TrustedProxies
 
 from .conftest import PROXY, Deployment, basic
 

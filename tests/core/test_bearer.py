@@ -6,7 +6,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tokenauth import BadRequest, TrustedProxies, extract_bearer, is_secure
+from tokenauth import (
+    BadRequest,
+)
+from tokenauth.extend import (
+    TrustedProxies,
+    extract_bearer,
+    is_secure,
+)
 
 TOKEN = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhIn0.c2ln"
 
