@@ -8,6 +8,9 @@ from typing import TYPE_CHECKING, TypeVar
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, Engine
 
+from tokenauth import StoreUnreachableError
+
+from ._deadline import Deadline, bounded
 from ._engine import store_error
 from ._ops import Op, Outcome, Step
 
@@ -32,8 +35,38 @@ def _outcome_sync(conn: Connection, step: Step) -> Outcome:
     return Outcome(rows=rows, rowcount=result.rowcount)
 
 
-def run_sync(engine: Engine, op: Op[T]) -> T:
-    """Run ``op``, each statement in its own transaction; map driver errors."""
+def _late(step: Step, seconds: float, exc: BaseException) -> StoreUnreachableError:
+    return StoreUnreachableError(
+        f"{step.doing}: the database did not answer within {seconds:g} s ({type(exc).__name__})"
+    )
+
+
+def _step_sync(engine: Engine, step: Step, deadline: float | None) -> Outcome:
+    if deadline is None:
+        with engine.begin() as conn:
+            return _outcome_sync(conn, step)
+    with Deadline(deadline) as bound:
+        try:
+            with engine.begin() as conn:
+                bound.watch(conn.connection.dbapi_connection)
+                return _outcome_sync(conn, step)
+        except (sa_exc.SQLAlchemyError, OSError) as exc:
+            if bound.expired or isinstance(exc, TimeoutError):
+                raise _late(step, deadline, exc) from exc
+            raise
+
+
+def run_sync(engine: Engine, op: Op[T], *, deadline: float | None = None) -> T:
+    """Run ``op``, each statement in its own transaction; map driver errors.
+
+    Args:
+        engine: The engine (see :func:`~._deadline.guard_engine` for a deadline
+            that covers its pre-ping and connects too).
+        op: The operation.
+        deadline: Seconds one statement may take end to end (pool wait,
+            connect, run, commit); past it the connection's socket is shut
+            down and StoreUnreachableError raised. None leaves it to the driver.
+    """
     outcome: Outcome | None = None
     while True:
         try:
@@ -42,8 +75,7 @@ def run_sync(engine: Engine, op: Op[T]) -> T:
             result: T = done.value
             return result
         try:
-            with engine.begin() as conn:
-                outcome = _outcome_sync(conn, step)
+            outcome = _step_sync(engine, step, deadline)
         except sa_exc.IntegrityError as exc:
             raise _conflict(step, exc) from exc
         except (sa_exc.SQLAlchemyError, OSError) as exc:
@@ -68,9 +100,10 @@ async def run_async(engine: AsyncEngine, op: Op[T], *, deadline: float | None = 
         engine: The engine.
         op: The operation.
         deadline: Seconds one statement may take end to end (pool wait, connect,
-            execution); past it the statement is cancelled and
-            StoreUnreachableError raised. Some async drivers (aiomysql) have no
-            timeout of their own for a server that accepts and never answers.
+            execution, and the driver's own clean-up, which is left to finish in
+            the background); past it StoreUnreachableError is raised. Some async
+            drivers (aiomysql) have no timeout of their own for a server that
+            accepts and never answers, and psycopg's cancellation waits up to 10 s.
     """
     outcome: Outcome | None = None
     while True:
@@ -80,7 +113,11 @@ async def run_async(engine: AsyncEngine, op: Op[T], *, deadline: float | None = 
             result: T = done.value
             return result
         try:
-            outcome = await asyncio.wait_for(_step_async(engine, step), deadline)
+            outcome = await bounded(_step_async(engine, step), deadline)
+        except TimeoutError as exc:
+            if deadline is None:
+                raise store_error(exc, step.doing) from exc
+            raise _late(step, deadline, exc) from exc
         except sa_exc.IntegrityError as exc:
             raise _conflict(step, exc) from exc
         except (sa_exc.SQLAlchemyError, OSError, asyncio.TimeoutError) as exc:
