@@ -1,8 +1,9 @@
 """Authenticators: Basic credentials in, a principal (or the reason for refusal) out.
 
-Passwords are argon2id hashes (RFC 9106), checked with the same work whether or
-not the user exists. API keys are random, carry a prefix and a checksum so that
-secret scanners recognise them, and are stored only as an HMAC-SHA256 digest
+Passwords are argon2id hashes (RFC 9106), checked in the same time whether or
+not the user exists, and whatever parameters the user's hash was made with.
+API keys are random, carry a prefix and a checksum so that secret scanners
+recognise them, and are stored only as an HMAC-SHA256 digest
 under a server-side pepper.
 """
 
@@ -10,9 +11,12 @@ from __future__ import annotations
 
 import hmac
 import secrets
+import statistics
 import string
+import time
 import unicodedata
 import zlib
+from collections import deque
 from typing import Protocol
 
 import argon2
@@ -51,6 +55,8 @@ _BASE62 = string.digits + string.ascii_letters
 _SECRET_LENGTH = 32  # 32 base62 characters: about 190 random bits
 _CHECKSUM_LENGTH = 6  # CRC32 in base62
 _MIN_PEPPER_BYTES = 32
+#: Recent durations of checks at the current parameters kept to time a top-up by.
+_COST_SAMPLES = 15
 
 
 def default_password_hasher() -> argon2.PasswordHasher:
@@ -174,8 +180,14 @@ class PasswordAuthenticator:
     """Username and password against argon2id hashes in a user registry.
 
     An unknown or disabled user costs the same argon2 work as a wrong password,
-    so response times do not tell which usernames exist. Hashes made with older
-    parameters are replaced on a successful login.
+    so response times do not tell which usernames exist. A wrong password for a
+    user whose hash was made with other (older) parameters is topped up to the
+    time a check at the current parameters takes (the median of the last few
+    such checks in this process), so that users who have not logged in since a
+    change of parameters cannot be told apart either. The top-up waits rather
+    than hashes: an attacker gets no extra CPU work out of it, and it holds the
+    hashing slot exactly as long as a current check would. Hashes made with
+    older parameters are replaced on a successful login.
 
     Args:
         users: The registry, sync or async.
@@ -191,14 +203,38 @@ class PasswordAuthenticator:
         """Set up, and hash one throwaway password for the unknown-user path."""
         self.users = users
         self.hasher = hasher or default_password_hasher()
+        started = time.perf_counter()
         self._dummy_hash = self.hasher.hash(secrets.token_urlsafe(16))
+        #: How long that one hash took, in seconds: a first guess of a login's cost.
+        self.hash_seconds = time.perf_counter() - started
+        # Durations of checks at the current parameters, seeded with that hash's.
+        self._current_costs: deque[float] = deque([self.hash_seconds], maxlen=_COST_SAMPLES)
+
+    def _is_current(self, password_hash: str) -> bool:
+        try:
+            return not self.hasher.check_needs_rehash(password_hash)
+        except InvalidHashError:
+            return False
 
     def _verify(self, password_hash: str, password: str) -> tuple[bool, bool]:
+        """Check ``password``; returns (matched, the hash needs remaking)."""
+        started = time.perf_counter()
         try:
             self.hasher.verify(password_hash, password)
+            matched = True
         except (VerifyMismatchError, VerificationError, InvalidHashError):
-            return False, False
-        return True, self.hasher.check_needs_rehash(password_hash)
+            matched = False
+        elapsed = time.perf_counter() - started
+        if self._is_current(password_hash):
+            self._current_costs.append(elapsed)
+            return matched, False
+        if matched:
+            return True, True
+        # A stale (or unreadable) hash answered wrong: take as long as a current check.
+        target = statistics.median(self._current_costs)
+        if target > elapsed:
+            time.sleep(target - elapsed)
+        return False, False
 
     def authenticate(self, credentials: BasicCredentials, *, now: int) -> Flow[Principal | Reason]:
         """Look the user up and verify the password (see the class docstring)."""

@@ -8,6 +8,7 @@ only the driver differs.
 from __future__ import annotations
 
 import contextlib
+import hmac
 import inspect
 import logging
 import os
@@ -26,8 +27,10 @@ from ._authenticators import (
     Authenticator,
     BasicAuthenticator,
     PasswordAuthenticator,
+    api_key_digest,
     default_password_hasher,
     generate_api_key,
+    is_well_formed_api_key,
     new_user,
 )
 from ._claims import Claims, Principal, principal_of
@@ -38,6 +41,7 @@ from ._events import EventHook, EventKind, SecurityEvent, emit
 from ._http import (
     TrustedProxies,
     carries_no_query_token,
+    exposed_credentials,
     extract_bearer,
     is_secure,
     parse_basic,
@@ -62,16 +66,21 @@ from ._results import (
     LoggedOut,
     LoginResult,
     LogoutResult,
+    Overloaded,
     Reason,
     StoreUnavailable,
+    TooManyRequests,
     Unauthorized,
     authenticated_of,
 )
+from ._shedding import HashQueue
 from ._store import AsyncTokenStore, TokenRecord, TokenStore
+from ._throttle import Limit, LoginThrottle, client_address
 
 __all__ = ["AsyncTokenAuth", "TokenAuth"]
 
 R = TypeVar("R")
+_Refusal = TypeVar("_Refusal", TooManyRequests, Overloaded)
 _log = logging.getLogger("tokenauth")
 #: Failures of a store call that mean "the store is not there": fail closed with 503.
 _STORE_FAILURES = (StoreError, OSError)
@@ -125,11 +134,13 @@ class _Flows:
         leeway: int = 5,
         realm: str = "api",
         allow_query_token: bool = True,
-        trusted_proxies: Iterable[str] = (),
+        revoke_exposed_api_keys: bool = False,
+        trusted_proxies: Iterable[str] | TrustedProxies = (),
         clock: Clock = system_clock,
         on_event: EventHook | None = None,
         token_issuer: TokenIssuer | None = None,
         token_validator: TokenValidator | None = None,
+        throttle: LoginThrottle | None = None,
     ) -> None:
         if any(c in realm for c in '\r\n"\\') or not realm.isprintable():
             raise ConfigurationError("the realm must be printable, without quotes or backslashes")
@@ -143,6 +154,7 @@ class _Flows:
         self._hasher = hasher
         self.realm = realm
         self.allow_query_token = allow_query_token
+        self.revoke_exposed_api_keys = revoke_exposed_api_keys
         self.trusted_proxies = TrustedProxies.of(trusted_proxies)
         self.clock = clock
         self.on_event = on_event
@@ -161,6 +173,7 @@ class _Flows:
                 else ApiKeyAuthenticator(api_keys, pepper=pepper or b""),
             )
         self.authenticator = authenticator
+        self.throttle = throttle
         self._no_token = Unauthorized.no_token(realm)
         # Authorization header -> the Authenticated result it last produced. A repeat
         # of the header skips parsing and the flow driver, never a check: see _recent_hit.
@@ -195,6 +208,22 @@ class _Flows:
         _log.error("token store or registry unavailable: %s", type(exc).__name__)
         self._emit(EventKind.STORE_UNAVAILABLE, now, client=client)
         return StoreUnavailable.make()
+
+    def _refused(self, result: _Refusal, now: int, who: str | None, client: str | None) -> _Refusal:
+        """Emit the refusal event for a login turned away before its password was checked."""
+        self._emit(EventKind.LOGIN_REFUSED, now, subject=who, reason=result.reason, client=client)
+        return result
+
+    def _admit_hash(self) -> int:
+        """0 to let a password login hash now, else the seconds for ``Retry-After``.
+
+        The synchronous front door hashes in the server's own threads and sheds
+        nothing; the asynchronous one asks its :class:`HashQueue`.
+        """
+        return 0
+
+    def _release_hash(self) -> None:
+        """An admitted password login is done (see :meth:`_admit_hash`)."""
 
     # -- the repeat of a header -----------------------------------------------------
     #
@@ -318,24 +347,39 @@ class _Flows:
         client = request.client
         authorization = request.authorization
         if not https:
-            self._emit(EventKind.HTTPS_VIOLATION, now, client=client)
-            # A bearer token sent here in clear text is as exposed as anywhere else.
-            exposed = extract_bearer(authorization, None, realm=self.realm, allow_query=False)
-            if isinstance(exposed, str):
-                yield from self._revoke_exposed(exposed, now, client)
-            return HttpsRequired.make()
+            return (yield from self._refuse_plain_http(request, now))
         credentials = parse_basic(authorization)
         if isinstance(credentials, BadRequest):
             self._emit(EventKind.LOGIN_REFUSED, now, reason=credentials.reason, client=client)
             return credentials
         # An API key travels as the username: never log it.
         who = None if credentials.is_api_key else credentials.username
+        throttle = self.throttle
+        counted: tuple[tuple[str, Limit], ...] = ()
+        if throttle is not None:
+            # Counted before any hashing: a throttled login costs a counter step, no argon2.
+            address = client_address(client, request.forwarded, self.trusted_proxies)
+            counted = throttle.keys(who, address)
+            wait = yield from throttle.check(counted, now=now)
+            if wait:
+                return self._refused(TooManyRequests.login(wait), now, who, client)
         outcome: Principal | Reason = Reason.UNKNOWN_USER
         if self.authenticator is not None:
-            outcome = yield from self.authenticator.authenticate(credentials, now=now)
+            hashes = not credentials.is_api_key
+            if hashes:
+                wait = self._admit_hash()
+                if wait:
+                    return self._refused(Overloaded.login(wait), now, who, client)
+            try:
+                outcome = yield from self.authenticator.authenticate(credentials, now=now)
+            finally:
+                if hashes:
+                    self._release_hash()
         if isinstance(outcome, Reason):
             self._emit(EventKind.LOGIN_REFUSED, now, subject=who, reason=outcome, client=client)
             return Unauthorized.login(self.realm, outcome)
+        if throttle is not None:
+            yield from throttle.succeeded(counted, now=now)
         issued = self.issuer.issue(outcome, now=now)
         yield Call(self.store.add, (issued.record,))
         if outcome.api_key_id is not None and self.api_keys is not None:
@@ -386,6 +430,52 @@ class _Flows:
         principal = principal_of(record.subject, record.method, record.api_key_id, result.scope)
         return authenticated_of(principal, result, token)
 
+    def _refuse_plain_http(self, request: Request, now: int) -> Flow[HttpsRequired]:
+        """Refuse a plain-HTTP request, revoking every credential it exposed.
+
+        RFC 6750 section 5.3: a bearer token sent in clear is compromised, so each
+        candidate the request carries (see ``tokenauth._http.exposed_credentials``;
+        whatever shape the request has, on every path) is revoked if it validates.
+        An API key found among them is named by its id in the event, and revoked
+        too when ``revoke_exposed_api_keys`` is set.
+        """
+        client = request.client
+        candidates = exposed_credentials(request.authorization, request.query)
+        key_ids: list[str] = []
+        for candidate in candidates:
+            if is_well_formed_api_key(candidate):
+                key_id = yield from self._exposed_api_key(candidate)
+                if key_id is not None:
+                    key_ids.append(key_id)
+        self._emit(
+            EventKind.HTTPS_VIOLATION, now, client=client,
+            api_key_id=key_ids[0] if key_ids else None,
+        )  # fmt: skip
+        for candidate in candidates:
+            if not is_well_formed_api_key(candidate):
+                yield from self._revoke_exposed(candidate, now, client)
+        if self.revoke_exposed_api_keys:
+            for key_id in key_ids:
+                try:
+                    yield from self._revoke_api_key(key_id)
+                except (*_STORE_FAILURES, ConfigurationError):
+                    _log.error("could not revoke an API key sent over plain HTTP")
+        return HttpsRequired.make()
+
+    def _exposed_api_key(self, key: str) -> Flow[str | None]:
+        """The id of the registered API key ``key``, if it is one."""
+        if self.api_keys is None or self._pepper is None:
+            return None
+        digest = api_key_digest(key, self._pepper)
+        try:
+            record: ApiKeyRecord | None = yield Call(self.api_keys.find_by_digest, (digest,))
+        except _STORE_FAILURES:
+            _log.error("could not look up an API key sent over plain HTTP: registry unavailable")
+            return None
+        if record is None or not hmac.compare_digest(record.digest, digest):
+            return None
+        return record.key_id
+
     def _revoke_exposed(self, token: str, now: int, client: str | None) -> Flow[None]:
         result = self.validator.validate(token, now=now)
         claims = result if isinstance(result, Claims) else result.claims
@@ -411,10 +501,7 @@ class _Flows:
             allow_query=self.allow_query_token,
         )
         if not https:
-            self._emit(EventKind.HTTPS_VIOLATION, now, client=client)
-            if isinstance(token, str):
-                yield from self._revoke_exposed(token, now, client)
-            return HttpsRequired.make()
+            return (yield from self._refuse_plain_http(request, now))
         if isinstance(token, BadRequest):
             self._emit(EventKind.TOKEN_REJECTED, now, reason=token.reason, client=client)
             return token
@@ -444,6 +531,16 @@ class _Flows:
         count: int = yield Call(self.store.remove_subject, (subject,))
         self._emit(EventKind.SUBJECT_REVOKED, self._now(), subject=subject, count=count)
         return count
+
+    def _disable_user(self, username: str) -> Flow[int]:
+        if self.users is None:
+            raise ConfigurationError("no user registry is configured")
+        found: bool = yield Call(self.users.set_disabled, (username, True))
+        if not found:
+            raise ConfigurationError(f"no user named {username!r}")
+        # Disabled first, then the tokens: a login racing this is refused, or its
+        # token is among those removed here.
+        return (yield from self._revoke_subject(username))
 
     def _revoke_api_key(self, key_id: str) -> Flow[int]:
         registry = self.api_keys
@@ -514,11 +611,19 @@ class TokenAuth(_Flows):
         leeway: Seconds of clock skew tolerated.
         realm: The realm named in ``WWW-Authenticate`` challenges.
         allow_query_token: Accept ``?token=`` (discouraged; on by default).
-        trusted_proxies: Addresses whose ``Forwarded``/``X-Forwarded-Proto`` count.
+        revoke_exposed_api_keys: Revoke an API key (and its tokens) that a request
+            sent over plain HTTP; by default it is only named, by key id, in the
+            ``https_violation`` event.
+        trusted_proxies: Addresses whose ``Forwarded``/``X-Forwarded-Proto`` count,
+            or a :class:`~tokenauth.TrustedProxies` (to choose how conflicting
+            headers are read).
         clock: Returns the current Unix time; inject a frozen one in tests.
         on_event: Called with every :class:`~tokenauth.SecurityEvent`.
         token_issuer: Replaces the built-in JWT issuer.
         token_validator: Replaces the built-in JWT validator.
+        throttle: Counts failed logins per account and per client address and
+            answers 429 past its limits, before any password is hashed (see
+            :class:`~tokenauth.LoginThrottle`). None (the default) throttles nothing.
     """
 
     def __init__(
@@ -537,19 +642,22 @@ class TokenAuth(_Flows):
         leeway: int = 5,
         realm: str = "api",
         allow_query_token: bool = True,
-        trusted_proxies: Iterable[str] = (),
+        revoke_exposed_api_keys: bool = False,
+        trusted_proxies: Iterable[str] | TrustedProxies = (),
         clock: Clock = system_clock,
         on_event: EventHook | None = None,
         token_issuer: TokenIssuer | None = None,
         token_validator: TokenValidator | None = None,
+        throttle: LoginThrottle | None = None,
     ) -> None:
         """Configure; see the class docstring for the arguments."""
         super().__init__(
             keys=keys, store=store, users=users, api_keys=api_keys, pepper=pepper,
             authenticator=authenticator, hasher=hasher, issuer=issuer, audience=audience,
             ttl=ttl, leeway=leeway, realm=realm, allow_query_token=allow_query_token,
-            trusted_proxies=trusted_proxies, clock=clock, on_event=on_event,
-            token_issuer=token_issuer, token_validator=token_validator,
+            revoke_exposed_api_keys=revoke_exposed_api_keys, trusted_proxies=trusted_proxies,
+            clock=clock, on_event=on_event, token_issuer=token_issuer,
+            token_validator=token_validator, throttle=throttle,
         )  # fmt: skip
 
     @overload
@@ -634,6 +742,20 @@ class TokenAuth(_Flows):
         """Revoke every token of ``subject`` ("log out everywhere"); returns how many."""
         return run_sync(self._revoke_subject(subject))
 
+    def disable_user(self, username: str) -> int:
+        """Refuse ``username``'s logins from now on and revoke every token of theirs.
+
+        Disabling through the registry alone (``users.set_disabled``) leaves
+        the tokens already issued working until they expire; this does not.
+
+        Returns:
+            How many tokens were revoked.
+
+        Raises:
+            ConfigurationError: No user registry, or no such user.
+        """
+        return run_sync(self._disable_user(username))
+
     def revoke_api_key(self, key_id: str) -> int:
         """Revoke an API key and every token it issued; returns how many tokens."""
         return run_sync(self._revoke_api_key(key_id))
@@ -665,6 +787,11 @@ class AsyncTokenAuth(_Flows):
             many as keep argon2's threads (each hash runs ``parallelism`` lanes)
             within the machine's cores, and at least one: with the default
             profile (4 lanes), 1 on up to 7 cores, 2 on 8.
+        max_login_wait: The longest a password login may expect to wait for
+            its hash, in seconds (default 3). A login expected to wait longer is
+            answered 503 with ``Retry-After`` at once, instead of queueing (see
+            :class:`~tokenauth.Overloaded`); token validations are never shed.
+            None queues every login, however long the wait.
     """
 
     def __init__(
@@ -683,34 +810,49 @@ class AsyncTokenAuth(_Flows):
         leeway: int = 5,
         realm: str = "api",
         allow_query_token: bool = True,
-        trusted_proxies: Iterable[str] = (),
+        revoke_exposed_api_keys: bool = False,
+        trusted_proxies: Iterable[str] | TrustedProxies = (),
         clock: Clock = system_clock,
         on_event: EventHook | None = None,
         token_issuer: TokenIssuer | None = None,
         token_validator: TokenValidator | None = None,
+        throttle: LoginThrottle | None = None,
         max_concurrent_hashes: int | None = None,
+        max_login_wait: float | None = 3.0,
     ) -> None:
         """Configure; see :class:`TokenAuth` for the arguments."""
-        import asyncio
-
         super().__init__(
             keys=keys, store=store, users=users, api_keys=api_keys, pepper=pepper,
             authenticator=authenticator, hasher=hasher, issuer=issuer, audience=audience,
             ttl=ttl, leeway=leeway, realm=realm, allow_query_token=allow_query_token,
-            trusted_proxies=trusted_proxies, clock=clock, on_event=on_event,
-            token_issuer=token_issuer, token_validator=token_validator,
+            revoke_exposed_api_keys=revoke_exposed_api_keys, trusted_proxies=trusted_proxies,
+            clock=clock, on_event=on_event, token_issuer=token_issuer,
+            token_validator=token_validator, throttle=throttle,
         )  # fmt: skip
         if max_concurrent_hashes is None:
             max_concurrent_hashes = _default_hash_slots(hasher)
-        if max_concurrent_hashes < 1:
-            raise ConfigurationError("max_concurrent_hashes must be at least 1")
-        self._max_concurrent_hashes = max_concurrent_hashes
-        self._hash_slots = asyncio.Semaphore(max_concurrent_hashes)
+        passwords = getattr(self.authenticator, "passwords", None)
+        self._hashes = HashQueue(
+            max_concurrent_hashes,
+            max_wait=max_login_wait,
+            estimate=getattr(passwords, "hash_seconds", None) or 0.1,
+        )
 
     @property
     def max_concurrent_hashes(self) -> int:
         """How many password hashes may run in worker threads at once."""
-        return self._max_concurrent_hashes
+        return self._hashes.slots
+
+    @property
+    def hash_queue(self) -> HashQueue:
+        """The password-hash queue: its slots, its pending logins and its learned hash time."""
+        return self._hashes
+
+    def _admit_hash(self) -> int:
+        return self._hashes.admit()
+
+    def _release_hash(self) -> None:
+        self._hashes.release()
 
     @overload
     async def login(self, request: Request, /) -> LoginResult: ...
@@ -728,7 +870,7 @@ class AsyncTokenAuth(_Flows):
             raise TypeError(_BOTH_FORMS)
         now = self._now()
         flow = self._login(request, self.is_https(request), now)
-        return await run_async(self._guarded(flow, now, request.client), self._hash_slots)
+        return await run_async(self._guarded(flow, now, request.client), self._hashes)
 
     @overload
     async def authenticate(self, request: Request, /) -> AuthResult: ...
@@ -776,6 +918,10 @@ class AsyncTokenAuth(_Flows):
         """Revoke every token of ``subject``; returns how many."""
         return await run_async(self._revoke_subject(subject))
 
+    async def disable_user(self, username: str) -> int:
+        """Refuse the user's logins and revoke their tokens; see :meth:`TokenAuth.disable_user`."""
+        return await run_async(self._disable_user(username))
+
     async def revoke_api_key(self, key_id: str) -> int:
         """Revoke an API key and every token it issued; returns how many tokens."""
         return await run_async(self._revoke_api_key(key_id))
@@ -790,7 +936,7 @@ class AsyncTokenAuth(_Flows):
         self, username: str, password: str, *, scope: tuple[str, ...] = ()
     ) -> UserRecord:
         """Hash the password (off the loop) and register a new user."""
-        return await run_async(self._add_user(username, password, scope), self._hash_slots)
+        return await run_async(self._add_user(username, password, scope), self._hashes)
 
     async def purge_expired(self) -> int:
         """Remove every token expired past the leeway from the store; returns how many."""

@@ -1,15 +1,17 @@
 """Login throttling: failed logins counted per account and per client, refused past a limit.
 
-A login is checked against two counters before any password is hashed: one
-for the account (the Basic username) and one for the client's address. When
-either has seen its limit of failed logins in the current window, the login is
-answered 429 with ``Retry-After`` (RFC 6585 section 4) and costs no argon2
-work. Unknown usernames are counted exactly like known ones, so the answers
-tell nothing about which accounts exist. A successful login resets its
-account's counter (not the client's: one address guessing at many accounts
-stays throttled).
+Before any password is hashed, a login is counted on two counters: one for
+the account (the Basic username) and one for the client's address. Counting
+comes first and is one atomic step per counter, so logins arriving together
+cannot slip past the limit in parallel. A login that takes either count past
+its limit is answered 429 with ``Retry-After`` (RFC 6585 section 4) and costs
+no argon2 work. Unknown usernames are counted exactly like known ones, so the
+answers tell nothing about which accounts exist. A successful login resets its
+account's counter and takes its own count back from the client's, so the
+client's counter holds failures only (and one address guessing at many
+accounts stays throttled).
 
-The counters are fixed windows: the first failure opens a window of
+The counters are fixed windows: the first count opens a window of
 ``Limit.window`` seconds, and the count starts again from zero after it. They
 live in a :class:`LoginCounters` (or :class:`AsyncLoginCounters`) store:
 :class:`MemoryCounters` here, Redis and SQL ones in the adapters, opened by URL
@@ -26,7 +28,6 @@ import hashlib
 import ipaddress
 import threading
 import unicodedata
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol, cast, runtime_checkable
 
@@ -91,7 +92,7 @@ class Window:
 
 @runtime_checkable
 class LoginCounters(Protocol):
-    """Fixed-window failure counters by key, for the synchronous driver.
+    """Fixed-window counters by key, for the synchronous driver.
 
     Every method raises :class:`~tokenauth.StoreError` when the backing service
     fails; a login then answers 503 (the throttle fails closed).
@@ -102,7 +103,11 @@ class LoginCounters(Protocol):
         ...
 
     def hit(self, key: str, now: int, window: int) -> Window:
-        """Count one failure, atomically: a new window of ``window`` seconds if none is open."""
+        """Count one, atomically (opening a window of ``window`` seconds if none is open)."""
+        ...
+
+    def undo(self, key: str, now: int) -> None:
+        """Take back one hit, atomically, if ``key``'s window is open and its count above zero."""
         ...
 
     def reset(self, key: str) -> None:
@@ -123,7 +128,11 @@ class AsyncLoginCounters(Protocol):
         ...
 
     async def hit(self, key: str, now: int, window: int) -> Window:
-        """Count one failure, atomically: a new window of ``window`` seconds if none is open."""
+        """Count one, atomically (opening a window of ``window`` seconds if none is open)."""
+        ...
+
+    async def undo(self, key: str, now: int) -> None:
+        """Take back one hit, atomically, if ``key``'s window is open and its count above zero."""
         ...
 
     async def reset(self, key: str) -> None:
@@ -190,6 +199,13 @@ class MemoryCounters:
             if windows[oldest].resets_at > now and len(windows) < self._max_keys:
                 return
             del windows[oldest]
+
+    def undo(self, key: str, now: int) -> None:
+        """Take back one hit for ``key``, if its window is open and its count above zero."""
+        with self._lock:
+            found = self._windows.get(key)
+            if found is not None and found.resets_at > now and found.count > 0:
+                self._windows[key] = Window(found.count - 1, found.resets_at)
 
     def reset(self, key: str) -> None:
         """Forget ``key``'s window."""
@@ -267,6 +283,12 @@ def _account_key(username: str) -> str:
     return "acct:" + hashlib.blake2b(name, digest_size=16).hexdigest()
 
 
+#: Failed logins per account by default: ten in five minutes.
+DEFAULT_PER_ACCOUNT = Limit(10, 300)
+#: Failed logins per client address by default: a hundred in five minutes (shared NATs).
+DEFAULT_PER_CLIENT = Limit(100, 300)
+
+
 class LoginThrottle:
     """Which logins to count, under which keys, with which limits.
 
@@ -277,8 +299,9 @@ class LoginThrottle:
         counters: Where the counts live: :class:`MemoryCounters`, or one from
             :func:`open_counters` (Redis, SQL), sync or async to match the front door.
         per_account: Failed logins allowed per account (the Basic username).
-        per_client: Failed logins allowed per client address (per /64 for IPv6).
-        trusted_proxies: Addresses whose ``Forwarded: for=`` names the client.
+        per_client: Failed logins allowed per client address (per /64 for IPv6);
+            the front door finds the address with :func:`client_address`, believing
+            ``Forwarded: for=`` from its trusted proxies only.
     """
 
     def __init__(
@@ -287,7 +310,6 @@ class LoginThrottle:
         *,
         per_account: Limit | None = Limit(10, 300),
         per_client: Limit | None = Limit(100, 300),
-        trusted_proxies: Iterable[str] | TrustedProxies = (),
     ) -> None:
         """Configure; see the class docstring."""
         if per_account is None and per_client is None:
@@ -295,51 +317,43 @@ class LoginThrottle:
         self.counters = counters
         self.per_account = per_account
         self.per_client = per_client
-        self.trusted_proxies = (
-            trusted_proxies
-            if isinstance(trusted_proxies, TrustedProxies)
-            else TrustedProxies.of(trusted_proxies)
-        )
 
-    def keys(
-        self, username: str | None, client: str | None, forwarded: str | None
-    ) -> tuple[tuple[str, Limit], ...]:
+    def keys(self, username: str | None, address: str | None) -> tuple[tuple[str, Limit], ...]:
         """The counter keys a login is counted under, with their limits.
 
         Args:
             username: The Basic username; None for an API-key login (the key is
                 a secret and never becomes a key here).
-            client: The peer address.
-            forwarded: The ``Forwarded`` header, believed from trusted proxies only.
+            address: The client's address, as :func:`client_address` gives it.
         """
         found: list[tuple[str, Limit]] = []
         if self.per_account is not None and username is not None:
             found.append((_account_key(username), self.per_account))
-        if self.per_client is not None:
-            address = client_address(client, forwarded, self.trusted_proxies)
-            if address is not None:
-                found.append(("client:" + address, self.per_client))
+        if self.per_client is not None and address is not None:
+            found.append(("client:" + address, self.per_client))
         return tuple(found)
 
     def check(self, keys: tuple[tuple[str, Limit], ...], *, now: int) -> Flow[int]:
-        """Return 0 when the login may go on, else the seconds to wait (for ``Retry-After``)."""
+        """Count this login under every key; 0 when it may go on, else the seconds to wait.
+
+        The count comes first, atomically, so concurrent logins each see their
+        own place in the window. A login that goes on must end with
+        :meth:`succeeded` or be left counted as a failure.
+        """
         wait = 0
         for key, limit in keys:
-            window: Window | None = yield Call(self.counters.get, (key, now))
-            if window is not None and window.count >= limit.attempts and window.resets_at > now:
+            window: Window = yield Call(self.counters.hit, (key, now, limit.window))
+            if window.count > limit.attempts:
                 wait = max(wait, window.resets_at - now)
         return wait
 
-    def failed(self, keys: tuple[tuple[str, Limit], ...], *, now: int) -> Flow[None]:
-        """Count a failed login under every key."""
-        for key, limit in keys:
-            yield Call(self.counters.hit, (key, now, limit.window))
-
-    def succeeded(self, keys: tuple[tuple[str, Limit], ...]) -> Flow[None]:
-        """Reset the account's counter after a successful login (the client's stays)."""
+    def succeeded(self, keys: tuple[tuple[str, Limit], ...], *, now: int) -> Flow[None]:
+        """After a successful login: reset the account, take this login back from the client."""
         for key, _ in keys:
             if key.startswith("acct:"):
                 yield Call(self.counters.reset, (key,))
+            else:
+                yield Call(self.counters.undo, (key, now))
 
 
 _COUNTERS_HINT = (

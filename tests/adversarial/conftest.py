@@ -39,7 +39,7 @@ from tokenauth.testing import strategies as ts
 PEPPER = b"adversarial-pepper-" * 2
 KEYS = KeySet.generate("ES256")
 PROXY = "10.0.0.1"
-__all__ = ["PEPPER", "PROXY", "Deployment", "Recorder", "basic", "deploy"]
+__all__ = ["KEYS", "PEPPER", "PROXY", "Deployment", "Recorder", "basic", "deploy"]
 
 
 class Recorder(logging.Handler):

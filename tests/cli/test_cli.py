@@ -26,8 +26,9 @@ from tokenauth import (
     TokenStore,
     generate_api_key,
 )
-from tokenauth import _cli as cli
-from tokenauth._cli import main, parse_api_key_option, parse_user_option
+from tokenauth.cli import _keys as cli_keys
+from tokenauth.cli import _stores as cli
+from tokenauth.cli import main, parse_api_key_option, parse_user_option
 
 KEY_CHARS = st.text(alphabet=st.characters(blacklist_characters=":\x00"), min_size=1)
 
@@ -402,6 +403,6 @@ def test_a_closed_pipe_ends_quietly(
     def reader_gone(args: argparse.Namespace) -> int:
         raise BrokenPipeError(32, "Broken pipe")
 
-    monkeypatch.setattr(cli, "_cmd_keys_jwks", reader_gone)
+    monkeypatch.setattr(cli_keys, "_cmd_keys_jwks", reader_gone)
     assert main(["keys", "jwks", "--keys", "unused.json"]) == 141
     assert "Traceback" not in capfd.readouterr().err

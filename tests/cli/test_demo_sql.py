@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from tests.asgi.support import free_port
-from tokenauth._cli import main
+from tokenauth.cli import main
 
 from .test_demo import READY, START_WAIT, _stop
 
@@ -27,7 +27,7 @@ def running_demo(directory: Path, port: int, *args: str) -> Iterator[str]:
     command = [
         sys.executable,
         "-m",
-        "tokenauth._cli",
+        "tokenauth.cli",
         "demo",
         "--port",
         str(port),

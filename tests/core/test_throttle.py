@@ -16,11 +16,13 @@ from tokenauth import (
     LoginThrottle,
     MemoryCounters,
     TooManyRequests,
-    TrustedProxies,
     Window,
     client_address,
     open_async_counters,
     open_counters,
+)
+from tokenauth.extend import (
+    TrustedProxies,
     run_sync,
 )
 from tokenauth.testing import AsyncLoginCountersContract, LoginCountersContract
@@ -151,7 +153,7 @@ def test_client_address_never_raises_and_stays_short(forwarded: str, peer: str) 
 
 def _throttle(**kwargs: object) -> tuple[LoginThrottle, MemoryCounters]:
     counters = MemoryCounters()
-    return LoginThrottle(counters, trusted_proxies=PROXIES, **kwargs), counters  # type: ignore[arg-type]
+    return LoginThrottle(counters, **kwargs), counters  # type: ignore[arg-type]
 
 
 def test_a_throttle_needs_a_limit() -> None:
@@ -163,59 +165,71 @@ def test_a_throttle_needs_a_limit() -> None:
 def test_keys_hold_no_username_and_no_api_key() -> None:
     """The account key is a digest; an API-key login is counted per client only."""
     throttle, _ = _throttle()
-    keys = throttle.keys("alice", "203.0.113.7", None)
+    keys = throttle.keys("alice", "203.0.113.7")
     assert [k for k, _ in keys][1] == "client:203.0.113.7"
     assert keys[0][0].startswith("acct:")
     assert "alice" not in keys[0][0]
-    assert [k for k, _ in throttle.keys(None, "203.0.113.7", None)] == ["client:203.0.113.7"]
+    assert [k for k, _ in throttle.keys(None, "203.0.113.7")] == ["client:203.0.113.7"]
 
 
 def test_account_keys_match_as_the_registry_does() -> None:
     """Usernames are compared after NFC, so two spellings of one name share a counter."""
     throttle, _ = _throttle()
-    assert throttle.keys("Zo\u00eb", None, None) == throttle.keys("Zoe\u0308", None, None)
-    assert throttle.keys("alice", None, None) != throttle.keys("Alice", None, None)
+    assert throttle.keys("Zo\u00eb", None) == throttle.keys("Zoe\u0308", None)
+    assert throttle.keys("alice", None) != throttle.keys("Alice", None)
 
 
-def test_the_limit_th_failure_throttles_until_the_window_ends() -> None:
-    """After `attempts` failures the check answers the seconds left; then it opens again."""
+def test_the_login_past_the_limit_is_throttled_until_the_window_ends() -> None:
+    """`attempts` logins go on; the next is told the seconds left; then the window reopens."""
     throttle, _ = _throttle(per_account=Limit(3, 60), per_client=None)
-    keys = throttle.keys("alice", "203.0.113.7", None)
+    keys = throttle.keys("alice", "203.0.113.7")
     for _ in range(3):
         assert run_sync(throttle.check(keys, now=NOW)) == 0
-        run_sync(throttle.failed(keys, now=NOW))
     assert run_sync(throttle.check(keys, now=NOW + 15)) == 45
     assert run_sync(throttle.check(keys, now=NOW + 60)) == 0
 
 
-def test_success_resets_the_account_but_not_the_client() -> None:
-    """A good login clears its account's failures; the address's stay counted."""
+def test_success_resets_the_account_and_takes_itself_back_from_the_client() -> None:
+    """A good login clears its account; the address keeps only the failures."""
     throttle, counters = _throttle(per_account=Limit(3, 60), per_client=Limit(3, 60))
-    keys = throttle.keys("alice", "203.0.113.7", None)
-    run_sync(throttle.failed(keys, now=NOW))
-    run_sync(throttle.failed(keys, now=NOW))
-    run_sync(throttle.succeeded(keys))
+    keys = throttle.keys("alice", "203.0.113.7")
+    for _ in range(3):  # two failures, then the login that succeeds
+        run_sync(throttle.check(keys, now=NOW))
+    run_sync(throttle.succeeded(keys, now=NOW))
     assert counters.get(keys[0][0], NOW) is None
     assert counters.get(keys[1][0], NOW) == Window(2, NOW + 60)
 
 
 def test_one_address_guessing_many_accounts_is_throttled() -> None:
-    """Failures on different usernames add up under the client's address."""
+    """Logins on different usernames add up under the client's address."""
     throttle, _ = _throttle(per_account=Limit(100, 60), per_client=Limit(5, 60))
     for i in range(5):
-        run_sync(throttle.failed(throttle.keys(f"user{i}", "203.0.113.7", None), now=NOW))
-    fresh = throttle.keys("someone-else", "203.0.113.7", None)
+        assert run_sync(throttle.check(throttle.keys(f"user{i}", "203.0.113.7"), now=NOW)) == 0
+    fresh = throttle.keys("someone-else", "203.0.113.7")
     assert run_sync(throttle.check(fresh, now=NOW)) == 60
-    elsewhere = throttle.keys("someone-else", "198.51.100.1", None)
+    elsewhere = throttle.keys("someone-else", "198.51.100.1")
     assert run_sync(throttle.check(elsewhere, now=NOW)) == 0
 
 
 def test_the_longest_wait_is_answered() -> None:
     """When both counters are over, Retry-After is the later of their ends."""
     throttle, _ = _throttle(per_account=Limit(1, 30), per_client=Limit(1, 300))
-    keys = throttle.keys("alice", "203.0.113.7", None)
-    run_sync(throttle.failed(keys, now=NOW))
+    keys = throttle.keys("alice", "203.0.113.7")
+    run_sync(throttle.check(keys, now=NOW))
     assert run_sync(throttle.check(keys, now=NOW)) == 300
+
+
+def test_memory_undo_takes_back_one_and_never_goes_below_zero() -> None:
+    """undo lowers an open window's count by one, ignores ended or missing windows."""
+    counters = MemoryCounters()
+    counters.hit("k", NOW, 60)
+    counters.undo("k", NOW)
+    counters.undo("k", NOW)
+    counters.undo("missing", NOW)
+    assert counters.get("k", NOW) == Window(0, NOW + 60)
+    counters.hit("k", NOW, 60)
+    counters.undo("k", NOW + 60)
+    assert counters.get("k", NOW + 60) is None
 
 
 def test_the_throttled_answer() -> None:

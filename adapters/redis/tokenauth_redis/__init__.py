@@ -15,12 +15,15 @@ See ``docs/stores-redis.md``.
 
 from __future__ import annotations
 
+from ._counters import AsyncRedisCounters, RedisCounters
 from ._store import AsyncRedisStore, RedisBackend, RedisStore, backend
 from ._url import RedisSettings, parse_url
 
 __all__ = [
+    "AsyncRedisCounters",
     "AsyncRedisStore",
     "RedisBackend",
+    "RedisCounters",
     "RedisSettings",
     "RedisStore",
     "backend",

@@ -17,6 +17,7 @@ from tokenauth import AsyncTokenStore, ConfigurationError, StoreError, TokenReco
 
 from . import _flows
 from ._connect import AsyncHandle, SyncHandle, connect_async, connect_sync, store_error
+from ._counters import AsyncRedisCounters, RedisCounters
 from ._url import (
     DEFAULT_LOCAL_VIEW_MAX_LAG,
     DEFAULT_LOCAL_VIEW_SIZE,
@@ -472,6 +473,14 @@ class RedisBackend:
     def open_async(self, url: str) -> AsyncTokenStore:
         """Open an asynchronous store; see :meth:`AsyncRedisStore.from_url`."""
         return AsyncRedisStore.from_url(url)
+
+    def open_counters(self, url: str) -> RedisCounters:
+        """Open login counters; see :class:`~tokenauth_redis.RedisCounters`."""
+        return RedisCounters.from_url(url)
+
+    def open_async_counters(self, url: str) -> AsyncRedisCounters:
+        """Open login counters for the async front door."""
+        return AsyncRedisCounters.from_url(url)
 
 
 backend = RedisBackend()

@@ -1,7 +1,7 @@
 """Hard deadlines: one bound per statement on connect, pool wait, run and clean-up.
 
-Drivers' own timeouts leave gaps. A synchronous psycopg statement (or the pool's
-pre-ping) on a server that is stopped but still holds its socket waits forever:
+Drivers' own timeouts leave gaps. A synchronous psycopg statement on a server
+that is stopped but still holds its socket waits forever:
 its kernel acknowledges every packet, so neither ``tcp_user_timeout`` nor
 keep-alives fire. An async driver cancelled by ``asyncio.wait_for`` first runs
 its own cancellation clean-up, which psycopg bounds only at 10 s more.
@@ -26,13 +26,13 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from typing import Any, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-__all__ = ["Deadline", "bounded", "guard_engine"]
+__all__ = ["Deadline", "bounded", "guard_engine", "watch"]
 
 T = TypeVar("T")
 
@@ -146,47 +146,40 @@ class _Watchdog:
 _WATCHDOG = _Watchdog()
 
 
-def _guarded_ping(ping: Callable[[Any], bool]) -> Callable[[Any], bool]:
-    def do_ping(dbapi_connection: Any) -> bool:
-        deadline = _current()
-        if deadline is not None:
-            deadline.watch(dbapi_connection)
-        return ping(dbapi_connection)
-
-    return do_ping
+def watch(connection: Any) -> None:
+    """Put a checked-out SQLAlchemy connection under the calling statement's deadline, if any."""
+    deadline = _current()
+    if deadline is not None:
+        deadline.watch(connection.connection.dbapi_connection)
 
 
-#: The connect-time option that bounds the whole connection set-up, per driver.
-_CONNECT_TIMEOUTS = {"psycopg": "connect_timeout", "pymysql": "connect_timeout"}
+#: Drivers whose ``connect_timeout`` bounds the whole connection set-up.
+_CONNECT_TIMEOUT_DRIVERS = frozenset({"psycopg", "pymysql"})
 
 
 def guard_engine(engine: Engine) -> Engine:
-    """Make ``engine``'s pre-ping and new connections keep the calling statement's deadline.
+    """Make ``engine``'s new connections keep the calling statement's deadline.
 
-    The pre-ping runs under the deadline's watchdog; a connection opened for a
-    statement gets only the time left (libpq counts whole seconds, at least 2).
-    Idempotent; returns ``engine``.
+    A connection opened for a statement gets only the time left (libpq counts
+    whole seconds). Idempotent; returns ``engine``.
     """
-    dialect: Any = engine.dialect
-    if getattr(dialect, "_tokenauth_guarded", False):
-        return engine
-    dialect.do_ping = _guarded_ping(dialect.do_ping)
-    dialect._tokenauth_guarded = True
-    option = _CONNECT_TIMEOUTS.get(engine.dialect.driver)
-    if option is not None:
-
-        @event.listens_for(engine, "do_connect")
-        def _connect_in_time(_d: Any, _r: Any, _cargs: Any, cparams: dict[str, Any]) -> None:
-            deadline = _current()
-            if deadline is None:
-                return
-            left = deadline.remaining()
-            if left <= 0:
-                raise TimeoutError("no time was left to connect before the deadline")
-            given = cparams.get(option)
-            cparams[option] = min(given, math.ceil(left)) if given else math.ceil(left)
-
+    driver = engine.dialect.driver
+    if driver in _CONNECT_TIMEOUT_DRIVERS and not event.contains(
+        engine, "do_connect", _connect_in_time
+    ):
+        event.listen(engine, "do_connect", _connect_in_time)
     return engine
+
+
+def _connect_in_time(_d: Any, _r: Any, _cargs: Any, cparams: dict[str, Any]) -> None:
+    deadline = _current()
+    if deadline is None:
+        return
+    left = deadline.remaining()
+    if left <= 0:
+        raise TimeoutError("no time was left to connect before the deadline")
+    given = cparams.get("connect_timeout")
+    cparams["connect_timeout"] = min(given, math.ceil(left)) if given else math.ceil(left)
 
 
 _BACKGROUND: set[asyncio.Task[Any]] = set()

@@ -1,0 +1,293 @@
+"""``tokenauth demo``, added to the ``tokenauth`` command through ``tokenauth.commands``.
+
+The core's command finds this module by its entry point and never imports it
+otherwise: dependencies point inward.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import secrets
+import shlex
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, cast
+
+from tokenauth import (
+    Algorithm,
+    AlreadyExistsError,
+    ApiKeyRecord,
+    AsyncTokenAuth,
+    KeySet,
+    MemoryApiKeyRegistry,
+    MemoryUserRegistry,
+    api_key_digest,
+    generate_api_key,
+    new_user,
+    open_async_api_key_registry,
+    open_async_store,
+    open_async_user_registry,
+)
+from tokenauth.cli import (
+    ALGORITHMS,
+    DEFAULT_TTL,
+    PEPPER_BYTES,
+    PEPPER_ENV,
+    Commands,
+    add_keys_option,
+    add_store_option,
+    fail,
+    keeps_accounts,
+    load_or_create_keys,
+    parse_api_key_option,
+    parse_user_option,
+    port_number,
+    positive_int,
+    read_pepper,
+    say,
+)
+
+from ._demo_server import Listener, bind, self_signed, serve
+
+DEMO_SUBJECT = "demo"
+DEMO_SERVICE = "demo-service"
+INSTALL_UVICORN = "pip install 'tokenauth-asgi[uvicorn]'"
+
+
+@dataclass
+class _DemoAccess:
+    users: list[tuple[str, str]] = field(default_factory=list)
+    api_keys: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _banner(
+    https: Listener,
+    http: Listener | None,
+    access: _DemoAccess,
+    cacert: Path | None,
+    generated: bool,
+) -> str:
+    tls = f"--cacert {shlex.quote(str(cacert))} " if cacert is not None else ""
+    base = https.url
+    lines = [f"tokenauth demo: serving {base} (TLS)"]
+    if generated and cacert is not None:
+        lines.append(f"  self-signed certificate for this run: {cacert} (or use curl -k)")
+    if http is not None:
+        lines.append(
+            f"  plain HTTP on {http.url} refuses every request (403) and revokes any token"
+        )
+    lines.append("")
+    for name, password in access.users:
+        lines.append(f"  user     {name} / {password}")
+    for subject, key in access.api_keys:
+        lines.append(f"  API key  {key}  (logs in as {subject})")
+    lines.append("")
+    logins: list[tuple[str, str]] = []
+    if access.users:
+        name, password = access.users[0]
+        credentials = shlex.quote(f"{name}:{password}")
+        logins.append(("log in with the password", f"curl -s {tls}-u {credentials} {base}/token"))
+    if access.api_keys:
+        credentials = shlex.quote(access.api_keys[0][1] + ":")
+        command = f"curl -s {tls}-u {credentials} -X POST {base}/token"
+        logins.append(("log in with the API key (as the username, no password)", command))
+    if not logins:
+        lines.append(
+            "  users and API keys: those kept in the store (tokenauth users add --store URL)"
+        )
+        lines.append("")
+        logins.append(("log in as a stored user", f"curl -s {tls}-u 'NAME:PASSWORD' {base}/token"))
+    step = 1
+    for what, command in logins:
+        lines += [f"  {step}. {what}:", f"     {command}", ""]
+        step += 1
+    login = logins[0][1]
+    extract = "python3 -c 'import json,sys; print(json.load(sys.stdin)[\"token\"])'"
+    lines += [
+        f"  {step}. keep a token and call the secured path:",
+        f"     TOKEN=$({login} | {extract})",
+        f'     curl -s {tls}-H "Authorization: Bearer $TOKEN" {base}/me',
+        "",
+        f"  {step + 1}. log out (the token stops working at once):",
+        f'     curl -s -i {tls}-X POST -H "Authorization: Bearer $TOKEN" {base}/logout',
+        "",
+        f"  {step + 2}. the public keys, and the health check:",
+        f"     curl -s {tls}{base}/.well-known/jwks.json",
+        f"     curl -s {tls}{base}/health",
+    ]
+    if http is not None:
+        lines += [
+            "",
+            f"  {step + 3}. plain HTTP is refused, and the token it exposed is revoked:",
+            f'     curl -s -i -H "Authorization: Bearer $TOKEN" {http.url}/me',
+        ]
+    lines += ["", "Press Ctrl+C to stop."]
+    return "\n".join(lines)
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    try:
+        import uvicorn
+    except ImportError as exc:
+        fail(f"the demo needs uvicorn ({exc.name} is missing): {INSTALL_UVICORN}")
+    if (args.cert_file is None) != (args.key_file is None):
+        fail("pass --cert-file and --key-file together")
+    keys = (
+        KeySet.generate(cast("Algorithm", args.alg or "RS256"))
+        if args.keys is None
+        else load_or_create_keys(args.keys, args.alg)
+    )
+    https = bind(args.host, args.port, "HTTPS", "--port")
+    http = bind(args.host, args.http_port, "plain HTTP", "--http-port") if args.http_port else None
+    workdir = Path(tempfile.mkdtemp(prefix="tokenauth-demo-"))
+    try:
+        if args.cert_file is None:
+            cert_file, key_file = self_signed(workdir, args.host)
+            cacert: Path | None = cert_file
+        else:
+            cert_file, key_file, cacert = args.cert_file, args.key_file, None
+        return asyncio.run(_demo(args, keys, https, http, cert_file, key_file, cacert, uvicorn))
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+        for listener in (https, http):
+            if listener is not None:
+                listener.sock.close()
+
+
+async def _demo(
+    args: argparse.Namespace,
+    keys: KeySet,
+    https: Listener,
+    http: Listener | None,
+    cert_file: Path,
+    key_file: Path,
+    cacert: Path | None,
+    uvicorn: Any,
+) -> int:
+    from ._demo import demo_app
+    from ._endpoints import HttpsRequiredApp
+
+    store = open_async_store(args.store)
+    users: Any
+    api_keys: Any
+    persistent = keeps_accounts(args.store)
+    if persistent:
+        # The store keeps users and API keys too (an SQL database): serve those, so
+        # that `tokenauth users add --store URL` and this demo share one set of accounts.
+        users = open_async_user_registry(args.store)
+        api_keys = open_async_api_key_registry(args.store)
+        if args.pepper_file is not None or os.environ.get(PEPPER_ENV):
+            pepper = read_pepper(args.pepper_file, create=True)
+        else:
+            pepper = secrets.token_bytes(PEPPER_BYTES)
+            say("note: no --pepper-file: API keys stored by other runs will not log in here")
+    else:
+        users, api_keys = MemoryUserRegistry(), MemoryApiKeyRegistry()
+        # The demo's users and keys live in memory only, so an ephemeral pepper will do.
+        pepper = secrets.token_bytes(PEPPER_BYTES)
+    try:
+        now = int(time.time())
+        access = _DemoAccess(list(args.user), list(args.api_key))
+        if not access.users and not access.api_keys and not persistent:
+            access.users.append((DEMO_SUBJECT, secrets.token_urlsafe(12)))
+            key, _ = generate_api_key(subject=DEMO_SERVICE, name="demo", pepper=pepper, now=now)
+            access.api_keys.append((DEMO_SERVICE, key))
+        await _add_accounts(access, users, api_keys, pepper, now, persistent=persistent)
+        auth = AsyncTokenAuth(
+            keys=keys, store=store, users=users, api_keys=api_keys, pepper=pepper,
+            issuer=https.url, ttl=args.ttl, realm="tokenauth-demo",
+        )  # fmt: skip
+
+        def started() -> None:
+            print(_banner(https, http, access, cacert, args.cert_file is None), flush=True)
+
+        await serve(
+            demo_app(auth), https, http, HttpsRequiredApp(auth), cert_file, key_file, uvicorn,
+            started,
+        )  # fmt: skip
+    finally:
+        await store.aclose()
+        for registry in (users, api_keys):
+            closer = getattr(registry, "aclose", None)
+            if closer is not None:
+                await closer()
+    return 0
+
+
+async def _add_accounts(
+    access: _DemoAccess, users: Any, api_keys: Any, pepper: bytes, now: int, *, persistent: bool
+) -> None:
+    seen: set[str] = set()
+    for name, password in access.users:
+        if name in seen:
+            fail(f"--user {name} is given twice")
+        seen.add(name)
+        # The default (production) argon2 cost: the demo shows the real thing.
+        record = await asyncio.to_thread(new_user, name, password, now=now)
+        try:
+            await _maybe_await(users.add_user(record))
+        except AlreadyExistsError:
+            say(f"note: user {record.username} is already stored; the stored password stays")
+    for subject, key in access.api_keys:
+        digest = api_key_digest(key, pepper)
+        try:
+            await _maybe_await(api_keys.add_key(ApiKeyRecord(
+                key_id="demo_" + digest[:16], subject=subject, name="demo",
+                digest=digest, created_at=now,
+            )))  # fmt: skip
+        except AlreadyExistsError:
+            if not persistent:
+                fail("the same --api-key is given twice")
+
+
+async def _maybe_await(value: object) -> object:
+    """Await ``value`` if it is awaitable (async registries), else return it."""
+    if asyncio.iscoroutine(value):
+        return await value
+    return value
+
+
+def add_command(commands: Commands) -> None:
+    """Add ``tokenauth demo`` (the ``tokenauth.commands`` entry point of tokenauth-asgi)."""
+    demo = commands.add_parser(
+        "demo", help="run the HTTPS demo API",
+        description="Serve a demo API over HTTPS (self-signed certificate) on uvicorn, and refuse "
+        "plain HTTP on a second port. Without --user or --api-key a demo user and a demo API key "
+        "are made and printed with ready curl commands.",
+    )  # fmt: skip
+    demo.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
+    )
+    demo.add_argument("--port", type=port_number, default=8443, help="HTTPS port (default 8443)")
+    demo.add_argument(
+        "--http-port", type=port_number, default=8080,
+        help="plain-HTTP port that refuses everything (default 8080; 0 for none)",
+    )  # fmt: skip
+    demo.add_argument(
+        "--user", type=parse_user_option, action="append", default=[], metavar="NAME:PASSWORD",
+        help="a user who may log in (repeatable)",
+    )  # fmt: skip
+    demo.add_argument(
+        "--api-key", type=parse_api_key_option, action="append", default=[],
+        metavar="[SUBJECT:]KEY", help="an API key that may log in (repeatable)",
+    )  # fmt: skip
+    demo.add_argument(
+        "--ttl", type=positive_int, default=DEFAULT_TTL, help="token lifetime, seconds"
+    )
+    add_store_option(demo)
+    demo.add_argument("--alg", choices=ALGORITHMS, help="signing algorithm (default RS256)")
+    add_keys_option(demo, required=False)
+    demo.add_argument(
+        "--pepper-file", type=Path, metavar="FILE",
+        help="API-key pepper (hex), created when missing; for stores that keep API keys",
+    )  # fmt: skip
+    demo.add_argument(
+        "--cert-file", type=Path, help="TLS certificate (PEM) instead of a self-signed one"
+    )
+    demo.add_argument("--key-file", type=Path, help="TLS private key (PEM) for --cert-file")
+    demo.set_defaults(run=_cmd_demo)

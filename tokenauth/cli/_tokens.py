@@ -1,0 +1,82 @@
+"""``tokenauth tokens``: list, revoke and purge issued tokens."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from tokenauth import TokenRecord
+
+from ._common import Commands, add_store_option, fail, print_json, say
+from ._stores import all_records, front_door, token_store
+
+
+def token_json(record: TokenRecord) -> dict[str, Any]:
+    """A stored token's record as printed (never the token itself)."""
+    document: dict[str, Any] = {
+        "jti": record.jti,
+        "sub": record.subject,
+        "iat": record.issued_at,
+        "exp": record.expires_at,
+        "method": record.method,
+    }
+    if record.api_key_id is not None:
+        document["api_key_id"] = record.api_key_id
+    return document
+
+
+def _cmd_tokens_list(args: argparse.Namespace) -> int:
+    with token_store(args.store) as store:
+        if args.subject:
+            records = [r for s in args.subject for r in store.list_subject(s)]
+        else:
+            records = all_records(store, args.store)
+    for record in records:
+        print_json(token_json(record))
+    return 0
+
+
+def _cmd_tokens_revoke(args: argparse.Namespace) -> int:
+    if not args.jti and not args.subject:
+        fail("name the tokens to revoke: one or more JTIs, or --subject NAME")
+    missing: list[str] = []
+    with token_store(args.store) as store:
+        door = front_door(store)
+        count = 0
+        for jti in args.jti:
+            if door.revoke(jti):
+                count += 1
+            else:
+                missing.append(jti)
+        for subject in args.subject:
+            count += door.revoke_subject(subject)
+    say(f"revoked {count} token(s)")
+    if missing:
+        fail(f"no stored token with jti {', '.join(missing)}")
+    return 0
+
+
+def _cmd_tokens_purge(args: argparse.Namespace) -> int:
+    with token_store(args.store) as store:
+        count = front_door(store).purge_expired()
+    say(f"purged {count} expired token(s)")
+    print(count)
+    return 0
+
+
+def add_commands(commands: Commands) -> None:
+    """Add ``tokenauth tokens list|revoke|purge``."""
+    tokens = commands.add_parser("tokens", help="issued tokens: list, revoke, purge")
+    tokens_commands = tokens.add_subparsers(dest="action", required=True, metavar="ACTION")
+    tlist = tokens_commands.add_parser("list", help="one JSON object per stored token")
+    tlist.add_argument("--subject", action="append", default=[], help="only this subject's")
+    add_store_option(tlist)
+    tlist.set_defaults(run=_cmd_tokens_list)
+    trevoke = tokens_commands.add_parser("revoke", help="revoke tokens by jti or by subject")
+    trevoke.add_argument("jti", nargs="*", help="token ids (the jti claim)")
+    trevoke.add_argument("--subject", action="append", default=[], help="every token of NAME")
+    add_store_option(trevoke)
+    trevoke.set_defaults(run=_cmd_tokens_revoke)
+    purge = tokens_commands.add_parser("purge", help="remove expired tokens from the store")
+    add_store_option(purge)
+    purge.set_defaults(run=_cmd_tokens_purge)
