@@ -505,14 +505,11 @@ class KeySet:
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write :meth:`to_json` to ``path`` atomically, readable by the owner only."""
         target = Path(path)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+        tmp = _private_file_beside(target, self.to_json())
         try:
-            with os.fdopen(fd, "w") as handle:
-                handle.write(self.to_json())
-            os.chmod(tmp, 0o600)
             os.replace(tmp, target)
         except BaseException:
-            Path(tmp).unlink(missing_ok=True)
+            tmp.unlink(missing_ok=True)
             raise
 
     @classmethod
@@ -524,6 +521,61 @@ class KeySet:
             raise ConfigurationError(f"cannot read the key set file {path}: {exc}") from exc
         return cls.from_json(text)
 
+    @classmethod
+    def load_or_create(cls, path: str | os.PathLike[str], alg: Algorithm = "RS256") -> KeySet:
+        """Load the key set at ``path``, or create it there if there is none yet.
+
+        Safe when several worker processes start at once: each writes a complete
+        candidate to a private temporary file (mode 0600) and links it into
+        place, which succeeds for exactly one of them; every other process, and
+        every later start, loads the file that won. No process ever reads a
+        half-written file, and all of them end up signing with the same key.
+
+        Args:
+            path: The key set file (JSON with private keys; keep it secret).
+            alg: The algorithm of the key created when the file does not exist.
+
+        Returns:
+            The key set stored at ``path``.
+
+        Raises:
+            ConfigurationError: The file exists but cannot be read or is not a
+                key set, or its folder cannot be written to create it.
+        """
+        target = Path(path)
+        if target.exists():
+            return cls.load(target)
+        created = cls.generate(alg)
+        try:
+            tmp = _private_file_beside(target, created.to_json())
+        except OSError as exc:
+            raise ConfigurationError(f"cannot create the key set file {path}: {exc}") from exc
+        try:
+            # link() fails if the name exists: the atomic create-if-absent of a
+            # complete file (O_EXCL on the final name would expose a partial one).
+            os.link(tmp, target)
+        except FileExistsError:
+            return cls.load(target)
+        except OSError as exc:
+            raise ConfigurationError(f"cannot create the key set file {path}: {exc}") from exc
+        finally:
+            tmp.unlink(missing_ok=True)
+        return created
+
     def __repr__(self) -> str:
         """List the kids, never the key material."""
         return f"<KeySet signing={self.signing.kid} keys={len(self._by_kid)}>"
+
+
+def _private_file_beside(target: Path, text: str) -> Path:
+    """Write ``text`` to a new temporary file in ``target``'s folder, mode 0600."""
+    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+    tmp = Path(name)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+        tmp.chmod(0o600)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return tmp
