@@ -4,6 +4,25 @@ Clients trade HTTP Basic credentials (a password, or an API key as the
 username) for a signed JWT, then send it as ``Authorization: Bearer``; every
 token is checked against its signature, its claims and the token store on
 every request. See the README for a tour.
+
+What an application uses, by topic:
+
+- The front doors and the request: :class:`TokenAuth`, :class:`AsyncTokenAuth`,
+  :class:`Request`.
+- Results, one closed family a server renders blindly: :class:`Granted`,
+  :class:`Authenticated`, :class:`LoggedOut`, :class:`BadRequest`,
+  :class:`Unauthorized`, :class:`HttpsRequired`, :class:`StoreUnavailable`, and
+  :class:`Reason` for logs.
+- Keys and tokens: :class:`KeySet`, :class:`Key`, :class:`Claims`,
+  :class:`Principal`, the JWT issuer and validator and their protocols.
+- Users and API keys: the registries, the authenticators and their helpers.
+- Stores: :func:`open_store` and friends, :class:`MemoryStore`,
+  :class:`TokenRecord` and the store protocols.
+- Events and logging: :class:`SecurityEvent`, :class:`RedactingFilter`.
+- Errors: :class:`TokenAuthError` and its tree.
+
+Authors of stores, bindings and authenticators find the plumbing (flows and
+their drivers, store back-ends, the request parsers) in :mod:`tokenauth.extend`.
 """
 
 from __future__ import annotations
@@ -22,7 +41,6 @@ from ._authenticators import (
 )
 from ._claims import Claims, Principal
 from ._clock import Clock, system_clock
-from ._drivers import Call, Flow, run_async, run_sync
 from ._errors import (
     AlreadyExistsError,
     ConfigurationError,
@@ -34,7 +52,6 @@ from ._errors import (
 )
 from ._events import EventKind, RedactingFilter, SecurityEvent, redact
 from ._frontdoor import AsyncTokenAuth, TokenAuth
-from ._http import BasicCredentials, Query, TrustedProxies, extract_bearer, is_secure, parse_basic
 from ._jwt import (
     IssuedToken,
     JWTIssuer,
@@ -77,8 +94,6 @@ from ._store import (
     MAX_LEEWAY,
     AsyncTokenStore,
     LoginMethod,
-    RegistryBackend,
-    StoreBackend,
     TokenRecord,
     TokenStore,
     open_api_key_registry,
@@ -87,7 +102,6 @@ from ._store import (
     open_async_user_registry,
     open_store,
     open_user_registry,
-    store_backend,
 )
 from ._throttle import (
     AsyncLoginCounters,
@@ -120,15 +134,12 @@ __all__ = [
     "Authenticator",
     "BadRequest",
     "BasicAuthenticator",
-    "BasicCredentials",
-    "Call",
     "Claims",
     "Clock",
     "ConfigurationError",
     "DuplicateTokenError",
     "EventKind",
     "Failure",
-    "Flow",
     "Granted",
     "HttpsRequired",
     "IssuedToken",
@@ -150,14 +161,11 @@ __all__ = [
     "Overloaded",
     "PasswordAuthenticator",
     "Principal",
-    "Query",
     "Reason",
     "RedactingFilter",
-    "RegistryBackend",
     "Request",
     "Response",
     "SecurityEvent",
-    "StoreBackend",
     "StoreError",
     "StoreUnavailable",
     "StoreUnreachableError",
@@ -169,7 +177,6 @@ __all__ = [
     "TokenStore",
     "TokenValidator",
     "TooManyRequests",
-    "TrustedProxies",
     "Unauthorized",
     "UserRecord",
     "UserRegistry",
@@ -178,9 +185,7 @@ __all__ = [
     "api_key_digest",
     "client_address",
     "default_password_hasher",
-    "extract_bearer",
     "generate_api_key",
-    "is_secure",
     "is_well_formed_api_key",
     "new_user",
     "open_api_key_registry",
@@ -191,10 +196,6 @@ __all__ = [
     "open_counters",
     "open_store",
     "open_user_registry",
-    "parse_basic",
     "redact",
-    "run_async",
-    "run_sync",
-    "store_backend",
     "system_clock",
 ]

@@ -8,6 +8,7 @@ only the driver differs.
 from __future__ import annotations
 
 import contextlib
+import hmac
 import inspect
 import logging
 import os
@@ -26,8 +27,10 @@ from ._authenticators import (
     Authenticator,
     BasicAuthenticator,
     PasswordAuthenticator,
+    api_key_digest,
     default_password_hasher,
     generate_api_key,
+    is_well_formed_api_key,
     new_user,
 )
 from ._claims import Claims, Principal, principal_of
@@ -38,6 +41,7 @@ from ._events import EventHook, EventKind, SecurityEvent, emit
 from ._http import (
     TrustedProxies,
     carries_no_query_token,
+    exposed_credentials,
     extract_bearer,
     is_secure,
     parse_basic,
@@ -130,7 +134,8 @@ class _Flows:
         leeway: int = 5,
         realm: str = "api",
         allow_query_token: bool = True,
-        trusted_proxies: Iterable[str] = (),
+        revoke_exposed_api_keys: bool = False,
+        trusted_proxies: Iterable[str] | TrustedProxies = (),
         clock: Clock = system_clock,
         on_event: EventHook | None = None,
         token_issuer: TokenIssuer | None = None,
@@ -149,6 +154,7 @@ class _Flows:
         self._hasher = hasher
         self.realm = realm
         self.allow_query_token = allow_query_token
+        self.revoke_exposed_api_keys = revoke_exposed_api_keys
         self.trusted_proxies = TrustedProxies.of(trusted_proxies)
         self.clock = clock
         self.on_event = on_event
@@ -341,12 +347,7 @@ class _Flows:
         client = request.client
         authorization = request.authorization
         if not https:
-            self._emit(EventKind.HTTPS_VIOLATION, now, client=client)
-            # A bearer token sent here in clear text is as exposed as anywhere else.
-            exposed = extract_bearer(authorization, None, realm=self.realm, allow_query=False)
-            if isinstance(exposed, str):
-                yield from self._revoke_exposed(exposed, now, client)
-            return HttpsRequired.make()
+            return (yield from self._refuse_plain_http(request, now))
         credentials = parse_basic(authorization)
         if isinstance(credentials, BadRequest):
             self._emit(EventKind.LOGIN_REFUSED, now, reason=credentials.reason, client=client)
@@ -356,7 +357,7 @@ class _Flows:
         throttle = self.throttle
         counted: tuple[tuple[str, Limit], ...] = ()
         if throttle is not None:
-            # Before any hashing: a throttled login costs a counter read, no argon2.
+            # Counted before any hashing: a throttled login costs a counter step, no argon2.
             address = client_address(client, request.forwarded, self.trusted_proxies)
             counted = throttle.keys(who, address)
             wait = yield from throttle.check(counted, now=now)
@@ -375,12 +376,10 @@ class _Flows:
                 if hashes:
                     self._release_hash()
         if isinstance(outcome, Reason):
-            if throttle is not None:
-                yield from throttle.failed(counted, now=now)
             self._emit(EventKind.LOGIN_REFUSED, now, subject=who, reason=outcome, client=client)
             return Unauthorized.login(self.realm, outcome)
         if throttle is not None:
-            yield from throttle.succeeded(counted)
+            yield from throttle.succeeded(counted, now=now)
         issued = self.issuer.issue(outcome, now=now)
         yield Call(self.store.add, (issued.record,))
         if outcome.api_key_id is not None and self.api_keys is not None:
@@ -431,6 +430,52 @@ class _Flows:
         principal = principal_of(record.subject, record.method, record.api_key_id, result.scope)
         return authenticated_of(principal, result, token)
 
+    def _refuse_plain_http(self, request: Request, now: int) -> Flow[HttpsRequired]:
+        """Refuse a plain-HTTP request, revoking every credential it exposed.
+
+        RFC 6750 section 5.3: a bearer token sent in clear is compromised, so each
+        candidate the request carries (see ``tokenauth._http.exposed_credentials``;
+        whatever shape the request has, on every path) is revoked if it validates.
+        An API key found among them is named by its id in the event, and revoked
+        too when ``revoke_exposed_api_keys`` is set.
+        """
+        client = request.client
+        candidates = exposed_credentials(request.authorization, request.query)
+        key_ids: list[str] = []
+        for candidate in candidates:
+            if is_well_formed_api_key(candidate):
+                key_id = yield from self._exposed_api_key(candidate)
+                if key_id is not None:
+                    key_ids.append(key_id)
+        self._emit(
+            EventKind.HTTPS_VIOLATION, now, client=client,
+            api_key_id=key_ids[0] if key_ids else None,
+        )  # fmt: skip
+        for candidate in candidates:
+            if not is_well_formed_api_key(candidate):
+                yield from self._revoke_exposed(candidate, now, client)
+        if self.revoke_exposed_api_keys:
+            for key_id in key_ids:
+                try:
+                    yield from self._revoke_api_key(key_id)
+                except (*_STORE_FAILURES, ConfigurationError):
+                    _log.error("could not revoke an API key sent over plain HTTP")
+        return HttpsRequired.make()
+
+    def _exposed_api_key(self, key: str) -> Flow[str | None]:
+        """The id of the registered API key ``key``, if it is one."""
+        if self.api_keys is None or self._pepper is None:
+            return None
+        digest = api_key_digest(key, self._pepper)
+        try:
+            record: ApiKeyRecord | None = yield Call(self.api_keys.find_by_digest, (digest,))
+        except _STORE_FAILURES:
+            _log.error("could not look up an API key sent over plain HTTP: registry unavailable")
+            return None
+        if record is None or not hmac.compare_digest(record.digest, digest):
+            return None
+        return record.key_id
+
     def _revoke_exposed(self, token: str, now: int, client: str | None) -> Flow[None]:
         result = self.validator.validate(token, now=now)
         claims = result if isinstance(result, Claims) else result.claims
@@ -456,10 +501,7 @@ class _Flows:
             allow_query=self.allow_query_token,
         )
         if not https:
-            self._emit(EventKind.HTTPS_VIOLATION, now, client=client)
-            if isinstance(token, str):
-                yield from self._revoke_exposed(token, now, client)
-            return HttpsRequired.make()
+            return (yield from self._refuse_plain_http(request, now))
         if isinstance(token, BadRequest):
             self._emit(EventKind.TOKEN_REJECTED, now, reason=token.reason, client=client)
             return token
@@ -489,6 +531,16 @@ class _Flows:
         count: int = yield Call(self.store.remove_subject, (subject,))
         self._emit(EventKind.SUBJECT_REVOKED, self._now(), subject=subject, count=count)
         return count
+
+    def _disable_user(self, username: str) -> Flow[int]:
+        if self.users is None:
+            raise ConfigurationError("no user registry is configured")
+        found: bool = yield Call(self.users.set_disabled, (username, True))
+        if not found:
+            raise ConfigurationError(f"no user named {username!r}")
+        # Disabled first, then the tokens: a login racing this is refused, or its
+        # token is among those removed here.
+        return (yield from self._revoke_subject(username))
 
     def _revoke_api_key(self, key_id: str) -> Flow[int]:
         registry = self.api_keys
@@ -559,7 +611,12 @@ class TokenAuth(_Flows):
         leeway: Seconds of clock skew tolerated.
         realm: The realm named in ``WWW-Authenticate`` challenges.
         allow_query_token: Accept ``?token=`` (discouraged; on by default).
-        trusted_proxies: Addresses whose ``Forwarded``/``X-Forwarded-Proto`` count.
+        revoke_exposed_api_keys: Revoke an API key (and its tokens) that a request
+            sent over plain HTTP; by default it is only named, by key id, in the
+            ``https_violation`` event.
+        trusted_proxies: Addresses whose ``Forwarded``/``X-Forwarded-Proto`` count,
+            or a :class:`~tokenauth.TrustedProxies` (to choose how conflicting
+            headers are read).
         clock: Returns the current Unix time; inject a frozen one in tests.
         on_event: Called with every :class:`~tokenauth.SecurityEvent`.
         token_issuer: Replaces the built-in JWT issuer.
@@ -585,7 +642,8 @@ class TokenAuth(_Flows):
         leeway: int = 5,
         realm: str = "api",
         allow_query_token: bool = True,
-        trusted_proxies: Iterable[str] = (),
+        revoke_exposed_api_keys: bool = False,
+        trusted_proxies: Iterable[str] | TrustedProxies = (),
         clock: Clock = system_clock,
         on_event: EventHook | None = None,
         token_issuer: TokenIssuer | None = None,
@@ -597,8 +655,9 @@ class TokenAuth(_Flows):
             keys=keys, store=store, users=users, api_keys=api_keys, pepper=pepper,
             authenticator=authenticator, hasher=hasher, issuer=issuer, audience=audience,
             ttl=ttl, leeway=leeway, realm=realm, allow_query_token=allow_query_token,
-            trusted_proxies=trusted_proxies, clock=clock, on_event=on_event,
-            token_issuer=token_issuer, token_validator=token_validator, throttle=throttle,
+            revoke_exposed_api_keys=revoke_exposed_api_keys, trusted_proxies=trusted_proxies,
+            clock=clock, on_event=on_event, token_issuer=token_issuer,
+            token_validator=token_validator, throttle=throttle,
         )  # fmt: skip
 
     @overload
@@ -683,6 +742,20 @@ class TokenAuth(_Flows):
         """Revoke every token of ``subject`` ("log out everywhere"); returns how many."""
         return run_sync(self._revoke_subject(subject))
 
+    def disable_user(self, username: str) -> int:
+        """Refuse ``username``'s logins from now on and revoke every token of theirs.
+
+        Disabling through the registry alone (``users.set_disabled``) leaves
+        the tokens already issued working until they expire; this does not.
+
+        Returns:
+            How many tokens were revoked.
+
+        Raises:
+            ConfigurationError: No user registry, or no such user.
+        """
+        return run_sync(self._disable_user(username))
+
     def revoke_api_key(self, key_id: str) -> int:
         """Revoke an API key and every token it issued; returns how many tokens."""
         return run_sync(self._revoke_api_key(key_id))
@@ -737,7 +810,8 @@ class AsyncTokenAuth(_Flows):
         leeway: int = 5,
         realm: str = "api",
         allow_query_token: bool = True,
-        trusted_proxies: Iterable[str] = (),
+        revoke_exposed_api_keys: bool = False,
+        trusted_proxies: Iterable[str] | TrustedProxies = (),
         clock: Clock = system_clock,
         on_event: EventHook | None = None,
         token_issuer: TokenIssuer | None = None,
@@ -751,8 +825,9 @@ class AsyncTokenAuth(_Flows):
             keys=keys, store=store, users=users, api_keys=api_keys, pepper=pepper,
             authenticator=authenticator, hasher=hasher, issuer=issuer, audience=audience,
             ttl=ttl, leeway=leeway, realm=realm, allow_query_token=allow_query_token,
-            trusted_proxies=trusted_proxies, clock=clock, on_event=on_event,
-            token_issuer=token_issuer, token_validator=token_validator, throttle=throttle,
+            revoke_exposed_api_keys=revoke_exposed_api_keys, trusted_proxies=trusted_proxies,
+            clock=clock, on_event=on_event, token_issuer=token_issuer,
+            token_validator=token_validator, throttle=throttle,
         )  # fmt: skip
         if max_concurrent_hashes is None:
             max_concurrent_hashes = _default_hash_slots(hasher)
@@ -842,6 +917,10 @@ class AsyncTokenAuth(_Flows):
     async def revoke_subject(self, subject: str) -> int:
         """Revoke every token of ``subject``; returns how many."""
         return await run_async(self._revoke_subject(subject))
+
+    async def disable_user(self, username: str) -> int:
+        """Refuse the user's logins and revoke their tokens; see :meth:`TokenAuth.disable_user`."""
+        return await run_async(self._disable_user(username))
 
     async def revoke_api_key(self, key_id: str) -> int:
         """Revoke an API key and every token it issued; returns how many tokens."""

@@ -29,8 +29,8 @@ __all__ = ["maker"]
 
 T = TypeVar("T")
 
-#: Every class given a maker, so that one test can hold each to its ``__init__``.
-MADE: list[type[Any]] = []
+#: Every class given a maker, and its maker, so that one test can hold each to its ``__init__``.
+MADE: dict[type[Any], Callable[..., Any]] = {}
 
 
 def _fields(cls: type[Any]) -> tuple[str, ...]:
@@ -77,5 +77,5 @@ def maker(cls: type[T]) -> Callable[..., T]:
     make: Callable[..., T] = namespace["make"]
     make.__name__ = make.__qualname__ = f"make_{cls.__name__}"
     make.__doc__ = f"``{cls.__name__}(...)`` with every field given positionally, built cheaply."
-    MADE.append(cls)
+    MADE[cls] = make
     return make

@@ -12,9 +12,11 @@ import ipaddress
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from urllib.parse import parse_qs
+from typing import Literal, get_args
+from urllib.parse import parse_qsl
 
 from ._errors import ConfigurationError
+from ._query import TOKEN_PARAMETER, may_carry_token, token_values
 from ._results import BadRequest, Reason
 
 __all__ = [
@@ -35,6 +37,9 @@ MAX_QUERY_LENGTH = 16384
 
 #: Peer addresses whose trusted-proxy decision is remembered, per TrustedProxies.
 _MAX_PEERS_REMEMBERED = 4096
+
+#: Which forwarding header a trusted proxy's request is believed by when the two disagree.
+ForwardedConflict = Literal["plain", "forwarded", "x-forwarded-proto"]
 
 #: A query string as received, or a mapping of parameter names to one or many values.
 Query = str | Mapping[str, str | Sequence[str]]
@@ -218,14 +223,16 @@ def carries_no_query_token(query: Query | None) -> bool:
     """Whether ``query`` certainly adds nothing to :func:`extract_bearer`'s answer.
 
     True only where the query is looked at no further: absent, or a string of
-    acceptable size without ``token`` in it, or a mapping without a ``token``
-    entry. Then the answer depends on the ``Authorization`` header alone.
+    acceptable size in which no parameter name can read as ``token`` (see
+    :func:`tokenauth._query.may_carry_token`: neither ``token`` nor a percent
+    escape in it), or a mapping without a ``token`` entry. Then the answer
+    depends on the ``Authorization`` header alone.
     """
     if query is None:
         return True
     if isinstance(query, str):
-        return len(query) <= MAX_QUERY_LENGTH and "token" not in query
-    return query.get("token") is None
+        return len(query) <= MAX_QUERY_LENGTH and not may_carry_token(query)
+    return query.get(TOKEN_PARAMETER) is None
 
 
 def _query_tokens(query: Query | None) -> list[str] | BadRequest:
@@ -235,11 +242,10 @@ def _query_tokens(query: Query | None) -> list[str] | BadRequest:
         if len(query) > MAX_QUERY_LENGTH:
             return BadRequest.login(Reason.MALFORMED_REQUEST, "The query string is too large.")
         try:
-            parsed = parse_qs(query, keep_blank_values=True, strict_parsing=False, errors="strict")
+            return token_values(query)
         except UnicodeDecodeError:
             return BadRequest.login(Reason.MALFORMED_REQUEST, "The query string is not UTF-8.")
-        return parsed.get("token", [])
-    value = query.get("token")
+    value = query.get(TOKEN_PARAMETER)
     if value is None:  # pragma: no cover - carries_no_query_token answered this
         return []
     if isinstance(value, str):
@@ -247,15 +253,68 @@ def _query_tokens(query: Query | None) -> list[str] | BadRequest:
     return list(value)
 
 
+#: Most pieces of one request the plain-HTTP path tries as exposed credentials.
+MAX_EXPOSED_CANDIDATES = 16
+_PIECES = re.compile(r"[\s,]+")
+
+
+def exposed_credentials(authorization: str | None, query: Query | None) -> list[str]:
+    """Every string of a request that may be a credential, for the plain-HTTP path.
+
+    Whatever the request's shape (two ``Authorization`` headers joined with a
+    comma, ``Bearer T junk``, ``Bearer T,``, a token in header and query, a
+    repeated ``token`` parameter), this lists each b64token-shaped piece of the
+    ``Authorization`` value, the user-id and password of any Basic credentials
+    in it, and every ``token`` query value: at most
+    :data:`MAX_EXPOSED_CANDIDATES`, in order, without repeats.
+    """
+    found: list[str] = []
+    if authorization:
+        for piece in _PIECES.split(authorization[:MAX_AUTHORIZATION_LENGTH]):
+            if not _is_b64token(piece):
+                continue
+            found.append(piece)
+            credentials = parse_basic(f"Basic {piece}")
+            if isinstance(credentials, BasicCredentials):
+                found.extend(p for p in (credentials.username, credentials.password) if p)
+    found.extend(query_token_candidates(query))
+    return list(dict.fromkeys(found))[:MAX_EXPOSED_CANDIDATES]
+
+
+def query_token_candidates(query: Query | None) -> list[str]:
+    """Every ``token`` value ``query`` carries, however malformed the request is otherwise.
+
+    For the plain-HTTP path, which revokes whatever was exposed: a repeated
+    parameter gives every value, an oversized query its first
+    :data:`MAX_QUERY_LENGTH` characters' worth, undecodable bytes are replaced.
+    """
+    if query is None or carries_no_query_token(query):
+        return []
+    if isinstance(query, str):
+        text = query[:MAX_QUERY_LENGTH]
+        pairs = parse_qsl(text, keep_blank_values=True, errors="replace")
+        return [value for name, value in pairs if name == TOKEN_PARAMETER]
+    tokens = _query_tokens(query)
+    return tokens if isinstance(tokens, list) else []
+
+
 @dataclass(frozen=True, slots=True)
 class TrustedProxies:
     """Addresses whose ``Forwarded`` / ``X-Forwarded-Proto`` headers are believed.
 
+    When a trusted proxy's request carries both headers and they disagree
+    (``Forwarded: proto=https`` but ``X-Forwarded-Proto: http``), one of them
+    was most likely sent by the client and passed through: the request counts
+    as plain HTTP, unless ``on_conflict`` names the header your proxy sets.
+
     Args:
         networks: IP addresses or networks, e.g. ``["127.0.0.1", "10.0.0.0/8"]``.
+        on_conflict: ``"plain"`` (the default: fail closed), ``"forwarded"`` or
+            ``"x-forwarded-proto"`` (believe that header when the two disagree).
     """
 
     networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    on_conflict: ForwardedConflict = "plain"
     # The decision per peer address string: parsing it with ipaddress costs more
     # than the rest of a request's check (a few distinct peers, mostly the proxy).
     _decided: dict[str, bool] = field(
@@ -263,15 +322,26 @@ class TrustedProxies:
     )
 
     @classmethod
-    def of(cls, networks: Iterable[str]) -> TrustedProxies:
-        """Build from strings; raises ConfigurationError for anything that is not an address."""
+    def of(
+        cls, networks: Iterable[str] | TrustedProxies, *, on_conflict: ForwardedConflict = "plain"
+    ) -> TrustedProxies:
+        """Build from strings; raises ConfigurationError for anything that is not an address.
+
+        A :class:`TrustedProxies` is returned as it is.
+        """
+        if isinstance(networks, TrustedProxies):
+            return networks
+        if on_conflict not in get_args(ForwardedConflict):
+            raise ConfigurationError(
+                f"on_conflict must be one of {get_args(ForwardedConflict)}, not {on_conflict!r}"
+            )
         parsed = []
         for item in networks:
             try:
                 parsed.append(ipaddress.ip_network(item, strict=False))
             except ValueError as exc:
                 raise ConfigurationError(f"not an IP address or network: {item!r}") from exc
-        return cls(tuple(parsed))
+        return cls(tuple(parsed), on_conflict)
 
     def __contains__(self, client: object) -> bool:
         """True when ``client`` (an address string) is one of the trusted proxies."""
@@ -314,7 +384,9 @@ def is_secure(
     """Decide whether the client's request came over HTTPS.
 
     The transport's own answer holds unless the peer is a trusted proxy that
-    says otherwise in ``Forwarded`` (preferred) or ``X-Forwarded-Proto``.
+    says otherwise in ``Forwarded`` or ``X-Forwarded-Proto``. When both are
+    present and disagree, the request counts as plain HTTP (fail closed) unless
+    ``trusted_proxies.on_conflict`` names the header to believe.
 
     Args:
         secure: Whether this connection is TLS.
@@ -328,10 +400,13 @@ def is_secure(
     """
     if client is None or client not in trusted_proxies:
         return secure
-    if forwarded:
-        proto = _last_forwarded_proto(forwarded)
-        if proto is not None:
-            return proto == "https"
-    if forwarded_proto:
-        return forwarded_proto.rsplit(",", 1)[-1].strip().lower() == "https"
-    return secure
+    by_forwarded = _last_forwarded_proto(forwarded) if forwarded else None
+    by_x = forwarded_proto.rsplit(",", 1)[-1].strip().lower() if forwarded_proto else None
+    if by_forwarded is not None and by_x is not None and by_forwarded != by_x:
+        if trusted_proxies.on_conflict == "forwarded":
+            return by_forwarded == "https"
+        if trusted_proxies.on_conflict == "x-forwarded-proto":
+            return by_x == "https"
+        return False
+    proto = by_forwarded if by_forwarded is not None else by_x
+    return secure if proto is None else proto == "https"

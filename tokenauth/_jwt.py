@@ -36,7 +36,7 @@ from typing import Any, Protocol
 import orjson
 
 from ._cache import VerifiedTokens
-from ._claims import Claims, Principal, _ClaimsDraft
+from ._claims import Claims, Principal, claims_of
 from ._errors import ConfigurationError
 from ._keys import Key, KeySet, b64url
 from ._results import Reason
@@ -526,19 +526,7 @@ class JWTValidator:
             if not isinstance(payload["scope"], str):
                 return bad
             scope = tuple(payload["scope"].split())
-        # Built as a draft with Claims's slots, then made a Claims (see _ClaimsDraft):
-        # no per-field object.__setattr__, as this runs on every first sight of a token.
-        draft = _ClaimsDraft()
-        draft.sub = sub
-        draft.jti = jti
-        draft.iat = iat
-        draft.exp = exp
-        draft.iss = iss
-        draft.aud = aud
-        draft.scope = scope
-        draft.nbf = nbf
-        draft.__class__ = Claims  # type: ignore[assignment]  # same slots
-        claims: Claims = draft  # type: ignore[assignment]  # it is a Claims now
+        claims = claims_of(sub, jti, iat, exp, iss, aud, scope, nbf)
         leeway = self._leeway
         if iat > now + leeway:
             return TokenRejected(Reason.NOT_YET_VALID, "The token was issued in the future.")

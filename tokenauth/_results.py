@@ -9,9 +9,12 @@ binding writes ``status``, ``headers`` and ``body`` without asking which it is.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Literal, Protocol, TypeAlias
+
+from ._frozen import maker
 
 if TYPE_CHECKING:
     from ._claims import Claims, Principal
@@ -343,25 +346,9 @@ class LoggedOut:
         return b""
 
 
-class _AuthenticatedDraft:
-    __slots__ = Authenticated.__slots__
-    principal: Principal
-    claims: Claims
-    token: str
-
-
-def authenticated_of(principal: Principal, claims: Claims, token: str) -> Authenticated:
-    """``Authenticated(...)``, cheaper to build: one per authenticated request.
-
-    A draft with the same slots is filled with plain stores, then becomes an
-    :class:`Authenticated` (allowed between classes of identical layout).
-    """
-    draft = object.__new__(_AuthenticatedDraft)
-    draft.principal = principal
-    draft.claims = claims
-    draft.token = token
-    draft.__class__ = Authenticated  # type: ignore[assignment]  # same slots: see above
-    return draft  # type: ignore[return-value]  # it is an Authenticated now
+#: ``Authenticated(...)`` with every field given positionally, built cheaply (see
+#: ``tokenauth._frozen``): one per authenticated request.
+authenticated_of: Callable[[Principal, Claims, str], Authenticated] = maker(Authenticated)
 
 
 LoginResult: TypeAlias = (

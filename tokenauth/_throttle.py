@@ -1,15 +1,17 @@
 """Login throttling: failed logins counted per account and per client, refused past a limit.
 
-A login is checked against two counters before any password is hashed: one
-for the account (the Basic username) and one for the client's address. When
-either has seen its limit of failed logins in the current window, the login is
-answered 429 with ``Retry-After`` (RFC 6585 section 4) and costs no argon2
-work. Unknown usernames are counted exactly like known ones, so the answers
-tell nothing about which accounts exist. A successful login resets its
-account's counter (not the client's: one address guessing at many accounts
-stays throttled).
+Before any password is hashed, a login is counted on two counters: one for
+the account (the Basic username) and one for the client's address. Counting
+comes first and is one atomic step per counter, so logins arriving together
+cannot slip past the limit in parallel. A login that takes either count past
+its limit is answered 429 with ``Retry-After`` (RFC 6585 section 4) and costs
+no argon2 work. Unknown usernames are counted exactly like known ones, so the
+answers tell nothing about which accounts exist. A successful login resets its
+account's counter and takes its own count back from the client's, so the
+client's counter holds failures only (and one address guessing at many
+accounts stays throttled).
 
-The counters are fixed windows: the first failure opens a window of
+The counters are fixed windows: the first count opens a window of
 ``Limit.window`` seconds, and the count starts again from zero after it. They
 live in a :class:`LoginCounters` (or :class:`AsyncLoginCounters`) store:
 :class:`MemoryCounters` here, Redis and SQL ones in the adapters, opened by URL
@@ -90,7 +92,7 @@ class Window:
 
 @runtime_checkable
 class LoginCounters(Protocol):
-    """Fixed-window failure counters by key, for the synchronous driver.
+    """Fixed-window counters by key, for the synchronous driver.
 
     Every method raises :class:`~tokenauth.StoreError` when the backing service
     fails; a login then answers 503 (the throttle fails closed).
@@ -101,7 +103,11 @@ class LoginCounters(Protocol):
         ...
 
     def hit(self, key: str, now: int, window: int) -> Window:
-        """Count one failure, atomically: a new window of ``window`` seconds if none is open."""
+        """Count one, atomically (opening a window of ``window`` seconds if none is open)."""
+        ...
+
+    def undo(self, key: str, now: int) -> None:
+        """Take back one hit, atomically, if ``key``'s window is open and its count above zero."""
         ...
 
     def reset(self, key: str) -> None:
@@ -122,7 +128,11 @@ class AsyncLoginCounters(Protocol):
         ...
 
     async def hit(self, key: str, now: int, window: int) -> Window:
-        """Count one failure, atomically: a new window of ``window`` seconds if none is open."""
+        """Count one, atomically (opening a window of ``window`` seconds if none is open)."""
+        ...
+
+    async def undo(self, key: str, now: int) -> None:
+        """Take back one hit, atomically, if ``key``'s window is open and its count above zero."""
         ...
 
     async def reset(self, key: str) -> None:
@@ -189,6 +199,13 @@ class MemoryCounters:
             if windows[oldest].resets_at > now and len(windows) < self._max_keys:
                 return
             del windows[oldest]
+
+    def undo(self, key: str, now: int) -> None:
+        """Take back one hit for ``key``, if its window is open and its count above zero."""
+        with self._lock:
+            found = self._windows.get(key)
+            if found is not None and found.resets_at > now and found.count > 0:
+                self._windows[key] = Window(found.count - 1, found.resets_at)
 
     def reset(self, key: str) -> None:
         """Forget ``key``'s window."""
@@ -317,24 +334,26 @@ class LoginThrottle:
         return tuple(found)
 
     def check(self, keys: tuple[tuple[str, Limit], ...], *, now: int) -> Flow[int]:
-        """Return 0 when the login may go on, else the seconds to wait (for ``Retry-After``)."""
+        """Count this login under every key; 0 when it may go on, else the seconds to wait.
+
+        The count comes first, atomically, so concurrent logins each see their
+        own place in the window. A login that goes on must end with
+        :meth:`succeeded` or be left counted as a failure.
+        """
         wait = 0
         for key, limit in keys:
-            window: Window | None = yield Call(self.counters.get, (key, now))
-            if window is not None and window.count >= limit.attempts and window.resets_at > now:
+            window: Window = yield Call(self.counters.hit, (key, now, limit.window))
+            if window.count > limit.attempts:
                 wait = max(wait, window.resets_at - now)
         return wait
 
-    def failed(self, keys: tuple[tuple[str, Limit], ...], *, now: int) -> Flow[None]:
-        """Count a failed login under every key."""
-        for key, limit in keys:
-            yield Call(self.counters.hit, (key, now, limit.window))
-
-    def succeeded(self, keys: tuple[tuple[str, Limit], ...]) -> Flow[None]:
-        """Reset the account's counter after a successful login (the client's stays)."""
+    def succeeded(self, keys: tuple[tuple[str, Limit], ...], *, now: int) -> Flow[None]:
+        """After a successful login: reset the account, take this login back from the client."""
         for key, _ in keys:
             if key.startswith("acct:"):
                 yield Call(self.counters.reset, (key,))
+            else:
+                yield Call(self.counters.undo, (key, now))
 
 
 _COUNTERS_HINT = (

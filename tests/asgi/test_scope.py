@@ -9,7 +9,8 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tokenauth import Granted, extract_bearer
+from tokenauth import Granted
+from tokenauth.extend import extract_bearer
 from tokenauth_asgi import BearerAuthMiddleware, Message, Scope, header, request_of
 
 from .support import basic, make_world

@@ -9,7 +9,6 @@ from hypothesis import strategies as st
 
 from tokenauth import (
     ApiKeyAuthenticator,
-    BasicCredentials,
     ConfigurationError,
     MemoryApiKeyRegistry,
     MemoryUserRegistry,
@@ -21,6 +20,9 @@ from tokenauth import (
     generate_api_key,
     is_well_formed_api_key,
     new_user,
+)
+from tokenauth.extend import (
+    BasicCredentials,
     run_sync,
 )
 from tokenauth.testing import strategies as ts

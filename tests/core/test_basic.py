@@ -7,7 +7,14 @@ import base64
 import pytest
 from hypothesis import given
 
-from tokenauth import BadRequest, BasicCredentials, Reason, parse_basic
+from tokenauth import (
+    BadRequest,
+    Reason,
+)
+from tokenauth.extend import (
+    BasicCredentials,
+    parse_basic,
+)
 from tokenauth.testing import strategies as ts
 
 

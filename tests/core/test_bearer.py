@@ -6,7 +6,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tokenauth import BadRequest, TrustedProxies, extract_bearer, is_secure
+from tokenauth import (
+    BadRequest,
+)
+from tokenauth.extend import (
+    TrustedProxies,
+    extract_bearer,
+    is_secure,
+)
 
 TOKEN = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhIn0.c2ln"
 
@@ -94,8 +101,12 @@ def test_forwarded_headers_only_from_trusted_proxies() -> None:
     assert is_secure(secure=False, client="::1", forwarded_proto="http, https", **common)  # type: ignore[arg-type]
     assert not is_secure(secure=True, client="10.1.2.3", forwarded_proto="http", **common)  # type: ignore[arg-type]
     assert is_secure(
-        secure=False, client="10.0.0.1", forwarded_proto="http",
+        secure=False, client="10.0.0.1", forwarded_proto=None,
         forwarded='for=1.2.3.4;proto=http, for=10.0.0.2;proto="https"', trusted_proxies=proxies,
+    )  # fmt: skip
+    assert is_secure(
+        secure=False, client="10.0.0.1", forwarded_proto="https",
+        forwarded='for=10.0.0.2;proto="https"', trusted_proxies=proxies,
     )  # fmt: skip
     assert not is_secure(
         secure=False, client="198.51.100.1", forwarded_proto=None,

@@ -17,14 +17,12 @@ from tokenauth import (
     AsyncMemoryStore,
     AsyncTokenAuth,
     Authenticated,
-    Call,
     Claims,
     ConfigurationError,
     JWTValidator,
     KeySet,
     Principal,
     TokenRejected,
-    TrustedProxies,
 )
 from tokenauth._claims import principal_of
 from tokenauth._drivers import call_of
@@ -33,6 +31,10 @@ from tokenauth._http import _B64TOKEN, _is_b64token, extract_bearer
 from tokenauth._jwt import _numeric_date, _text
 from tokenauth._results import Reason, authenticated_of
 from tokenauth._store import MAX_JTI_LENGTH, MAX_SUBJECT_LENGTH
+from tokenauth.extend import (
+    Call,
+    TrustedProxies,
+)
 
 texts = st.text(max_size=8)
 scopes = st.lists(st.text(min_size=1, max_size=5), max_size=3).map(tuple)

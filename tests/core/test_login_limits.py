@@ -178,12 +178,12 @@ def test_api_key_guesses_are_counted_per_client() -> None:
 
 
 class BrokenCounters(MemoryCounters):
-    def get(self, key: str, now: int) -> Window | None:
+    def hit(self, key: str, now: int, window: int) -> Window:
         raise StoreError("the counters are down")
 
 
 def test_counters_that_fail_fail_closed() -> None:
-    """When the counters cannot be read, the login is refused with 503, not let through."""
+    """When the counters cannot count, the login is refused with 503, not let through."""
     auth, hasher, _, _ = make_auth()
     auth.throttle = LoginThrottle(BrokenCounters())
     assert isinstance(login(auth, "alice", "correct horse"), StoreUnavailable)
@@ -293,3 +293,24 @@ def test_the_queue_is_released_whatever_the_outcome() -> None:
         return auth.hash_queue.pending
 
     assert asyncio.run(main()) == 0
+
+
+def test_simultaneous_guesses_cannot_slip_past_the_limit() -> None:
+    """Fifty guesses at once on one account: three are checked, the rest get 429 unhashed."""
+
+    async def main() -> tuple[list[int], int]:
+        hasher = CountingHasher()
+        auth = AsyncTokenAuth(
+            keys=KEYS, store=AsyncMemoryStore(), users=MemoryUserRegistry(), hasher=hasher,
+            throttle=LoginThrottle(MemoryCounters(), per_account=THREE_A_MINUTE, per_client=None),
+            max_login_wait=None,
+        )  # fmt: skip
+        await auth.add_user("alice", "correct horse")
+        results = await asyncio.gather(
+            *(auth.login(basic("alice", f"guess {i}"), secure=True) for i in range(50))
+        )
+        return sorted(r.status for r in results), hasher.verified
+
+    statuses, verified = asyncio.run(main())
+    assert statuses == [401] * 3 + [429] * 47
+    assert verified == 3

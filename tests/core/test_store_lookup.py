@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from tokenauth import ConfigurationError, open_api_key_registry, open_user_registry, store_backend
+from tokenauth import (
+    ConfigurationError,
+    open_api_key_registry,
+    open_user_registry,
+)
+from tokenauth.extend import (
+    store_backend,
+)
 
 
 def test_memory_backend_keeps_no_registries() -> None:

@@ -16,11 +16,13 @@ from tokenauth import (
     LoginThrottle,
     MemoryCounters,
     TooManyRequests,
-    TrustedProxies,
     Window,
     client_address,
     open_async_counters,
     open_counters,
+)
+from tokenauth.extend import (
+    TrustedProxies,
     run_sync,
 )
 from tokenauth.testing import AsyncLoginCountersContract, LoginCountersContract
@@ -177,33 +179,32 @@ def test_account_keys_match_as_the_registry_does() -> None:
     assert throttle.keys("alice", None) != throttle.keys("Alice", None)
 
 
-def test_the_limit_th_failure_throttles_until_the_window_ends() -> None:
-    """After `attempts` failures the check answers the seconds left; then it opens again."""
+def test_the_login_past_the_limit_is_throttled_until_the_window_ends() -> None:
+    """`attempts` logins go on; the next is told the seconds left; then the window reopens."""
     throttle, _ = _throttle(per_account=Limit(3, 60), per_client=None)
     keys = throttle.keys("alice", "203.0.113.7")
     for _ in range(3):
         assert run_sync(throttle.check(keys, now=NOW)) == 0
-        run_sync(throttle.failed(keys, now=NOW))
     assert run_sync(throttle.check(keys, now=NOW + 15)) == 45
     assert run_sync(throttle.check(keys, now=NOW + 60)) == 0
 
 
-def test_success_resets_the_account_but_not_the_client() -> None:
-    """A good login clears its account's failures; the address's stay counted."""
+def test_success_resets_the_account_and_takes_itself_back_from_the_client() -> None:
+    """A good login clears its account; the address keeps only the failures."""
     throttle, counters = _throttle(per_account=Limit(3, 60), per_client=Limit(3, 60))
     keys = throttle.keys("alice", "203.0.113.7")
-    run_sync(throttle.failed(keys, now=NOW))
-    run_sync(throttle.failed(keys, now=NOW))
-    run_sync(throttle.succeeded(keys))
+    for _ in range(3):  # two failures, then the login that succeeds
+        run_sync(throttle.check(keys, now=NOW))
+    run_sync(throttle.succeeded(keys, now=NOW))
     assert counters.get(keys[0][0], NOW) is None
     assert counters.get(keys[1][0], NOW) == Window(2, NOW + 60)
 
 
 def test_one_address_guessing_many_accounts_is_throttled() -> None:
-    """Failures on different usernames add up under the client's address."""
+    """Logins on different usernames add up under the client's address."""
     throttle, _ = _throttle(per_account=Limit(100, 60), per_client=Limit(5, 60))
     for i in range(5):
-        run_sync(throttle.failed(throttle.keys(f"user{i}", "203.0.113.7"), now=NOW))
+        assert run_sync(throttle.check(throttle.keys(f"user{i}", "203.0.113.7"), now=NOW)) == 0
     fresh = throttle.keys("someone-else", "203.0.113.7")
     assert run_sync(throttle.check(fresh, now=NOW)) == 60
     elsewhere = throttle.keys("someone-else", "198.51.100.1")
@@ -214,8 +215,21 @@ def test_the_longest_wait_is_answered() -> None:
     """When both counters are over, Retry-After is the later of their ends."""
     throttle, _ = _throttle(per_account=Limit(1, 30), per_client=Limit(1, 300))
     keys = throttle.keys("alice", "203.0.113.7")
-    run_sync(throttle.failed(keys, now=NOW))
+    run_sync(throttle.check(keys, now=NOW))
     assert run_sync(throttle.check(keys, now=NOW)) == 300
+
+
+def test_memory_undo_takes_back_one_and_never_goes_below_zero() -> None:
+    """undo lowers an open window's count by one, ignores ended or missing windows."""
+    counters = MemoryCounters()
+    counters.hit("k", NOW, 60)
+    counters.undo("k", NOW)
+    counters.undo("k", NOW)
+    counters.undo("missing", NOW)
+    assert counters.get("k", NOW) == Window(0, NOW + 60)
+    counters.hit("k", NOW, 60)
+    counters.undo("k", NOW + 60)
+    assert counters.get("k", NOW + 60) is None
 
 
 def test_the_throttled_answer() -> None:

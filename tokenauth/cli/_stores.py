@@ -16,8 +16,8 @@ from tokenauth import (
     TokenStore,
     UserRegistry,
     open_store,
-    store_backend,
 )
+from tokenauth.extend import store_backend
 
 from ._common import PEPPER_BYTES, fail, say
 

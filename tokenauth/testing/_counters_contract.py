@@ -65,6 +65,14 @@ def _machine(make: Callable[[], _Runner]) -> type[RuleBasedStateMachine]:
             assert self.runner.call("get", key, self.now) == self._live(key)
 
         @rule(key=st.sampled_from(_KEYS))
+        def undo(self, key: str) -> None:
+            live = self._live(key)
+            if live is not None and live.count > 0:
+                self.model[key] = Window(live.count - 1, live.resets_at)
+            self.runner.call("undo", key, self.now)
+            assert self.runner.call("get", key, self.now) == self._live(key)
+
+        @rule(key=st.sampled_from(_KEYS))
         def reset(self, key: str) -> None:
             self.model.pop(key, None)
             self.runner.call("reset", key)
@@ -97,6 +105,12 @@ class _CountersContractBase:
             assert runner.call("get", key, now + 59) == Window(3, now + 60)
             assert runner.call("get", key, now + 60) is None, "an ended window still counts"
             assert runner.call("hit", key, now + 60, 30) == Window(1, now + 90)
+            runner.call("undo", key, now + 60)
+            assert runner.call("get", key, now + 60) == Window(0, now + 90)
+            runner.call("undo", key, now + 60)  # never below zero
+            assert runner.call("get", key, now + 60) == Window(0, now + 90)
+            runner.call("undo", "client:192.0.2.77", now)  # nothing to take back
+            assert runner.call("get", "client:192.0.2.77", now) is None
             runner.call("reset", key)
             assert runner.call("get", key, now + 60) is None
             runner.call("reset", key)  # resetting nothing is fine
@@ -130,7 +144,7 @@ class LoginCountersContract(_CountersContractBase):
         raise NotImplementedError("override the counters_factory fixture")
 
     def test_fixed_window(self, counters_factory: CountersFactory) -> None:
-        """Hits count up within a window, which ends on time; reset forgets it."""
+        """Hits count up within a window, which ends on time; undo takes one back; reset forgets."""
         self._check_window(_SyncRunner(counters_factory))  # type: ignore[arg-type]
 
     def test_keys_are_apart(self, counters_factory: CountersFactory) -> None:
@@ -188,7 +202,7 @@ class AsyncLoginCountersContract(_CountersContractBase):
         return runner
 
     def test_fixed_window(self, async_counters_factory: AsyncCountersFactory) -> None:
-        """Hits count up within a window, which ends on time; reset forgets it."""
+        """Hits count up within a window, which ends on time; undo takes one back; reset forgets."""
         self._check_window(self._runner(async_counters_factory))
 
     def test_keys_are_apart(self, async_counters_factory: AsyncCountersFactory) -> None:

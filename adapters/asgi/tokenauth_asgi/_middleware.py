@@ -13,6 +13,7 @@ from tokenauth import (
     Principal,
     Request,
 )
+from tokenauth.extend import frozen_maker
 
 from ._scope import request_of, send_result
 from ._types import ASGIApp, Receive, Scope, Send
@@ -97,30 +98,13 @@ def authenticated(scope: Scope) -> Authenticated | None:
     return found if isinstance(found, Authenticated) else None
 
 
-class _TokenUserDraft:
-    __slots__ = TokenUser.__slots__
-    principal: Principal
-    claims: Claims
-
-
-class _TokenCredentialsDraft:
-    __slots__ = TokenCredentials.__slots__
-    scopes: tuple[str, ...]
+_make_user: Callable[[Principal, Claims], TokenUser] = frozen_maker(TokenUser)
+_make_credentials: Callable[[tuple[str, ...]], TokenCredentials] = frozen_maker(TokenCredentials)
 
 
 def _scope_values(result: Authenticated) -> tuple[Authenticated, TokenUser, TokenCredentials]:
-    # Built as drafts with the same slots, then turned into the frozen classes
-    # (allowed between classes of identical layout): a frozen dataclass's
-    # constructor costs one object.__setattr__ per field.
     claims = result.claims
-    user = object.__new__(_TokenUserDraft)
-    user.principal = result.principal
-    user.claims = claims
-    user.__class__ = TokenUser  # type: ignore[assignment]  # same slots
-    credentials = object.__new__(_TokenCredentialsDraft)
-    credentials.scopes = claims.scope
-    credentials.__class__ = TokenCredentials  # type: ignore[assignment]  # same slots
-    return result, user, credentials  # type: ignore[return-value]  # they are the frozen classes
+    return result, _make_user(result.principal, claims), _make_credentials(claims.scope)
 
 
 def _store(scope: Scope, result: Authenticated) -> None:

@@ -31,7 +31,7 @@ _DRIVER_ERRORS = (RedisError, RedisClusterException, OSError)
 #: Seconds a counter outlives its window in Redis, for clock skew between hosts.
 _EXPIRY_SLACK = 60
 
-#: Count one failure: continue the open window, or open a new one of ARGV[2] seconds.
+#: Count one: continue the open window, or open a new one of ARGV[2] seconds.
 HIT = Script(
     """
 local now = tonumber(ARGV[1])
@@ -49,6 +49,22 @@ end
 local resets = now + tonumber(ARGV[2])
 redis.call('SET', KEYS[1], '1:' .. resets, 'EXAT', resets + tonumber(ARGV[3]))
 return {1, resets}
+"""
+)
+
+#: Take one back from an open window whose count is above zero.
+UNDO = Script(
+    """
+local value = redis.call('GET', KEYS[1])
+if value then
+    local sep = string.find(value, ':', 1, true)
+    local count = tonumber(string.sub(value, 1, sep - 1))
+    local resets = tonumber(string.sub(value, sep + 1))
+    if resets > tonumber(ARGV[1]) and count > 0 then
+        redis.call('SET', KEYS[1], (count - 1) .. ':' .. resets, 'KEEPTTL')
+    end
+end
+return 0
 """
 )
 
@@ -92,14 +108,14 @@ class RedisCounters:
         settings = parse_url(url)
         return cls(connect_sync(settings), prefix=settings.prefix)
 
-    def _do(self, method: str, *args: Any) -> Any:
+    def _do(self, method: str | Script, *args: Any) -> Any:
         client = self._handle.client
         try:
-            if method == "hit":
+            if isinstance(method, Script):
                 try:
-                    return client.evalsha(HIT.sha, *args)
+                    return client.evalsha(method.sha, *args)
                 except NoScriptError:
-                    return client.eval(HIT.text, *args)
+                    return client.eval(method.text, *args)
             return getattr(client, method)(*args)
         except _DRIVER_ERRORS as exc:
             raise store_error(exc) from exc
@@ -109,8 +125,12 @@ class RedisCounters:
         return _window(self._do("get", _key(self._prefix, key)), now)
 
     def hit(self, key: str, now: int, window: int) -> Window:
-        """Count one failure, atomically (one script on one key)."""
-        return _hit_reply(self._do("hit", *_hit_args(self._prefix, key, now, window)))
+        """Count one, atomically (one script on one key)."""
+        return _hit_reply(self._do(HIT, *_hit_args(self._prefix, key, now, window)))
+
+    def undo(self, key: str, now: int) -> None:
+        """Take back one hit, atomically (one script on one key)."""
+        self._do(UNDO, 1, _key(self._prefix, key), now)
 
     def reset(self, key: str) -> None:
         """Forget ``key``'s window (one ``DEL``)."""
@@ -136,14 +156,14 @@ class AsyncRedisCounters:
         settings = parse_url(url)
         return cls(connect_async(settings), prefix=settings.prefix)
 
-    async def _do(self, method: str, *args: Any) -> Any:
+    async def _do(self, method: str | Script, *args: Any) -> Any:
         client = self._handle.client
         try:
-            if method == "hit":
+            if isinstance(method, Script):
                 try:
-                    return await client.evalsha(HIT.sha, *args)
+                    return await client.evalsha(method.sha, *args)
                 except NoScriptError:
-                    return await client.eval(HIT.text, *args)
+                    return await client.eval(method.text, *args)
             return await getattr(client, method)(*args)
         except _DRIVER_ERRORS as exc:
             raise store_error(exc) from exc
@@ -153,8 +173,12 @@ class AsyncRedisCounters:
         return _window(await self._do("get", _key(self._prefix, key)), now)
 
     async def hit(self, key: str, now: int, window: int) -> Window:
-        """Count one failure, atomically (one script on one key)."""
-        return _hit_reply(await self._do("hit", *_hit_args(self._prefix, key, now, window)))
+        """Count one, atomically (one script on one key)."""
+        return _hit_reply(await self._do(HIT, *_hit_args(self._prefix, key, now, window)))
+
+    async def undo(self, key: str, now: int) -> None:
+        """Take back one hit, atomically (one script on one key)."""
+        await self._do(UNDO, 1, _key(self._prefix, key), now)
 
     async def reset(self, key: str) -> None:
         """Forget ``key``'s window (one ``DEL``)."""

@@ -109,7 +109,7 @@ def init_db(
     if isinstance(url_or_engine, str):
         parsed = parse_url(url_or_engine)
         schema = Schema(parsed.table_prefix)
-        engine = make_engine(parsed)
+        engine = make_engine(parsed, autocommit=False)
     else:
         engine = url_or_engine
         schema = schema if schema is not None else Schema()
@@ -130,7 +130,7 @@ async def init_db_async(
     if isinstance(url_or_engine, str):
         parsed = parse_url(url_or_engine, asynchronous=True)
         schema = Schema(parsed.table_prefix)
-        engine = make_async_engine(parsed)
+        engine = make_async_engine(parsed, autocommit=False)
     else:
         engine = url_or_engine
         schema = schema if schema is not None else Schema()

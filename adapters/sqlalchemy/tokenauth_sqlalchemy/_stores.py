@@ -42,6 +42,9 @@ class _Sync:
         self.engine = engine
         self.schema = schema if schema is not None else Schema()
         self._owns_engine = False
+        # True for the engines this adapter makes, which run in autocommit; an
+        # engine given by the caller gets a short transaction per statement.
+        self._autocommit = False
 
     @classmethod
     def _open(cls: type[S], url: str, *, purges: bool = False) -> S:
@@ -51,6 +54,7 @@ class _Sync:
         extra = {"purge_batch_size": parsed.purge_batch_size} if purges else {}
         opened = cls(engine, schema=schema, **extra)
         opened._owns_engine = True
+        opened._autocommit = True
         if parsed.in_memory_sqlite:
             # Nothing else can ever reach this database to initialise it.
             try:
@@ -61,7 +65,7 @@ class _Sync:
         return opened
 
     def _run(self, op: Op[T]) -> T:
-        return run_sync(self.engine, op)
+        return run_sync(self.engine, op, autocommit=self._autocommit)
 
     def close(self) -> None:
         """Release the connections, if this object opened the engine itself."""
@@ -79,6 +83,7 @@ class _Async:
         self.schema = schema if schema is not None else Schema()
         self.timeout = timeout
         self._owns_engine = False
+        self._autocommit = False
         self._create_tables = False
         self._init_lock: asyncio.Lock | None = None
 
@@ -92,6 +97,7 @@ class _Async:
         schema = Schema(parsed.table_prefix)
         opened = cls(engine, schema=schema, timeout=3 * parsed.timeout, **extra)
         opened._owns_engine = True
+        opened._autocommit = True
         # Created on first use: opening is not a coroutine.
         opened._create_tables = parsed.in_memory_sqlite
         return opened
@@ -99,7 +105,7 @@ class _Async:
     async def _run(self, op: Op[T]) -> T:
         if self._create_tables:
             await self._create()
-        return await run_async(self.engine, op, deadline=self.timeout)
+        return await run_async(self.engine, op, deadline=self.timeout, autocommit=self._autocommit)
 
     async def _create(self) -> None:
         if self._init_lock is None:
@@ -123,7 +129,9 @@ class _Async:
 class SQLTokenStore(_Sync):
     """A :class:`~tokenauth.TokenStore` in an SQL database, on a SQLAlchemy Engine.
 
-    Each method is one short transaction (a purge, one per batch); driver
+    Each method is one statement (a purge, two per batch), in autocommit on an
+    engine the store opened from a URL and in a short transaction of its own on
+    an engine it was given; a lookup is one indexed read. Driver
     failures raise :class:`~tokenauth.StoreError`, and
     :class:`~tokenauth.StoreUnreachableError` when the database does not answer.
 
