@@ -591,7 +591,7 @@ class JWTIssuer:
 
     def issue(self, principal: Principal, *, now: int) -> IssuedToken:
         """Sign a new token for ``principal`` at Unix time ``now``."""
-        key = self._keys.signing
+        key = self._keys.signer(now)
         # 128 random bits (RFC 7519 section 4.1.7: unique with negligible collision).
         jti = secrets.token_urlsafe(16)
         claims = Claims(

@@ -18,6 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tokenauth import (
+    STAGE_DELAY,
     KeySet,
     MemoryApiKeyRegistry,
     MemoryStore,
@@ -114,6 +115,35 @@ def test_keys_generate_rotate_and_publish(
     jwks = json.loads(out)
     assert [k["kid"] for k in jwks["keys"]] == [second, first]
     assert all("d" not in k for k in jwks["keys"])
+
+
+def test_keys_rotate_staged_publishes_first(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``keys rotate --staged``: the new key is in the JWKS at once and signs after the delay."""
+    path = tmp_path / "keys.json"
+    run(capsys, "keys", "generate", "--keys", str(path), "--alg", "EdDSA")
+    first = KeySet.load(path).signing.kid
+    code, out, err = run(capsys, "keys", "rotate", "--keys", str(path), "--staged")
+    assert code == 0
+    second = out.strip()
+    staged = KeySet.load(path)
+    assert staged.signing.kid == first
+    assert staged.staged is not None
+    assert staged.staged.kid == second
+    assert staged.staged.signs_from is not None
+    assert staged.staged.signs_from - time.time() > STAGE_DELAY - 60
+    assert "signs from" in err
+    code, out, _ = run(capsys, "keys", "jwks", "--keys", str(path))
+    assert {k["kid"] for k in json.loads(out)["keys"]} == {first, second}
+    code, _, _ = run(capsys, "keys", "rotate", "--keys", str(path), "--delay", "30")
+    assert code == 0
+    again = KeySet.load(path)
+    assert again.signing.kid == first
+    assert again.staged is not None
+    assert again.staged.kid != second  # the key staged before never signed: replaced
+    assert again.staged.signs_from is not None
+    assert again.staged.signs_from - time.time() <= 30
 
 
 def test_keys_rotate_to_hs256_from_public_key_algorithms_is_refused(
