@@ -303,6 +303,10 @@ class SQLUserRegistry(_Sync):
         """Disable or enable a user; False if there is no such user."""
         return self._run(self._ops.set_disabled(username, disabled))
 
+    def delete_user(self, username: str) -> bool:
+        """Remove a user; False if there is no such user. Their tokens stay: revoke them."""
+        return self._run(self._ops.delete_user(username))
+
     def list_users(self) -> list[UserRecord]:
         """Return every user, by username (code-point order)."""
         return self._run(self._ops.list_users())
@@ -338,6 +342,10 @@ class AsyncSQLUserRegistry(_Async):
     async def set_disabled(self, username: str, disabled: bool) -> bool:
         """Disable or enable a user; False if there is no such user."""
         return await self._run(self._ops.set_disabled(username, disabled))
+
+    async def delete_user(self, username: str) -> bool:
+        """Remove a user; False if there is no such user. Their tokens stay: revoke them."""
+        return await self._run(self._ops.delete_user(username))
 
     async def list_users(self) -> list[UserRecord]:
         """Return every user, by username (code-point order)."""
