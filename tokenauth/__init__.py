@@ -66,7 +66,7 @@ from ._jwt import (
     TokenRejected,
     TokenValidator,
 )
-from ._keys import Algorithm, Key, KeySet
+from ._keys import JWKS_MAX_AGE, STAGE_DELAY, Algorithm, Key, KeySet
 from ._memory import AsyncMemoryStore, MemoryStore
 from ._registry import (
     ApiKeyRecord,
@@ -129,9 +129,11 @@ __all__ = [
     "DEFAULT_AUDIENCE",
     "DEFAULT_CLIENT_ID",
     "DEFAULT_ISSUER",
+    "JWKS_MAX_AGE",
     "MAX_EXTRA_CLAIMS_SIZE",
     "MAX_LEEWAY",
     "RESERVED_CLAIMS",
+    "STAGE_DELAY",
     "Algorithm",
     "AlreadyExistsError",
     "ApiKeyAuthenticator",

@@ -587,6 +587,11 @@ class JWTValidator:
         return claims
 
 
+#: Shortest and longest token lifetime the issuer accepts, in seconds.
+MIN_TTL = 1
+MAX_TTL = 30 * 86400
+
+
 def checked_extra_claims(claims: Mapping[str, object]) -> JSONObject:
     """An application's own claims, checked and frozen, as a token will carry them.
 
@@ -633,7 +638,9 @@ class JWTIssuer:
 
     Args:
         keys: The key set; its signing key signs.
-        ttl: Token lifetime in seconds (60 to 30 days).
+        ttl: Token lifetime in seconds (1 s to 30 days). Lifetimes of a few seconds
+            suit service-to-service calls and demonstrations of expiry; the
+            validator's leeway still applies on top of them.
         issuer: The ``iss`` claim (default :data:`DEFAULT_ISSUER`).
         audience: The ``aud`` claim (default: the issuer when one is given,
             else :data:`DEFAULT_AUDIENCE`).
@@ -657,8 +664,10 @@ class JWTIssuer:
         extra_claims: ExtraClaims | None = None,
     ) -> None:
         """Configure the claims."""
-        if not 60 <= ttl <= 30 * 86400:
-            raise ConfigurationError("the token lifetime (ttl) must be 60 s to 30 days")
+        if not MIN_TTL <= ttl <= MAX_TTL:
+            raise ConfigurationError(
+                f"the token lifetime (ttl) must be {MIN_TTL} s to 30 days ({MAX_TTL} s), not {ttl}"
+            )
         self._keys = keys
         self._ttl = ttl
         self._issuer = issuer or DEFAULT_ISSUER
@@ -691,7 +700,7 @@ class JWTIssuer:
             ConfigurationError: The ``extra_claims`` hook returned claims that
                 cannot go in a token (see :func:`checked_extra_claims`).
         """
-        key = self._keys.signing
+        key = self._keys.signer(now)
         extra = EMPTY
         if self._extra_claims is not None:
             extra = checked_extra_claims(self._extra_claims(principal))
