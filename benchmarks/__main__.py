@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import e2e, logins, revocation, validation
+from . import e2e, logins, revocation, sql, validation
 from ._timing import Row
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -147,6 +147,28 @@ def main(argv: list[str]) -> int:
         if note:
             print(f"\nSQLite/PostgreSQL: {note}")
             results["notes"].append(f"SQL: {note}")
+        lookups, skipped = sql.lookup_rows(rounds=rounds, n=n // 8)
+        print("\n## SQL store lookups vs a bare SQLAlchemy Core select by key\n")
+        print(sql.describe(lookups))
+        for label, lookup in lookups.items():
+            results["sections"][f"SQL lookup {label}"] = {k: vars(r) for k, r in lookup.items()}
+            store_us = lookup[sql.STORE].us
+            goals.append(
+                Goal(
+                    f"{label} warm lookup / prebuilt Core select by key (autocommit)",
+                    store_us / lookup[sql.PREBUILT].us, 1.3, "x", False,
+                )
+            )  # fmt: skip
+            goals.append(
+                Goal(
+                    f"{label} warm lookup / Core select built per call (autocommit)",
+                    store_us / lookup[sql.FLOOR].us, 1.3, "x", False,
+                    note="reported: the floor as application code usually writes it",
+                )
+            )  # fmt: skip
+        for each in skipped:
+            print(f"\n{each}")
+            results["notes"].append(f"SQL lookups: {each}")
 
     if "revocation" not in skip:
         measured = revocation.run(samples=50 if quick else 200)

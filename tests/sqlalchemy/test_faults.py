@@ -10,14 +10,14 @@ import asyncio
 import socket
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from tests.sqlalchemy.conftest import Db, with_driver, with_query
+from tests.sqlalchemy.conftest import Db, via, with_driver, with_query
 from tests.sqlalchemy.proxy import Proxy
 from tokenauth import (
     StoreError,
@@ -41,16 +41,8 @@ def _record(jti: str, *, ttl: int = 3600) -> TokenRecord:
     return TokenRecord(jti, "alice", now, now + ttl, "password")
 
 
-@pytest.fixture
-def proxy(db: Db) -> Iterator[Proxy]:
-    target = make_url(db.url)
-    with Proxy((target.host or "127.0.0.1", target.port or 0)) as running:
-        yield running
-
-
 def _via(url: str, proxy: Proxy) -> str:
-    parsed = make_url(url).set(host="127.0.0.1", port=proxy.port)
-    return with_query(parsed.render_as_string(hide_password=False), timeout=str(TIMEOUT))
+    return via(url, proxy, TIMEOUT)
 
 
 def _fails_promptly(
@@ -241,15 +233,22 @@ def test_terminated_backends_are_replaced(db: Db) -> None:
 
 @pytest.mark.parametrize("db", ["sqlite"], indirect=True)
 def test_locked_sqlite_file_times_out_then_recovers(db: Db) -> None:
-    """SQLite held locked by another process's writer: a bounded wait, then it works again."""
+    """SQLite held locked by another process's writer: a write waits a bounded time and
+    fails closed, then works again. Reads go on meanwhile (the file is in WAL mode, where
+    readers never wait for a writer) and see only what was committed."""
     path = make_url(db.url).database
     assert path is not None
     store = open_store(with_query(db.url, timeout="0.5"))
+    store.add(_record("seen"))
     locker = sqlite3.connect(path, isolation_level=None)
     try:
+        assert locker.execute("PRAGMA journal_mode").fetchone() == ("wal",)
         locker.execute("BEGIN EXCLUSIVE")
+        locker.execute(f"DELETE FROM {db.schema.tokens.name}")  # noqa: S608  # our own table
         _fails_promptly(lambda: store.add(_record("locked")))
-        _fails_promptly(lambda: store.get("locked"))
+        _fails_promptly(lambda: store.remove("seen"))
+        assert store.get("seen") is not None  # the uncommitted DELETE is not seen
+        assert store.get("locked") is None
         locker.execute("ROLLBACK")
         assert store.get("locked") is None
         store.add(_record("locked"))

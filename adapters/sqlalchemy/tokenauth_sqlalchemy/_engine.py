@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import math
+import re
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine, create_engine
 from sqlalchemy.pool import AsyncAdaptedQueuePool, QueuePool
@@ -21,14 +23,22 @@ if TYPE_CHECKING:
 __all__ = ["make_async_engine", "make_engine", "store_error"]
 
 
-def _options(url: StoreURL, *, asynchronous: bool) -> dict[str, Any]:
+def _options(url: StoreURL, *, asynchronous: bool, autocommit: bool) -> dict[str, Any]:
     """Engine keyword arguments: pool and driver timeouts unless the URL sets its own."""
     given = set(url.url.query)
     timeout = url.timeout
     connect_args: dict[str, Any] = {}
-    # pre-ping replaces a pooled connection the server has dropped (restart,
-    # failover, idle timeout) before it is used, instead of failing one request.
-    options: dict[str, Any] = {"pool_pre_ping": True, "connect_args": connect_args}
+    # No pool_pre_ping: it costs a round trip on every checkout. A pooled connection
+    # the server dropped is found dead by the statement itself, and the drivers in
+    # _run replace it and run a read again once (never a write).
+    options: dict[str, Any] = {"connect_args": connect_args}
+    if autocommit:
+        # Every operation is one statement at a time, so the database's own autocommit
+        # makes each atomic without a BEGIN and a COMMIT around it; and there is no
+        # transaction to roll back when a connection goes back to the pool.
+        options.update(
+            isolation_level="AUTOCOMMIT", pool_reset_on_return=None, skip_autocommit_rollback=True
+        )
     if url.driver in ("pysqlite", "aiosqlite"):
         # sqlite3's busy timeout: how long a writer waits for another's lock.
         connect_args["timeout"] = timeout
@@ -39,6 +49,11 @@ def _options(url: StoreURL, *, asynchronous: bool) -> dict[str, Any]:
             options["poolclass"] = AsyncAdaptedQueuePool if asynchronous else QueuePool
             options["pool_size"] = 1
             options["max_overflow"] = 0
+        else:
+            # Connections to a file cost an open(), not a round trip: keep a few, and
+            # let a burst of threads open more rather than wait for the pool.
+            options["pool_size"] = 8
+            options["max_overflow"] = 56
     elif url.driver in ("psycopg", "pymysql", "aiomysql"):
         # libpq's connect_timeout bounds the whole connection set-up (whole seconds);
         # PyMySQL's and aiomysql's bound the TCP connect.
@@ -60,6 +75,23 @@ def _options(url: StoreURL, *, asynchronous: bool) -> dict[str, Any]:
     return options
 
 
+def _sqlite_wal(engine: Engine) -> None:
+    """Put a file database in WAL mode on every new connection.
+
+    In WAL mode readers never wait for a writer nor block one, so lookups go on
+    while a login or a purge writes. The mode is a property of the file and
+    stays once set; asking again on a connection to a WAL file changes nothing.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _wal(dbapi_connection: Any, connection_record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        finally:
+            cursor.close()
+
+
 def _driver_missing(url: StoreURL, exc: BaseException) -> ConfigurationError:
     hint = INSTALL_HINTS.get(url.driver, f"pip install {url.driver}")
     return ConfigurationError(
@@ -68,22 +100,34 @@ def _driver_missing(url: StoreURL, exc: BaseException) -> ConfigurationError:
     )
 
 
-def make_engine(url: StoreURL) -> Engine:
+def make_engine(url: StoreURL, *, autocommit: bool = True) -> Engine:
     """Create a synchronous engine for ``url`` with bounded timeouts.
+
+    Args:
+        url: The store URL.
+        autocommit: Run each statement in the database's autocommit (the stores'
+            way); False for schema changes, which want a transaction.
 
     Raises:
         ConfigurationError: The driver is not installed, unknown, or async-only.
     """
     try:
-        return create_engine(url.url, **_options(url, asynchronous=False))
+        engine = create_engine(url.url, **_options(url, asynchronous=False, autocommit=autocommit))
     except ImportError as exc:
         raise _driver_missing(url, exc) from exc
     except (sa_exc.NoSuchModuleError, sa_exc.ArgumentError, sa_exc.InvalidRequestError) as exc:
         raise ConfigurationError(f"cannot use {url.database} URL: {exc}") from exc
+    if url.database == "sqlite" and not url.in_memory_sqlite:
+        _sqlite_wal(engine)
+    return engine
 
 
-def make_async_engine(url: StoreURL) -> AsyncEngine:
+def make_async_engine(url: StoreURL, *, autocommit: bool = True) -> AsyncEngine:
     """Create an asynchronous engine for ``url`` with bounded timeouts.
+
+    Args:
+        url: The store URL.
+        autocommit: As for :func:`make_engine`.
 
     Raises:
         ConfigurationError: The driver or greenlet is not installed, or the
@@ -92,7 +136,9 @@ def make_async_engine(url: StoreURL) -> AsyncEngine:
     try:
         from sqlalchemy.ext.asyncio import create_async_engine
 
-        return create_async_engine(url.url, **_options(url, asynchronous=True))
+        engine = create_async_engine(
+            url.url, **_options(url, asynchronous=True, autocommit=autocommit)
+        )
     except (ImportError, ValueError) as exc:
         if "greenlet" not in str(exc):
             raise _driver_missing(url, exc) from exc
@@ -105,6 +151,9 @@ def make_async_engine(url: StoreURL) -> AsyncEngine:
             f"cannot use {url.database} URL asynchronously: {exc} "
             "(use an async driver, e.g. sqlite+aiosqlite, postgresql+asyncpg, mysql+aiomysql)"
         ) from exc
+    if url.database == "sqlite" and not url.in_memory_sqlite:
+        _sqlite_wal(engine.sync_engine)
+    return engine
 
 
 def _missing_table(text: str) -> bool:
@@ -113,6 +162,21 @@ def _missing_table(text: str) -> bool:
         or ("relation" in text and "does not exist" in text)  # PostgreSQL
         or ("table" in text and "doesn't exist" in text)  # MySQL, MariaDB
     )
+
+
+#: How each server says that the database named in the URL does not exist.
+_MISSING_DATABASE = (
+    re.compile(r'database "([^"]+)" does not exist'),  # PostgreSQL (psycopg, asyncpg)
+    re.compile(r"unknown database '([^']+)'"),  # MySQL, MariaDB (error 1049)
+)
+
+
+def _missing_database(text: str) -> str | None:
+    for pattern in _MISSING_DATABASE:
+        found = pattern.search(text)
+        if found:
+            return found.group(1)
+    return None
 
 
 def store_error(exc: BaseException, doing: str) -> StoreError:
@@ -130,8 +194,16 @@ def store_error(exc: BaseException, doing: str) -> StoreError:
         text = str(exc.orig).lower()
         if _missing_table(text):
             return StoreError(
-                f"{doing}: the tokenauth tables are missing ({cause}); create them with "
-                "'python -m tokenauth_sqlalchemy init URL'"
+                f"{doing}: the tokenauth tables are missing ({cause}); create them with: "
+                "tokenauth db init --store URL"
+            )
+        database = _missing_database(text)
+        if database is not None:
+            # Not "unreachable": the server answered, and waiting will not make it exist.
+            return StoreError(
+                f"{doing}: the server has no database named {database!r} ({cause}); create "
+                f"it (PostgreSQL: createdb {database}; MySQL/MariaDB: CREATE DATABASE "
+                f"{database}), then run: tokenauth db init --store URL"
             )
         if exc.connection_invalidated or isinstance(
             exc, (sa_exc.OperationalError, sa_exc.InterfaceError)

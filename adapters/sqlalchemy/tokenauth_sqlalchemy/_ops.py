@@ -2,18 +2,22 @@
 
 An operation yields :class:`Step` values (one SQL statement each) and receives
 an :class:`Outcome` for each; its return value is the method's result. The sync
-and async drivers in ``_run`` only execute the steps, each in its own short
-transaction, so a purge of a large table never holds its locks for long and
-no operation reads a row and then writes it on the strength of that read.
+and async drivers in ``_run`` only execute the steps, each statement on its own
+(in autocommit, or in a short transaction on an engine the caller configured),
+so a purge of a large table never holds its locks for long and no operation
+reads a row and then writes it on the strength of that read.
+
+Lookups by key are built once, with a bound parameter, so a lookup costs the
+statement's execution and not the building of its SQL expression each time.
 """
 
 from __future__ import annotations
 
-from collections.abc import Generator, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sqlalchemy import Executable, Row, delete, insert, select, update
+from sqlalchemy import Executable, Row, bindparam, delete, insert, select, update
 
 from tokenauth import (
     AlreadyExistsError,
@@ -32,18 +36,25 @@ T = TypeVar("T")
 
 @dataclass(frozen=True, slots=True)
 class Step:
-    """One statement to run in its own transaction.
+    """One statement to run on its own.
 
     Attributes:
         statement: The statement.
         doing: What it does, for error messages ("removing a token record").
         conflict: Raised (instead of a StoreError) when the statement breaks a
             unique constraint.
+        params: Values for the statement's bound parameters, if it has any.
+        retry: Whether running the statement again on a new connection, after
+            the first found its connection dead, gives an answer as true as the
+            first would have: so for reads, never for writes (a DELETE that
+            committed before its reply was lost would report "not removed").
     """
 
     statement: Executable
     doing: str
     conflict: type[AlreadyExistsError] | None = None
+    params: Mapping[str, Any] | None = None
+    retry: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +83,7 @@ class TokenOps:
     def __init__(self, schema: Schema, purge_batch_size: int) -> None:
         self.table = schema.tokens
         self.batch = purge_batch_size
+        self._get = select(self.table).where(self.table.c.jti == bindparam("key"))
 
     def _record(self, row: Row[Any]) -> TokenRecord:
         return TokenRecord(
@@ -100,7 +112,7 @@ class TokenOps:
         )
 
     def get(self, jti: str) -> Op[TokenRecord | None]:
-        out = yield Step(select(self.table).where(self.table.c.jti == jti), "reading a token")
+        out = yield Step(self._get, "reading a token", params={"key": jti}, retry=True)
         return self._record(out.rows[0]) if out.rows else None
 
     def remove(self, jti: str) -> Op[bool]:
@@ -121,6 +133,7 @@ class TokenOps:
         out = yield Step(
             select(t).where(t.c.subject == subject).order_by(t.c.issued_at, t.c.jti),
             "listing a subject's tokens",
+            retry=True,
         )
         return [self._record(row) for row in out.rows]
 
@@ -138,6 +151,7 @@ class TokenOps:
                 .order_by(t.c.expires_at)
                 .limit(self.batch),
                 "finding expired tokens",
+                retry=True,
             )
             jtis = [row.jti for row in found.rows]
             if not jtis:
@@ -156,6 +170,7 @@ class UserOps:
 
     def __init__(self, schema: Schema) -> None:
         self.table = schema.users
+        self._get = select(self.table).where(self.table.c.username == bindparam("key"))
 
     def _record(self, row: Row[Any]) -> UserRecord:
         return UserRecord(
@@ -167,8 +182,7 @@ class UserOps:
         )
 
     def get_user(self, username: str) -> Op[UserRecord | None]:
-        t = self.table
-        out = yield Step(select(t).where(t.c.username == username), "reading a user")
+        out = yield Step(self._get, "reading a user", params={"key": username}, retry=True)
         return self._record(out.rows[0]) if out.rows else None
 
     def add_user(self, record: UserRecord) -> Op[None]:
@@ -197,9 +211,14 @@ class UserOps:
     def set_disabled(self, username: str, disabled: bool) -> Op[bool]:
         return self._update(username, "disabling or enabling a user", disabled=disabled)
 
+    def delete_user(self, username: str) -> Op[bool]:
+        t = self.table
+        out = yield Step(delete(t).where(t.c.username == username), "deleting a user")
+        return out.rowcount > 0
+
     def list_users(self) -> Op[list[UserRecord]]:
         t = self.table
-        out = yield Step(select(t).order_by(t.c.username), "listing users")
+        out = yield Step(select(t).order_by(t.c.username), "listing users", retry=True)
         return [self._record(row) for row in out.rows]
 
 
@@ -207,7 +226,9 @@ class ApiKeyOps:
     """The API-key registry's operations on ``schema.api_keys``."""
 
     def __init__(self, schema: Schema) -> None:
-        self.table = schema.api_keys
+        t = self.table = schema.api_keys
+        self._by_digest = select(t).where(t.c.digest == bindparam("key"))
+        self._by_id = select(t).where(t.c.key_id == bindparam("key"))
 
     def _record(self, row: Row[Any]) -> ApiKeyRecord:
         return ApiKeyRecord(
@@ -238,13 +259,11 @@ class ApiKeyOps:
         )
 
     def find_by_digest(self, digest: str) -> Op[ApiKeyRecord | None]:
-        t = self.table
-        out = yield Step(select(t).where(t.c.digest == digest), "finding an API key")
+        out = yield Step(self._by_digest, "finding an API key", params={"key": digest}, retry=True)
         return self._record(out.rows[0]) if out.rows else None
 
     def get_key(self, key_id: str) -> Op[ApiKeyRecord | None]:
-        t = self.table
-        out = yield Step(select(t).where(t.c.key_id == key_id), "reading an API key")
+        out = yield Step(self._by_id, "reading an API key", params={"key": key_id}, retry=True)
         return self._record(out.rows[0]) if out.rows else None
 
     def list_keys(self, subject: str | None) -> Op[list[ApiKeyRecord]]:
@@ -252,7 +271,7 @@ class ApiKeyOps:
         query = select(t).order_by(t.c.created_at, t.c.key_id)
         if subject is not None:
             query = query.where(t.c.subject == subject)
-        out = yield Step(query, "listing API keys")
+        out = yield Step(query, "listing API keys", retry=True)
         return [self._record(row) for row in out.rows]
 
     def touch_key(self, key_id: str, at: int) -> Op[None]:

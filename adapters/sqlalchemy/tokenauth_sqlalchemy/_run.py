@@ -1,13 +1,27 @@
-"""The two drivers: run an operation's statements on an Engine or an AsyncEngine."""
+"""The two drivers: run an operation's statements on an Engine or an AsyncEngine.
+
+Each statement runs on its own: on the stores' own engines in the database's
+autocommit (no BEGIN or COMMIT round trip around it), on an engine the caller
+configured in a short transaction of its own. There is no pre-ping: a pooled
+connection that the server dropped (restart, fail-over, idle timeout) is found
+dead by the statement itself, and the statement is run once more on a new
+connection only when it is a read (:attr:`Step.retry`), whose second answer is
+as true as the first; a write whose reply was lost may have been done, so it
+fails closed instead. A connection that fails on its first statement is not
+retried either: a database that refuses new connections would only be asked twice.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, Engine
 
+from tokenauth import StoreUnreachableError
+
+from ._deadline import Deadline, bounded, watch
 from ._engine import store_error
 from ._ops import Op, Outcome, Step
 
@@ -19,6 +33,9 @@ __all__ = ["run_async", "run_sync"]
 
 T = TypeVar("T")
 
+#: Set in a pooled connection's ``info`` once it has answered a statement.
+_USED = "tokenauth.used"
+
 
 def _conflict(step: Step, exc: sa_exc.IntegrityError) -> Exception:
     if step.conflict is not None:
@@ -26,51 +43,75 @@ def _conflict(step: Step, exc: sa_exc.IntegrityError) -> Exception:
     return store_error(exc, step.doing)
 
 
-def _outcome_sync(conn: Connection, step: Step) -> Outcome:
-    result = conn.execute(step.statement)
+def _again(step: Step, exc: sa_exc.DBAPIError, used: bool, attempt: int) -> bool:
+    """Whether to run ``step`` once more on a new connection after ``exc``.
+
+    Only a read, only once, only when its connection had worked before (it was
+    pooled, and the server dropped it since), and only when the driver says the
+    connection is dead; any other failure is the database's answer.
+    """
+    return attempt == 0 and step.retry and used and exc.connection_invalidated
+
+
+def _outcome(result: Any) -> Outcome:
     rows = tuple(result.all()) if result.returns_rows else ()
     return Outcome(rows=rows, rowcount=result.rowcount)
 
 
-def run_sync(engine: Engine, op: Op[T]) -> T:
-    """Run ``op``, each statement in its own transaction; map driver errors."""
-    outcome: Outcome | None = None
-    while True:
+def _step_sync(engine: Engine, step: Step, autocommit: bool) -> Outcome:
+    for attempt in (0, 1):  # the second pass is the one retry
+        conn: Connection = engine.connect()
+        watch(conn)
+        info = conn.info
+        used = _USED in info
         try:
-            step = op.send(outcome)  # type: ignore[arg-type]  # None starts the generator
-        except StopIteration as done:
-            result: T = done.value
-            return result
+            result = conn.execute(step.statement, step.params)
+            outcome = _outcome(result)
+            if not autocommit:
+                conn.commit()
+        except sa_exc.DBAPIError as exc:
+            if _again(step, exc, used, attempt):
+                continue
+            raise
+        finally:
+            conn.close()
+        if not used:
+            info[_USED] = True
+        return outcome
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _late(step: Step, seconds: float, exc: BaseException) -> StoreUnreachableError:
+    return StoreUnreachableError(
+        f"{step.doing}: the database did not answer within {seconds:g} s ({type(exc).__name__})"
+    )
+
+
+def _step_bounded(engine: Engine, step: Step, autocommit: bool, seconds: float) -> Outcome:
+    with Deadline(seconds) as deadline:
         try:
-            with engine.begin() as conn:
-                outcome = _outcome_sync(conn, step)
-        except sa_exc.IntegrityError as exc:
-            raise _conflict(step, exc) from exc
+            return _step_sync(engine, step, autocommit)
         except (sa_exc.SQLAlchemyError, OSError) as exc:
-            raise store_error(exc, step.doing) from exc
+            if deadline.expired or isinstance(exc, TimeoutError):
+                raise _late(step, seconds, exc) from exc
+            raise
 
 
-async def _outcome_async(conn: AsyncConnection, step: Step) -> Outcome:
-    result = await conn.execute(step.statement)
-    rows = tuple(result.all()) if result.returns_rows else ()
-    return Outcome(rows=rows, rowcount=result.rowcount)
-
-
-async def _step_async(engine: AsyncEngine, step: Step) -> Outcome:
-    async with engine.begin() as conn:
-        return await _outcome_async(conn, step)
-
-
-async def run_async(engine: AsyncEngine, op: Op[T], *, deadline: float | None = None) -> T:
-    """Run ``op`` on an async engine, as :func:`run_sync` does.
+def run_sync(
+    engine: Engine, op: Op[T], *, deadline: float | None = None, autocommit: bool = False
+) -> T:
+    """Run ``op``, one statement at a time; map driver errors.
 
     Args:
-        engine: The engine.
+        engine: The engine (see :func:`~._deadline.guard_engine` for a deadline
+            that covers its connects too).
         op: The operation.
         deadline: Seconds one statement may take end to end (pool wait, connect,
-            execution); past it the statement is cancelled and
-            StoreUnreachableError raised. Some async drivers (aiomysql) have no
-            timeout of their own for a server that accepts and never answers.
+            run, and the one retry of a read); past it the connection's socket
+            is shut down and StoreUnreachableError raised. None leaves it to
+            the driver.
+        autocommit: The engine runs every statement in the database's autocommit,
+            so no transaction is begun or committed around it.
     """
     outcome: Outcome | None = None
     while True:
@@ -80,7 +121,68 @@ async def run_async(engine: AsyncEngine, op: Op[T], *, deadline: float | None = 
             result: T = done.value
             return result
         try:
-            outcome = await asyncio.wait_for(_step_async(engine, step), deadline)
+            if deadline is None:
+                outcome = _step_sync(engine, step, autocommit)
+            else:
+                outcome = _step_bounded(engine, step, autocommit, deadline)
+        except sa_exc.IntegrityError as exc:
+            raise _conflict(step, exc) from exc
+        except (sa_exc.SQLAlchemyError, OSError) as exc:
+            raise store_error(exc, step.doing) from exc
+
+
+async def _step_async(engine: AsyncEngine, step: Step, autocommit: bool) -> Outcome:
+    for attempt in (0, 1):  # the second pass is the one retry
+        conn: AsyncConnection = engine.connect()
+        await conn.start()
+        info = conn.info
+        used = _USED in info
+        try:
+            result = await conn.execute(step.statement, step.params)
+            outcome = _outcome(result)
+            if not autocommit:
+                await conn.commit()
+        except sa_exc.DBAPIError as exc:
+            if _again(step, exc, used, attempt):
+                continue
+            raise
+        finally:
+            await conn.close()
+        if not used:
+            info[_USED] = True
+        return outcome
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+async def run_async(
+    engine: AsyncEngine, op: Op[T], *, deadline: float | None = None, autocommit: bool = False
+) -> T:
+    """Run ``op`` on an async engine, as :func:`run_sync` does.
+
+    Args:
+        engine: The engine.
+        op: The operation.
+        deadline: Seconds one statement may take end to end (pool wait, connect,
+            execution, the one retry of a read, and the driver's own clean-up,
+            which is left to finish in the background); past it
+            StoreUnreachableError is raised. Some async drivers (aiomysql) have no
+            timeout of their own for a server that accepts and never answers, and
+            psycopg's cancellation waits up to 10 s.
+        autocommit: As for :func:`run_sync`.
+    """
+    outcome: Outcome | None = None
+    while True:
+        try:
+            step = op.send(outcome)  # type: ignore[arg-type]  # None starts the generator
+        except StopIteration as done:
+            result: T = done.value
+            return result
+        try:
+            outcome = await bounded(_step_async(engine, step, autocommit), deadline)
+        except TimeoutError as exc:
+            if deadline is None:
+                raise store_error(exc, step.doing) from exc
+            raise _late(step, deadline, exc) from exc
         except sa_exc.IntegrityError as exc:
             raise _conflict(step, exc) from exc
         except (sa_exc.SQLAlchemyError, OSError, asyncio.TimeoutError) as exc:
