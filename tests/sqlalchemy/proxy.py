@@ -3,7 +3,9 @@
 It stands between a store and its database so a test can make the database
 "go away" without touching the real server: ``cut()`` drops every connection
 and closes the port (new connections are refused), ``blackhole()`` accepts
-connections and never answers, ``restore()`` forwards again on the same port.
+connections and never answers, ``stall()`` is a hung server (as under SIGSTOP:
+every connection, open or new, stays up and nothing more is answered),
+``restore()`` forwards again on the same port.
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ class Proxy:
         self.mode = "forward"
         self._lock = threading.Lock()
         self._sockets: set[socket.socket] = set()
+        #: Client connections by the client's port, and those held one by one.
+        self._clients: dict[int, socket.socket] = {}
+        self._stalled: set[socket.socket] = set()
         self._listener: socket.socket | None = None
         self._stop = threading.Event()
         self.port = self._listen(0)
@@ -50,7 +55,8 @@ class Proxy:
                 continue
             with self._lock:
                 self._sockets.add(client)
-            if self.mode == "blackhole":
+                self._clients[client.getpeername()[1]] = client
+            if self.mode in ("blackhole", "stall"):
                 continue  # hold it open, never answer
             try:
                 upstream = socket.create_connection(self.target, timeout=5)
@@ -69,6 +75,9 @@ class Proxy:
             sel.register(a, selectors.EVENT_READ, b)
             sel.register(b, selectors.EVENT_READ, a)
             while not self._stop.is_set():
+                if self.mode == "stall" or a in self._stalled:
+                    self._stop.wait(0.02)  # hold every byte: nothing goes through
+                    continue
                 for key, _ in sel.select(timeout=0.1):
                     src = key.fileobj
                     assert isinstance(src, socket.socket)
@@ -112,9 +121,19 @@ class Proxy:
         if self._listener is None:
             self._listen(self.port)
 
+    def stall(self) -> None:
+        """Keep every connection open and accept new ones, but pass nothing on: a hung server."""
+        self.mode = "stall"
+
+    def stall_client(self, port: int) -> None:
+        """Hold the one connection that comes from the client's local ``port``; the rest flow."""
+        with self._lock:
+            self._stalled.add(self._clients[port])
+
     def restore(self) -> None:
         """Forward again, on the same port."""
         self._drop_all()
+        self._stalled.clear()
         self.mode = "forward"
         if self._listener is None:
             self._listen(self.port)
