@@ -46,7 +46,7 @@ from ._http import (
     is_secure,
     parse_basic,
 )
-from ._jwt import JWTIssuer, JWTValidator, TokenIssuer, TokenRejected, TokenValidator
+from ._jwt import ExtraClaims, JWTIssuer, JWTValidator, TokenIssuer, TokenRejected, TokenValidator
 from ._keys import Key, KeySet
 from ._registry import (
     ApiKeyRecord,
@@ -63,6 +63,7 @@ from ._results import (
     BadRequest,
     Granted,
     HttpsRequired,
+    InsufficientScope,
     LoggedOut,
     LoginResult,
     LogoutResult,
@@ -73,6 +74,7 @@ from ._results import (
     Unauthorized,
     authenticated_of,
 )
+from ._scopes import ScopeRequirement
 from ._shedding import HashQueue
 from ._store import AsyncTokenStore, TokenRecord, TokenStore
 from ._throttle import Limit, LoginThrottle, client_address
@@ -84,6 +86,8 @@ _Refusal = TypeVar("_Refusal", TooManyRequests, Overloaded)
 _log = logging.getLogger("tokenauth")
 #: Failures of a store call that mean "the store is not there": fail closed with 503.
 _STORE_FAILURES = (StoreError, OSError)
+#: Distinct scope requirements a front door keeps built (see _Flows.requirement).
+_REQUIREMENTS_MAX = 1024
 #: Authorization headers the front door remembers its answer for (see _Flows._recent).
 _RECENT_MAX = 10_000
 
@@ -140,6 +144,8 @@ class _Flows:
         on_event: EventHook | None = None,
         token_issuer: TokenIssuer | None = None,
         token_validator: TokenValidator | None = None,
+        client_id: str | None = None,
+        extra_claims: ExtraClaims | None = None,
         throttle: LoginThrottle | None = None,
     ) -> None:
         if any(c in realm for c in '\r\n"\\') or not realm.isprintable():
@@ -160,8 +166,9 @@ class _Flows:
         self.on_event = on_event
         self._leeway = leeway
         self.issuer: TokenIssuer = token_issuer or JWTIssuer(
-            keys, ttl=ttl, issuer=issuer, audience=audience
-        )
+            keys, ttl=ttl, issuer=issuer, audience=audience, client_id=client_id,
+            extra_claims=extra_claims,
+        )  # fmt: skip
         self.validator: TokenValidator = token_validator or JWTValidator(
             keys, issuer=issuer, audience=audience, leeway=leeway, max_lifetime=max(ttl, 60)
         )
@@ -175,6 +182,8 @@ class _Flows:
         self.authenticator = authenticator
         self.throttle = throttle
         self._no_token = Unauthorized.no_token(realm)
+        # (scopes, any_of) -> its requirement, built once: see requirement().
+        self._requirements: dict[tuple[str | tuple[str, ...], bool], ScopeRequirement] = {}
         # Authorization header -> the Authenticated result it last produced. A repeat
         # of the header skips parsing and the flow driver, never a check: see _recent_hit.
         self._recent: dict[str, Authenticated] = {}
@@ -315,6 +324,49 @@ class _Flows:
             trusted_proxies=proxies,
         )
 
+    def requirement(self, scopes: str | Iterable[str], *, any_of: bool = False) -> ScopeRequirement:
+        """The requirement for ``scopes`` (all of them, or ``any_of``) in this realm.
+
+        Bindings build it once, where a route is declared, so that a bad scope
+        name fails at start-up; :meth:`authorize` looks it up per call.
+
+        Raises:
+            ConfigurationError: No scope, or a name that is not an RFC 6749 scope token.
+        """
+        key = (scopes if isinstance(scopes, str) else tuple(scopes), any_of)
+        found = self._requirements.get(key)
+        if found is None:
+            found = ScopeRequirement.of(key[0], realm=self.realm, any_of=any_of)
+            if len(self._requirements) < _REQUIREMENTS_MAX:
+                self._requirements[key] = found
+        return found
+
+    def authorize(
+        self, result: Authenticated, scopes: str | Iterable[str], *, any_of: bool = False
+    ) -> Authenticated | InsufficientScope:
+        """Whether an authenticated request's token has the scopes its path needs.
+
+        The one place the decision is made: every binding's scope check calls
+        this (or :meth:`ScopeRequirement.check` of :meth:`requirement`), so all
+        answer alike. No I/O: the scopes are the token's own.
+
+        Args:
+            result: The request's :class:`Authenticated` result.
+            scopes: The scopes the path needs: a list, or a space-separated string.
+            any_of: Any one of them is enough (default: all are needed).
+
+        Returns:
+            ``result`` itself, or :class:`InsufficientScope` (403) to render as it says.
+        """
+        requirement = self.requirement(scopes, any_of=any_of)
+        outcome = requirement.check(result)
+        if outcome is not result:
+            self._emit(
+                EventKind.ACCESS_DENIED, self._now(), subject=result.claims.sub,
+                jti=result.claims.jti, reason=Reason.INSUFFICIENT_SCOPE,
+            )  # fmt: skip
+        return outcome
+
     @property
     def keys(self) -> KeySet:
         """The key set tokens are signed and verified with."""
@@ -446,7 +498,9 @@ class _Flows:
             return Unauthorized.invalid_token(
                 self.realm, Reason.REVOKED, "The token has been revoked."
             )
-        principal = principal_of(record.subject, record.method, record.api_key_id, result.scope)
+        principal = principal_of(
+            record.subject, record.method, record.api_key_id, result.scope, result.extra
+        )
         return authenticated_of(principal, result, token)
 
     def _refuse_plain_http(self, request: Request, now: int) -> Flow[HttpsRequired]:
@@ -624,8 +678,10 @@ class TokenAuth(_Flows):
         pepper: The server-side secret API-key digests are keyed with (32+ bytes).
         authenticator: Replaces the built-in password and API-key authenticators.
         hasher: The argon2 hasher for passwords (default: RFC 9106 low-memory).
-        issuer: The ``iss`` claim to put in tokens and require.
-        audience: The ``aud`` claim to put in tokens and require.
+        issuer: The ``iss`` claim to put in tokens and require (default
+            :data:`~tokenauth.DEFAULT_ISSUER`).
+        audience: The ``aud`` claim to put in tokens and require (default: the
+            issuer when given, else :data:`~tokenauth.DEFAULT_AUDIENCE`).
         ttl: Token lifetime in seconds.
         leeway: Seconds of clock skew tolerated.
         realm: The realm named in ``WWW-Authenticate`` challenges.
@@ -640,6 +696,10 @@ class TokenAuth(_Flows):
         on_event: Called with every :class:`~tokenauth.SecurityEvent`.
         token_issuer: Replaces the built-in JWT issuer.
         token_validator: Replaces the built-in JWT validator.
+        client_id: The ``client_id`` claim of tokens (RFC 9068; default
+            :data:`~tokenauth.DEFAULT_CLIENT_ID`).
+        extra_claims: Called with the principal at each login; returns the
+            application's own claims for the token (see :class:`~tokenauth.JWTIssuer`).
         throttle: Counts failed logins per account and per client address and
             answers 429 past its limits, before any password is hashed (see
             :class:`~tokenauth.LoginThrottle`). None (the default) throttles nothing.
@@ -667,6 +727,8 @@ class TokenAuth(_Flows):
         on_event: EventHook | None = None,
         token_issuer: TokenIssuer | None = None,
         token_validator: TokenValidator | None = None,
+        client_id: str | None = None,
+        extra_claims: ExtraClaims | None = None,
         throttle: LoginThrottle | None = None,
     ) -> None:
         """Configure; see the class docstring for the arguments."""
@@ -677,6 +739,7 @@ class TokenAuth(_Flows):
             revoke_exposed_api_keys=revoke_exposed_api_keys, trusted_proxies=trusted_proxies,
             clock=clock, on_event=on_event, token_issuer=token_issuer,
             token_validator=token_validator, throttle=throttle,
+            client_id=client_id, extra_claims=extra_claims,
         )  # fmt: skip
 
     @overload
@@ -835,6 +898,8 @@ class AsyncTokenAuth(_Flows):
         on_event: EventHook | None = None,
         token_issuer: TokenIssuer | None = None,
         token_validator: TokenValidator | None = None,
+        client_id: str | None = None,
+        extra_claims: ExtraClaims | None = None,
         throttle: LoginThrottle | None = None,
         max_concurrent_hashes: int | None = None,
         max_login_wait: float | None = 3.0,
@@ -847,6 +912,7 @@ class AsyncTokenAuth(_Flows):
             revoke_exposed_api_keys=revoke_exposed_api_keys, trusted_proxies=trusted_proxies,
             clock=clock, on_event=on_event, token_issuer=token_issuer,
             token_validator=token_validator, throttle=throttle,
+            client_id=client_id, extra_claims=extra_claims,
         )  # fmt: skip
         if max_concurrent_hashes is None:
             max_concurrent_hashes = _default_hash_slots(hasher)
