@@ -52,6 +52,7 @@ from ._errors import (
 )
 from ._events import EventKind, RedactingFilter, SecurityEvent, redact
 from ._frontdoor import AsyncTokenAuth, TokenAuth
+from ._health import Health
 from ._jwt import (
     DEFAULT_AUDIENCE,
     DEFAULT_CLIENT_ID,
@@ -158,6 +159,7 @@ __all__ = [
     "ExtraClaims",
     "Failure",
     "Granted",
+    "Health",
     "HttpsRequired",
     "InsufficientScope",
     "IssuedToken",

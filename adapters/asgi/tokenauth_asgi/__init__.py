@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from ._demo import demo_app
 from ._endpoints import (
+    HealthEndpoint,
     HttpsRequiredApp,
     JWKSEndpoint,
     LoginEndpoint,
@@ -33,6 +34,7 @@ __all__ = [
     "ASGIApp",
     "AnonymousUser",
     "BearerAuthMiddleware",
+    "HealthEndpoint",
     "HttpsRequiredApp",
     "JWKSEndpoint",
     "LoginEndpoint",

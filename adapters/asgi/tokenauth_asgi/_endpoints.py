@@ -1,4 +1,4 @@
-"""ASGI endpoints: login, logout, the JWKS document, and a plain-HTTP refuser.
+"""ASGI endpoints: login, logout, the JWKS document, a health check and a plain-HTTP refuser.
 
 Each is a small ASGI app; :class:`TokenAuthApp` routes to them and sends every
 other path through :class:`~tokenauth_asgi.BearerAuthMiddleware` to your app.
@@ -8,13 +8,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from tokenauth import JWKS_MAX_AGE, AsyncTokenAuth, Authenticated, HttpsRequired, Request
+from tokenauth import (
+    JWKS_MAX_AGE,
+    AsyncTokenAuth,
+    Authenticated,
+    ConfigurationError,
+    HttpsRequired,
+    Request,
+)
 
 from ._middleware import BearerAuthMiddleware, authenticated
 from ._scope import request_of, send_json, send_result
-from ._types import ASGIApp, Receive, Scope, Send
+from ._types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = [
+    "HealthEndpoint",
     "HttpsRequiredApp",
     "JWKSEndpoint",
     "LoginEndpoint",
@@ -182,6 +190,13 @@ class TokenAuthApp:
         public_paths: Paths of ``app`` that need no token (see
             :class:`~tokenauth_asgi.BearerAuthMiddleware`).
         https_only: Refuse plain-HTTP requests on every path, public ones included.
+        health_path: Where to answer a health check (``GET``, no token: 200
+            ``{"status": "ok"}``, or 503 ``{"status": "unavailable"}`` while the
+            store or a registry fails, with the cause in the ``tokenauth`` log),
+            or None for none.
+        check: At lifespan start-up, run :meth:`tokenauth.AsyncTokenAuth.check`
+            and fail the start-up with its message when the store is not set up
+            (tables missing, unknown database).
     """
 
     def __init__(
@@ -194,10 +209,13 @@ class TokenAuthApp:
         jwks_path: str | None = "/.well-known/jwks.json",
         public_paths: Iterable[str] = (),
         https_only: bool = True,
+        health_path: str | None = None,
+        check: bool = True,
     ) -> None:
         """Build the routes; see the class docstring for the arguments."""
         self.auth = auth
         self.app = app
+        self.check = check
         protected = BearerAuthMiddleware(
             app, auth=auth, public_paths=public_paths, https_only=https_only
         )
@@ -209,12 +227,60 @@ class TokenAuthApp:
             self._routes[jwks_path] = BearerAuthMiddleware(
                 JWKSEndpoint(auth), auth=auth, public_paths=[jwks_path], https_only=https_only
             )
+        if health_path is not None:
+            self._routes[health_path] = HealthEndpoint(auth)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Route by exact path; everything else goes through the token check."""
+        if scope["type"] == "lifespan" and self.check:
+            await self._lifespan(scope, receive, send)
+            return
         if scope["type"] == "http":
             route = self._routes.get(scope.get("path", ""))
             if route is not None:
                 await route(scope, receive, send)
                 return
         await self._secured(scope, receive, send)
+
+    async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Check the store at start-up, then hand the lifespan to the app as it came."""
+        first = await receive()
+        if first["type"] == "lifespan.startup":
+            try:
+                await self.auth.check()
+            except ConfigurationError as exc:
+                await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                return
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return first
+            return await receive()
+
+        await self._secured(scope, replay, send)
+
+
+class HealthEndpoint:
+    """``GET`` a health check: 200 while the store and registries answer, else 503.
+
+    The body says only ``ok`` or ``unavailable``; the cause, with its fix, goes
+    to the ``tokenauth`` log (once per cause). Plain HTTP is refused like any
+    other request.
+    """
+
+    def __init__(self, auth: AsyncTokenAuth) -> None:
+        """Serve the health of ``auth``'s store and registries."""
+        self.auth = auth
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer one health check."""
+        if not self.auth.is_https(request_of(scope)):
+            await send_result(send, HttpsRequired.make())
+            return
+        if scope.get("method") not in ("GET", "HEAD"):
+            await _method_not_allowed(send, "GET, HEAD")
+            return
+        await send_result(send, await self.auth.health())

@@ -27,7 +27,12 @@ if TYPE_CHECKING:
 
 __all__ = ["TokenAuthMiddleware", "TokenEndpoints", "respond"]
 
-_METHODS = {"login": ("GET", "POST"), "logout": ("POST",), "jwks": ("GET", "HEAD")}
+_METHODS = {
+    "login": ("GET", "POST"),
+    "logout": ("POST",),
+    "jwks": ("GET", "HEAD"),
+    "health": ("GET", "HEAD"),
+}
 
 
 def respond(result: Renderable, start_response: StartResponse) -> list[bytes]:
@@ -107,6 +112,16 @@ class TokenEndpoints:
         login_path: Where to serve login.
         logout_path: Where to serve logout.
         jwks_path: Where to serve the JWKS document.
+        health_path: Where to answer a health check (``GET``, no token: 200
+            ``{"status": "ok"}``, or 503 ``{"status": "unavailable"}`` while the
+            store or a registry fails, with the cause in the ``tokenauth`` log),
+            or None for none.
+        check: Run :meth:`tokenauth.TokenAuth.check` now, so that a store that
+            is not set up (tables missing, unknown database) stops the server
+            from starting, with the fix in the message.
+
+    Raises:
+        ConfigurationError: ``check`` found the store not set up.
     """
 
     def __init__(
@@ -117,6 +132,8 @@ class TokenEndpoints:
         login_path: str | None = "/token",
         logout_path: str | None = "/logout",
         jwks_path: str | None = "/.well-known/jwks.json",
+        health_path: str | None = None,
+        check: bool = True,
     ) -> None:
         """Configure; see the class docstring for the arguments."""
         self.auth = auth
@@ -127,9 +144,12 @@ class TokenEndpoints:
                 (login_path, "login"),
                 (logout_path, "logout"),
                 (jwks_path, "jwks"),
+                (health_path, "health"),
             )
             if path is not None
         }
+        if check:
+            auth.check()
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         """Serve one request."""
@@ -148,5 +168,9 @@ class TokenEndpoints:
             return respond(login_environ(self.auth, environ), start_response)
         if endpoint == "logout":
             return respond(logout_environ(self.auth, environ), start_response)
+        if endpoint == "health":
+            if not is_secure_environ(self.auth, environ):
+                return respond(HttpsRequired.make(), start_response)
+            return respond(self.auth.health(), start_response)
         body = respond(jwks_environ(self.auth, environ), start_response)
         return [] if environ.get("REQUEST_METHOD") == "HEAD" else body
