@@ -63,6 +63,9 @@ def ensure_venv() -> None:
     pip: list[str | Path] = [PYTHON, "-m", "pip", "--disable-pip-version-check", "-q"]
     if _run(*pip, "install", "--upgrade", "pip") != 0:
         sys.exit("could not upgrade pip in .venv")
+    # The core was once distributed as "tokenauth", a name that belongs to an
+    # unrelated project on the package index; drop a stale install of it.
+    _run(*pip, "uninstall", "-y", "tokenauth")
     targets: list[str | Path] = ["-e", f"{ROOT}[dev]"]
     for adapter in _adapters():
         targets += ["-e", f"{adapter}[dev]"]

@@ -60,7 +60,7 @@ from ._jwt import (
     TokenRejected,
     TokenValidator,
 )
-from ._keys import Algorithm, Key, KeySet
+from ._keys import JWKS_MAX_AGE, STAGE_DELAY, Algorithm, Key, KeySet
 from ._memory import AsyncMemoryStore, MemoryStore
 from ._registry import (
     ApiKeyRecord,
@@ -117,7 +117,9 @@ from ._throttle import (
 
 __all__ = [
     "API_KEY_PREFIX",
+    "JWKS_MAX_AGE",
     "MAX_LEEWAY",
+    "STAGE_DELAY",
     "Algorithm",
     "AlreadyExistsError",
     "ApiKeyAuthenticator",

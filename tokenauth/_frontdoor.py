@@ -326,19 +326,38 @@ class _Flows:
             if isinstance(part, JWTIssuer | JWTValidator):
                 part.keys = keys
 
-    def rotate_keys(self, new_key: Key | None = None) -> KeySet:
-        """Start signing with ``new_key`` (or a fresh key of the same algorithm).
+    def rotate_keys(
+        self, new_key: Key | None = None, *, staged: bool = False, delay: int | None = None
+    ) -> KeySet:
+        """Sign with ``new_key`` (or a fresh key of the same algorithm), now or after a delay.
 
         The old signing key keeps verifying until every token it signed has
         expired; keys retired before now are dropped. No token stops working.
 
+        Verifiers that cache the JWKS (``Cache-Control: max-age``, 300 s here;
+        PyJWT's ``PyJWKClient`` and others also wait before refetching for an
+        unknown ``kid``) refuse tokens signed by a key they have not fetched
+        yet. A staged rotation publishes the new key at once and signs with it
+        only after ``delay`` seconds, so that every cache has it by then.
+
+        Args:
+            new_key: The key to sign with; a fresh one of the same algorithm if None.
+            staged: Publish first, sign after ``delay`` (implied by ``delay``).
+            delay: Seconds between publishing and signing (implies ``staged``);
+                :data:`~tokenauth.STAGE_DELAY` (the JWKS max-age and a minute) by default.
+
         Returns:
             The new key set (save it if your keys live in a file).
+
+        Raises:
+            ConfigurationError: ``delay`` is negative.
         """
         now = self._now()
-        fresh = new_key or Key.generate(self._keys.signing.alg)
-        rotated = self._keys.rotate(fresh, retire_after=now + self.issuer.ttl + self._leeway)
-        self._set_keys(rotated.prune(now))
+        fresh = new_key or Key.generate(self._keys.signer(now).alg)
+        lifetime = self.issuer.ttl + self._leeway
+        self._set_keys(
+            self._keys.rotated(fresh, now=now, lifetime=lifetime, staged=staged, delay=delay)
+        )
         return self._keys
 
     # -- flows ----------------------------------------------------------------------

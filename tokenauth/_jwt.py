@@ -538,12 +538,19 @@ class JWTValidator:
         return claims
 
 
+#: Shortest and longest token lifetime the issuer accepts, in seconds.
+MIN_TTL = 1
+MAX_TTL = 30 * 86400
+
+
 class JWTIssuer:
     """Signs access tokens with the key set's signing key.
 
     Args:
         keys: The key set; its signing key signs.
-        ttl: Token lifetime in seconds (60 to 30 days).
+        ttl: Token lifetime in seconds (1 s to 30 days). Lifetimes of a few seconds
+            suit service-to-service calls and demonstrations of expiry; the
+            validator's leeway still applies on top of them.
         issuer: The ``iss`` claim, if any.
         audience: The ``aud`` claim, if any.
     """
@@ -559,8 +566,10 @@ class JWTIssuer:
         audience: str | None = None,
     ) -> None:
         """Configure the claims."""
-        if not 60 <= ttl <= 30 * 86400:
-            raise ConfigurationError("the token lifetime (ttl) must be 60 s to 30 days")
+        if not MIN_TTL <= ttl <= MAX_TTL:
+            raise ConfigurationError(
+                f"the token lifetime (ttl) must be {MIN_TTL} s to 30 days ({MAX_TTL} s), not {ttl}"
+            )
         self._keys = keys
         self._ttl = ttl
         self._issuer = issuer
@@ -582,7 +591,7 @@ class JWTIssuer:
 
     def issue(self, principal: Principal, *, now: int) -> IssuedToken:
         """Sign a new token for ``principal`` at Unix time ``now``."""
-        key = self._keys.signing
+        key = self._keys.signer(now)
         # 128 random bits (RFC 7519 section 4.1.7: unique with negligible collision).
         jti = secrets.token_urlsafe(16)
         claims = Claims(

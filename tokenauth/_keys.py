@@ -16,6 +16,7 @@ import json
 import os
 import secrets
 import tempfile
+import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias, cast, get_args
@@ -35,13 +36,22 @@ from ._errors import ConfigurationError, WeakKeyError
 if TYPE_CHECKING:
     from _hashlib import HASH
 
-__all__ = ["Algorithm", "Key", "KeySet"]
+__all__ = ["JWKS_MAX_AGE", "STAGE_DELAY", "Algorithm", "Key", "KeySet"]
 
 #: The JWS algorithms tokenauth signs and verifies with (RFC 7518, RFC 8037).
 Algorithm: TypeAlias = Literal["RS256", "ES256", "EdDSA", "HS256"]
 ALGORITHMS: tuple[Algorithm, ...] = get_args(Algorithm)
 
 MIN_RSA_BITS = 2048
+#: Seconds the JWKS document may be cached (its ``Cache-Control: max-age``), and so
+#: the least delay before a newly published key may sign (see :meth:`KeySet.rotate`).
+JWKS_MAX_AGE = 300
+#: The default delay of a staged rotation: the JWKS max-age, plus a minute for
+#: servers to load the new key file and for clock skew.
+STAGE_DELAY = JWKS_MAX_AGE + 60
+#: RFC 9864 section 2 names the fully-specified algorithm of an EdDSA key on
+#: Ed25519 ``Ed25519``; a JWK may carry either label.
+_ALG_ALIASES = {"Ed25519": "EdDSA"}
 MIN_HMAC_BYTES = 32
 
 _PrivateKey: TypeAlias = (
@@ -78,9 +88,13 @@ class Key:
         alg: The one algorithm this key is used with.
         kid: The RFC 7638 JWK thumbprint (SHA-256) of the public key.
         not_after: Unix time after which the key no longer verifies, or None.
+        signs_from: For a key published ahead of use (see :meth:`KeySet.rotate`),
+            the Unix time from which it signs; None otherwise.
     """
 
-    __slots__ = ("_hmac_pads", "_private", "_public", "_secret", "alg", "kid", "not_after")
+    __slots__ = (
+        "_hmac_pads", "_private", "_public", "_secret", "alg", "kid", "not_after", "signs_from",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -97,6 +111,7 @@ class Key:
         self._private = private
         self._public = public if public is not None or private is None else private.public_key()
         self.not_after = not_after
+        self.signs_from: int | None = None
         self._check_strength()
         self.kid = self._thumbprint()
         self._hmac_pads: tuple[HASH, HASH] | None = None if secret is None else _hmac_pads(secret)
@@ -183,6 +198,9 @@ class Key:
         not_after = data.get("not_after")
         if not_after is not None and type(not_after) is not int:
             raise ConfigurationError("a JWK's not_after must be an integer Unix time")
+        signs_from = data.get("signs_from")
+        if signs_from is not None and type(signs_from) is not int:
+            raise ConfigurationError("a JWK's signs_from must be an integer Unix time")
         try:
             if kty == "oct":
                 key = cls(alg="HS256", secret=_b64url_decode(str(data["k"])), not_after=not_after)
@@ -199,8 +217,10 @@ class Key:
                 raise
             raise ConfigurationError(f"cannot load the JWK: {exc}") from exc
         declared = data.get("alg")
-        if declared is not None and declared != key.alg:
+        if declared is not None and _ALG_ALIASES.get(declared, declared) != key.alg:
             raise ConfigurationError(f"the JWK says alg {declared!r} but holds a {key.alg} key")
+        if signs_from is not None:
+            key = key.staged_from(signs_from)
         return key
 
     # -- checks and identity ---------------------------------------------------------
@@ -251,12 +271,22 @@ class Key:
         """True when this key holds private (or secret) material."""
         return self._private is not None or self._secret is not None
 
-    def retiring_at(self, not_after: int | None) -> Key:
-        """A copy of this key that stops verifying after ``not_after``."""
+    def _copy(self) -> Key:
         clone = object.__new__(Key)
         for name in Key.__slots__:
             object.__setattr__(clone, name, getattr(self, name))
+        return clone
+
+    def retiring_at(self, not_after: int | None) -> Key:
+        """A copy of this key that stops verifying after ``not_after``."""
+        clone = self._copy()
         clone.not_after = not_after
+        return clone
+
+    def staged_from(self, signs_from: int | None) -> Key:
+        """A copy of this key that signs only from ``signs_from`` (None: whenever it signs)."""
+        clone = self._copy()
+        clone.signs_from = signs_from
         return clone
 
     def __repr__(self) -> str:
@@ -271,6 +301,7 @@ class Key:
             self.alg == other.alg
             and self.kid == other.kid
             and self.not_after == other.not_after
+            and self.signs_from == other.signs_from
             and self.can_sign == other.can_sign
         )
 
@@ -386,6 +417,8 @@ class Key:
         jwk.update(kid=self.kid, alg=self.alg, use="sig")
         if self.not_after is not None and private:
             jwk["not_after"] = self.not_after
+        if self.signs_from is not None and private:
+            jwk["signs_from"] = self.signs_from
         return jwk
 
     def to_pem(self, *, private: bool = False, password: bytes | None = None) -> bytes:
@@ -423,16 +456,21 @@ def _hmac_pads(secret: bytes) -> tuple[HASH, HASH]:
 class KeySet:
     """One signing key and any number of verifying keys, each found by ``kid``.
 
+    One of the verifying keys may be *staged*: published (it verifies, and is in
+    the JWKS) but signing only from its ``signs_from`` time, so that verifiers
+    which cache the JWKS have it before the first token it signs reaches them.
+
     Args:
         signing: The key new tokens are signed with; it also verifies.
-        verifying: Older keys that still verify (e.g. after a rotation).
+        verifying: Older keys that still verify (e.g. after a rotation), and at
+            most one staged key (one with ``signs_from`` set).
 
     Raises:
         ConfigurationError: The signing key cannot sign, two keys share a ``kid``,
-            or symmetric and asymmetric keys are mixed.
+            symmetric and asymmetric keys are mixed, or more than one key is staged.
     """
 
-    __slots__ = ("_by_kid", "signing")
+    __slots__ = ("_by_kid", "signing", "staged")
 
     def __init__(self, signing: Key, verifying: Iterable[Key] = ()) -> None:
         """Check and index the keys."""
@@ -448,7 +486,14 @@ class KeySet:
             raise ConfigurationError(
                 "a key set cannot mix HS256 secrets with public-key algorithms"
             )
+        staged = [key for key in keys[1:] if key.signs_from is not None]
+        if len(staged) > 1:
+            raise ConfigurationError("a key set can stage one key at a time")
+        if staged and not staged[0].can_sign:
+            raise ConfigurationError("the staged key has no private part")
         self.signing = signing
+        #: The key published ahead of signing, or None.
+        self.staged: Key | None = staged[0] if staged else None
         self._by_kid = by_kid
 
     @classmethod
@@ -465,20 +510,90 @@ class KeySet:
         """The key with this ``kid``, or None."""
         return self._by_kid.get(kid)
 
-    def rotate(self, new_signing: Key, *, retire_after: int) -> KeySet:
-        """A key set signing with ``new_signing``; the old signer verifies until ``retire_after``.
+    def signer(self, now: int) -> Key:
+        """The key that signs at Unix time ``now``: the staged key once its time has come."""
+        staged = self.staged
+        if staged is not None and staged.signs_from is not None and now >= staged.signs_from:
+            return staged
+        return self.signing
 
-        Pass ``retire_after = now + longest token lifetime`` so that every token
-        the old key signed can still be verified until it expires.
+    def rotate(
+        self, new_signing: Key, *, retire_after: int, signs_from: int | None = None
+    ) -> KeySet:
+        """A key set that signs with ``new_signing``, now or from ``signs_from``.
+
+        The old signing key verifies until ``retire_after``: pass the time it
+        stops signing plus the longest token lifetime (and the leeway), so that
+        every token it signed can be verified until it expires.
+
+        With ``signs_from``, the new key is staged: it is in the set (and the
+        JWKS) at once but signs only from then; until then the old key signs.
+        Choose ``signs_from`` at least :data:`JWKS_MAX_AGE` seconds after the
+        new set is published, so that verifiers caching the JWKS have the new
+        key before they meet a token it signed. A key staged before and not yet
+        signing is dropped.
+
+        Raises:
+            ConfigurationError: ``retire_after`` is before ``signs_from``.
         """
+        if signs_from is not None and retire_after < signs_from:
+            raise ConfigurationError("the old key must verify at least until the new one signs")
         old = self.signing.retiring_at(retire_after)
-        others = [k for k in self.keys[1:] if k.kid != new_signing.kid]
-        return KeySet(new_signing, [old, *others])
+        others = [k for k in self.keys[1:] if k.kid != new_signing.kid and k.signs_from is None]
+        if signs_from is None:
+            signing = (
+                new_signing if new_signing.signs_from is None else new_signing.staged_from(None)
+            )
+            return KeySet(signing, [old, *others])
+        return KeySet(old, [new_signing.staged_from(signs_from), *others])
+
+    def rotated(
+        self,
+        new_signing: Key,
+        *,
+        now: int,
+        lifetime: int,
+        staged: bool = False,
+        delay: int | None = None,
+    ) -> KeySet:
+        """The key set after a rotation at ``now``: what ``rotate_keys`` and the CLI do.
+
+        Args:
+            new_signing: The key to sign with.
+            now: The current Unix time.
+            lifetime: The longest token lifetime plus the leeway: how long the
+                old key verifies after it stops signing.
+            staged: Publish the new key now and sign with it after ``delay``.
+            delay: Seconds from publishing to signing (implies ``staged``);
+                :data:`STAGE_DELAY` by default.
+
+        Raises:
+            ConfigurationError: ``delay`` is negative.
+        """
+        if delay is not None and delay < 0:
+            raise ConfigurationError("the rotation delay cannot be negative")
+        signs_from = None
+        if staged or delay is not None:
+            signs_from = now + (STAGE_DELAY if delay is None else delay)
+        current = self.prune(now)
+        retire_after = (now if signs_from is None else signs_from) + lifetime
+        return current.rotate(new_signing, retire_after=retire_after, signs_from=signs_from).prune(
+            now
+        )
 
     def prune(self, now: int) -> KeySet:
-        """A key set without the verifying keys whose ``not_after`` has passed."""
-        keep = [k for k in self.keys[1:] if k.not_after is None or k.not_after >= now]
-        return KeySet(self.signing, keep)
+        """This key set as of ``now``: a staged key whose time has come signs, retired keys go.
+
+        Verifying keys whose ``not_after`` has passed are dropped (and so leave
+        the JWKS).
+        """
+        signing, staged = self.signing, self.staged
+        rest = [k for k in self.keys[1:] if k is not staged]
+        if staged is not None and staged.signs_from is not None and now >= staged.signs_from:
+            rest.insert(0, signing)
+            signing, staged = staged.staged_from(None), None
+        keep = [k for k in rest if k.not_after is None or k.not_after >= now]
+        return KeySet(signing, keep if staged is None else [*keep, staged])
 
     def jwks(self) -> dict[str, list[dict[str, Any]]]:
         """The public JWKS document (RFC 7517 section 5); HS256 sets publish no keys."""
@@ -505,25 +620,82 @@ class KeySet:
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write :meth:`to_json` to ``path`` atomically, readable by the owner only."""
         target = Path(path)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+        tmp = _private_file_beside(target, self.to_json())
         try:
-            with os.fdopen(fd, "w") as handle:
-                handle.write(self.to_json())
-            os.chmod(tmp, 0o600)
             os.replace(tmp, target)
         except BaseException:
-            Path(tmp).unlink(missing_ok=True)
+            tmp.unlink(missing_ok=True)
             raise
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> KeySet:
-        """Read a key set saved with :meth:`save`."""
+    def load(cls, path: str | os.PathLike[str], *, now: int | None = None) -> KeySet:
+        """Read a key set saved with :meth:`save`, as of ``now`` (see :meth:`prune`).
+
+        Keys retired before ``now`` (default: the current time) are left out, so
+        they are not published in the JWKS; a staged key whose time has come is
+        the signing key.
+        """
         try:
             text = Path(path).read_text()
         except OSError as exc:
             raise ConfigurationError(f"cannot read the key set file {path}: {exc}") from exc
-        return cls.from_json(text)
+        return cls.from_json(text).prune(int(time.time()) if now is None else now)
+
+    @classmethod
+    def load_or_create(cls, path: str | os.PathLike[str], alg: Algorithm = "RS256") -> KeySet:
+        """Load the key set at ``path``, or create it there if there is none yet.
+
+        Safe when several worker processes start at once: each writes a complete
+        candidate to a private temporary file (mode 0600) and links it into
+        place, which succeeds for exactly one of them; every other process, and
+        every later start, loads the file that won. No process ever reads a
+        half-written file, and all of them end up signing with the same key.
+
+        Args:
+            path: The key set file (JSON with private keys; keep it secret).
+            alg: The algorithm of the key created when the file does not exist.
+
+        Returns:
+            The key set stored at ``path``.
+
+        Raises:
+            ConfigurationError: The file exists but cannot be read or is not a
+                key set, or its folder cannot be written to create it.
+        """
+        target = Path(path)
+        if target.exists():
+            return cls.load(target)
+        created = cls.generate(alg)
+        try:
+            tmp = _private_file_beside(target, created.to_json())
+        except OSError as exc:
+            raise ConfigurationError(f"cannot create the key set file {path}: {exc}") from exc
+        try:
+            # link() fails if the name exists: the atomic create-if-absent of a
+            # complete file (O_EXCL on the final name would expose a partial one).
+            os.link(tmp, target)
+        except FileExistsError:
+            return cls.load(target)
+        except OSError as exc:
+            raise ConfigurationError(f"cannot create the key set file {path}: {exc}") from exc
+        finally:
+            tmp.unlink(missing_ok=True)
+        return created
 
     def __repr__(self) -> str:
         """List the kids, never the key material."""
         return f"<KeySet signing={self.signing.kid} keys={len(self._by_kid)}>"
+
+
+def _private_file_beside(target: Path, text: str) -> Path:
+    """Write ``text`` to a new temporary file in ``target``'s folder, mode 0600."""
+    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+    tmp = Path(name)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+        tmp.chmod(0o600)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return tmp

@@ -246,6 +246,11 @@ class MemoryUserRegistry:
             self._users[username] = replace(user, **changes)  # type: ignore[arg-type]
             return True
 
+    def delete_user(self, username: str) -> bool:
+        """Remove a user; False if there is no such user. Their tokens stay: revoke them."""
+        with self._lock:
+            return self._users.pop(username, None) is not None
+
     def list_users(self) -> list[UserRecord]:
         """Return every user, by username."""
         return sorted(self._users.values(), key=lambda u: u.username)

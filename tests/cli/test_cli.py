@@ -18,6 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tokenauth import (
+    STAGE_DELAY,
     KeySet,
     MemoryApiKeyRegistry,
     MemoryStore,
@@ -114,6 +115,35 @@ def test_keys_generate_rotate_and_publish(
     jwks = json.loads(out)
     assert [k["kid"] for k in jwks["keys"]] == [second, first]
     assert all("d" not in k for k in jwks["keys"])
+
+
+def test_keys_rotate_staged_publishes_first(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``keys rotate --staged``: the new key is in the JWKS at once and signs after the delay."""
+    path = tmp_path / "keys.json"
+    run(capsys, "keys", "generate", "--keys", str(path), "--alg", "EdDSA")
+    first = KeySet.load(path).signing.kid
+    code, out, err = run(capsys, "keys", "rotate", "--keys", str(path), "--staged")
+    assert code == 0
+    second = out.strip()
+    staged = KeySet.load(path)
+    assert staged.signing.kid == first
+    assert staged.staged is not None
+    assert staged.staged.kid == second
+    assert staged.staged.signs_from is not None
+    assert staged.staged.signs_from - time.time() > STAGE_DELAY - 60
+    assert "signs from" in err
+    code, out, _ = run(capsys, "keys", "jwks", "--keys", str(path))
+    assert {k["kid"] for k in json.loads(out)["keys"]} == {first, second}
+    code, _, _ = run(capsys, "keys", "rotate", "--keys", str(path), "--delay", "30")
+    assert code == 0
+    again = KeySet.load(path)
+    assert again.signing.kid == first
+    assert again.staged is not None
+    assert again.staged.kid != second  # the key staged before never signed: replaced
+    assert again.staged.signs_from is not None
+    assert again.staged.signs_from - time.time() <= 30
 
 
 def test_keys_rotate_to_hs256_from_public_key_algorithms_is_refused(
@@ -315,7 +345,7 @@ def test_apikeys_create_list_revoke(
     assert created["key"].startswith("tka_")
     assert created["subject"] == "billing"
 
-    code, out, _ = run(capsys, "apikeys", "list", *STORE)
+    code, out, _ = run(capsys, "apikeys", "list", "--json", *STORE)
     listed = [json.loads(line) for line in out.splitlines()]
     assert [k["key_id"] for k in listed] == [created["key_id"]]
     assert "key" not in listed[0]
@@ -362,12 +392,12 @@ def test_tokens_list_revoke_purge(
                    _token("bob", "old", ttl=1)):  # fmt: skip
         backend.store.add(record)
 
-    code, out, _ = run(capsys, "tokens", "list", *STORE)
+    code, out, _ = run(capsys, "tokens", "list", "--json", *STORE)
     assert code == 0
     listed = [json.loads(line) for line in out.splitlines()]
     assert sorted(t["jti"] for t in listed) == ["a1", "a2", "b1", "old"]
     assert all({"jti", "sub", "exp"} <= set(t) for t in listed)
-    code, out, _ = run(capsys, "tokens", "list", "--subject", "bob", *STORE)
+    code, out, _ = run(capsys, "tokens", "list", "--json", "--subject", "bob", *STORE)
     assert sorted(json.loads(line)["jti"] for line in out.splitlines()) == ["b1", "old"]
 
     code, out, _ = run(capsys, "tokens", "purge", *STORE)
@@ -406,3 +436,151 @@ def test_a_closed_pipe_ends_quietly(
     monkeypatch.setattr(cli_keys, "_cmd_keys_jwks", reader_gone)
     assert main(["keys", "jwks", "--keys", "unused.json"]) == 141
     assert "Traceback" not in capfd.readouterr().err
+
+
+# -- ids that start with a dash, --version, listings ---------------------------------------
+
+#: The jti alphabet (base64url); the ids drawn all start with a dash.
+JTI = st.from_regex(r"-[A-Za-z0-9_-]{21}", fullmatch=True)
+
+
+@given(JTI)
+def test_token_ids_that_start_with_a_dash_are_ids(jti: str) -> None:
+    """``tokens revoke -lgOQ...`` revokes that token (one jti in 64 starts with a dash)."""
+    found = _Backend()
+    found.store.add(_token("alice", jti))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(cli, "_backend", lambda url: found)
+        patch.setattr(cli, "open_store", found.open)
+        assert main(["tokens", "revoke", jti, *STORE]) == 0
+    assert found.store.get(jti) is None
+
+
+def test_dash_led_values_of_options_and_unknown_options(
+    backend: _Backend, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A dash-led subject is a value; a misspelt option is still a usage error."""
+    backend.store.add(_token("-bob", "j1"))
+    code, _, err = run(capsys, "tokens", "revoke", "--subject", "-bob", *STORE)
+    assert code == 0, err
+    assert "revoked 1 token(s)" in err
+    assert run(capsys, "tokens", "revoke", "--", "-x", *STORE)[0] == 1
+    with pytest.raises(SystemExit) as exc:
+        main(["tokens", "purge", "--sotre", "memory://"])
+    assert exc.value.code == 2
+    assert "unrecognized arguments: --sotre" in capsys.readouterr().err
+
+
+def test_version_names_the_core_and_the_packages_that_add_commands(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from importlib.metadata import version
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("tokenauth ")
+    assert f"tokenauth-asgi {version('tokenauth-asgi')}" in out
+
+
+def test_users_list_and_delete(
+    backend: _Backend, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("bob", "alice"):
+        monkeypatch.setattr(sys, "stdin", io.StringIO("pw\n"))
+        assert (
+            run(capsys, "users", "add", name, "--password-stdin", "--scope", "read", *STORE)[0] == 0
+        )
+    assert run(capsys, "users", "disable", "bob", *STORE)[0] == 0
+    code, out, _ = run(capsys, "users", "list", "--json", *STORE)
+    assert code == 0
+    listed = [json.loads(line) for line in out.splitlines()]
+    assert [(u["username"], u["disabled"], u["scope"]) for u in listed] == [
+        ("alice", False, "read"), ("bob", True, "read"),
+    ]  # fmt: skip
+    assert all("password_hash" not in u and "hash" not in json.dumps(u) for u in listed)
+    code, out, _ = run(capsys, "users", "list", *STORE)
+    lines = out.splitlines()
+    assert lines[0].split() == ["USERNAME", "CREATED", "DISABLED", "SCOPE"]
+    assert [line.split()[0] for line in lines[1:]] == ["alice", "bob"]
+    assert lines[2].split()[-2:] == ["yes", "read"]
+
+    backend.store.add(_token("alice", "a1"))
+    code, _, err = run(capsys, "users", "delete", "alice", *STORE)
+    assert code == 0, err
+    assert "deleted alice and revoked 1 token(s)" in err
+    assert backend.users.get_user("alice") is None
+    assert backend.store.get("a1") is None
+    code, _, err = run(capsys, "users", "delete", "alice", *STORE)
+    assert code == 1
+    assert "no user named 'alice'" in err
+
+
+def test_users_delete_on_a_registry_that_cannot_delete_names_disable(
+    backend: _Backend, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class Undeletable(MemoryUserRegistry):
+        delete_user = None  # type: ignore[assignment]
+
+    backend.users = Undeletable()
+    code, _, err = run(capsys, "users", "delete", "alice", *STORE)
+    assert code == 1
+    assert "tokenauth users disable alice" in err
+
+
+def test_listings_are_tables_unless_json(
+    backend: _Backend, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every listing: an aligned table with a heading, or JSON lines with --json."""
+    monkeypatch.setattr(sys, "stdin", io.StringIO("pw\n"))
+    assert run(capsys, "users", "add", "alice", "--password-stdin", *STORE)[0] == 0
+    backend.store.add(TokenRecord("j1", "alice", 1_800_000_000, 1_800_000_060, "password", None))
+    code, out, _ = run(capsys, "tokens", "list", *STORE)
+    assert code == 0
+    assert out.splitlines() == [
+        "JTI  SUBJECT  METHOD    ISSUED                EXPIRES               API KEY",
+        "j1   alice    password  2027-01-15 08:00:00Z  2027-01-15 08:01:00Z  -",
+    ]
+    code, out, err = run(capsys, "apikeys", "list", *STORE)
+    assert (code, out) == (0, "")
+    assert "no API keys" in err
+    code, out, _ = run(capsys, "tokens", "list", "--json", *STORE)
+    assert [json.loads(line)["jti"] for line in out.splitlines()] == ["j1"]
+
+
+# -- db init ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("url", ["memory://", "redis://127.0.0.1:1/0"])
+def test_db_init_on_stores_without_tables_is_a_note_and_success(
+    url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(capsys, "db", "init", "--store", url)
+    assert (code, out) == (0, "")
+    assert "needs no set-up, nothing to do" in err
+
+
+def test_db_init_says_what_it_did(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("tokenauth_sqlalchemy")
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    code, _, err = run(capsys, "db", "init", "--store", url)
+    assert code == 0
+    assert f"{url}: created the tokenauth tables" in err
+    code, _, err = run(capsys, "db", "init", "--store", url)
+    assert code == 0
+    assert "already up to date" in err
+    code, _, err = run(capsys, "db", "init", "--store", url.replace("sqlite", "sqlite+aiosqlite"))
+    assert code == 0
+    assert "already up to date" in err
+
+
+def test_async_urls_in_sync_commands_name_the_sync_scheme(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("tokenauth_sqlalchemy")
+    url = f"sqlite+aiosqlite:///{tmp_path / 'a.db'}"
+    code, _, err = run(capsys, "tokens", "list", "--store", url)
+    assert code == 1
+    assert "'sqlite' in place of 'sqlite+aiosqlite'" in err
+    assert "MissingGreenlet" not in err

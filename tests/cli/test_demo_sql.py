@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import subprocess
 import sys
 import time
@@ -90,6 +91,34 @@ def test_cli_accounts_log_in_and_tokens_survive_a_restart(tmp_path: Path) -> Non
             client.post(f"{base}/logout", headers={"Authorization": f"Bearer {token}"}).status_code
             == 204
         )
-    listed = cli("tokens", "list", "--store", store)
+    listed = cli("tokens", "list", "--json", "--store", store)
     assert token not in listed
     assert '"sub": "svc"' in listed
+
+
+def test_a_fresh_sqlite_store_and_five_second_tokens(tmp_path: Path) -> None:
+    """`tokenauth demo --store sqlite:///fresh.db --ttl 5`: the demo makes its tables, and a
+    token met after it expired is refused and gone from `tokenauth tokens list`."""
+    store = f"sqlite:///{tmp_path / 'fresh.db'}"
+    args = ("--store", store, "--ttl", "5", "--user", "alice:pw-for-alice")
+    with running_demo(tmp_path, free_port(), *args) as base, httpx.Client(verify=False) as client:  # noqa: S501 - self-signed demo cert
+        login = client.post(f"{base}/token", auth=("alice", "pw-for-alice"))
+        assert login.status_code == 200, login.text
+        assert login.json()["expires_in"] == 5
+        token = login.json()["token"]
+        bearer = {"Authorization": f"Bearer {token}"}
+        me = client.get(f"{base}/me", headers=bearer)
+        assert me.status_code == 200
+        jti, exp = me.json()["jti"], me.json()["exp"]
+        listed = [
+            json.loads(line)
+            for line in cli("tokens", "list", "--json", "--store", store).splitlines()
+        ]
+        assert [t["jti"] for t in listed] == [jti]
+        # Expired from exp + the 5 s leeway on: wait that long, by the wall clock.
+        time.sleep(max(0.0, exp + 5 - time.time()) + 0.5)
+        late = client.get(f"{base}/me", headers=bearer)
+        assert late.status_code == 401
+        assert "expired" in late.headers["www-authenticate"]
+        assert cli("tokens", "list", "--json", "--store", store) == ""
+    assert "created the tokenauth tables" in (tmp_path.glob("demo-*.log").__next__()).read_text()

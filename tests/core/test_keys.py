@@ -125,7 +125,7 @@ def test_save_and_load_are_private_and_atomic(tmp_path: Path) -> None:
     path = tmp_path / "keys.json"
     keys.save(path)
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
-    loaded = KeySet.load(path)
+    loaded = KeySet.load(path, now=100)
     assert [k.kid for k in loaded.keys] == [k.kid for k in keys.keys]
     assert loaded.keys[1].not_after == 123
     assert loaded.signing.verify(b"m", keys.signing.sign(b"m"))

@@ -18,6 +18,7 @@ from sqlalchemy import create_engine, delete, text
 from sqlalchemy.engine import Engine, make_url
 
 from tests.services import MARIADB_URL, POSTGRES_URL, unavailable
+from tests.sqlalchemy.proxy import Proxy
 from tokenauth_sqlalchemy import Schema, init_db
 
 #: Backends by name: the sync URL (None for SQLite, which lives in tmp_path) and
@@ -128,3 +129,17 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Db]:
     finally:
         database.drop()
         database.engine.dispose()
+
+
+@pytest.fixture
+def proxy(db: Db) -> Iterator[Proxy]:
+    """A loopback proxy in front of the test's database server, to cut, stall and restore."""
+    target = make_url(db.url)
+    with Proxy((target.host or "127.0.0.1", target.port or 0)) as running:
+        yield running
+
+
+def via(url: str, proxy: Proxy, timeout: float) -> str:
+    """``url`` through ``proxy``, with the adapter's ``timeout`` option."""
+    parsed = make_url(url).set(host="127.0.0.1", port=proxy.port)
+    return with_query(parsed.render_as_string(hide_password=False), timeout=f"{timeout:g}")

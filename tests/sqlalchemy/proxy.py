@@ -3,7 +3,9 @@
 It stands between a store and its database so a test can make the database
 "go away" without touching the real server: ``cut()`` drops every connection
 and closes the port (new connections are refused), ``blackhole()`` accepts
-connections and never answers, ``restore()`` forwards again on the same port.
+connections and never answers, ``stall()`` is a hung server (as under SIGSTOP:
+every connection, open or new, stays up and nothing more is answered),
+``restore()`` forwards again on the same port.
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ class Proxy:
                 continue
             with self._lock:
                 self._sockets.add(client)
-            if self.mode == "blackhole":
+            if self.mode in ("blackhole", "stall"):
                 continue  # hold it open, never answer
             try:
                 upstream = socket.create_connection(self.target, timeout=5)
@@ -69,6 +71,9 @@ class Proxy:
             sel.register(a, selectors.EVENT_READ, b)
             sel.register(b, selectors.EVENT_READ, a)
             while not self._stop.is_set():
+                if self.mode == "stall":
+                    self._stop.wait(0.02)  # hold every byte: nothing goes through
+                    continue
                 for key, _ in sel.select(timeout=0.1):
                     src = key.fileobj
                     assert isinstance(src, socket.socket)
@@ -111,6 +116,10 @@ class Proxy:
         self._drop_all()
         if self._listener is None:
             self._listen(self.port)
+
+    def stall(self) -> None:
+        """Keep every connection open and accept new ones, but pass nothing on: a hung server."""
+        self.mode = "stall"
 
     def restore(self) -> None:
         """Forward again, on the same port."""

@@ -184,7 +184,7 @@ def test_missing_tables_say_how_to_create_them(tmp_path: Any) -> None:
     """A database without the tables raises StoreError naming the init command."""
     store = open_store(f"sqlite:///{tmp_path / 'empty.db'}")
     try:
-        with pytest.raises(StoreError, match="tokenauth_sqlalchemy init") as info:
+        with pytest.raises(StoreError, match="tokenauth db init --store URL") as info:
             store.get("x")
         assert not isinstance(info.value, StoreUnreachableError)
     finally:
@@ -220,7 +220,7 @@ def test_missing_tables_on_a_server_say_how_to_create_them(db: Db) -> None:
     """On a server too, a prefix without tables raises StoreError naming init."""
     store = open_store(with_query(db.url, table_prefix="nosuchprefix_"))
     try:
-        with pytest.raises(StoreError, match="tokenauth_sqlalchemy init") as info:
+        with pytest.raises(StoreError, match="tokenauth db init --store URL") as info:
             store.get("x")
         assert not isinstance(info.value, StoreUnreachableError)
     finally:

@@ -10,14 +10,14 @@ import asyncio
 import socket
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from tests.sqlalchemy.conftest import Db, with_driver, with_query
+from tests.sqlalchemy.conftest import Db, via, with_driver, with_query
 from tests.sqlalchemy.proxy import Proxy
 from tokenauth import (
     StoreError,
@@ -41,16 +41,8 @@ def _record(jti: str, *, ttl: int = 3600) -> TokenRecord:
     return TokenRecord(jti, "alice", now, now + ttl, "password")
 
 
-@pytest.fixture
-def proxy(db: Db) -> Iterator[Proxy]:
-    target = make_url(db.url)
-    with Proxy((target.host or "127.0.0.1", target.port or 0)) as running:
-        yield running
-
-
 def _via(url: str, proxy: Proxy) -> str:
-    parsed = make_url(url).set(host="127.0.0.1", port=proxy.port)
-    return with_query(parsed.render_as_string(hide_password=False), timeout=str(TIMEOUT))
+    return via(url, proxy, TIMEOUT)
 
 
 def _fails_promptly(

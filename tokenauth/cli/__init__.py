@@ -26,7 +26,8 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from importlib import import_module
-from importlib.metadata import entry_points
+from importlib.metadata import PackageNotFoundError, entry_points, packages_distributions, version
+from typing import Any, cast
 
 from tokenauth import StoreError, TokenAuthError
 
@@ -39,6 +40,7 @@ from ._common import (
     PEPPER_ENV,
     CliError,
     Commands,
+    Parser,
     add_keys_option,
     add_store_option,
     fail,
@@ -51,7 +53,7 @@ from ._common import (
     say,
     without_password,
 )
-from ._stores import keeps_accounts
+from ._stores import keeps_accounts, prepare_store
 
 __all__ = [
     "ALGORITHMS",
@@ -72,6 +74,7 @@ __all__ = [
     "parse_user_option",
     "port_number",
     "positive_int",
+    "prepare_store",
     "read_pepper",
     "say",
     "without_password",
@@ -127,13 +130,41 @@ def _add_missing(commands: Commands, name: str, what: str, message: str) -> None
     parser.set_defaults(run=missing, accepts_any=True)
 
 
+def _versions() -> str:
+    """``tokenauth X.Y.Z``, and the version of each installed package that adds to it."""
+    names = ["tokenauth"]
+    names += sorted({ep.dist.name for ep in entry_points(group=COMMANDS_GROUP) if ep.dist})
+    found: list[str] = []
+    for name in names:
+        try:
+            found.append(f"{name} {version(name)}")
+        except PackageNotFoundError:  # pragma: no cover - renamed distribution
+            dists = packages_distributions().get(name, [])
+            found += [f"{dist} {version(dist)}" for dist in dists]
+    return ", ".join(dict.fromkeys(found))
+
+
+class _Version(argparse.Action):
+    """``--version``: computed when asked for, not on every run."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="print the version and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object) -> None:
+        print(_versions())
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``tokenauth`` argument parser, with every command (built in and plugged in)."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="tokenauth",
         description="JWT bearer-token authentication for HTTP APIs: demo server and admin tools.",
     )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser.add_argument("--version", action=_Version)
+    commands = cast(
+        "Commands", parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    )
     _add_plugins(commands)
     for add in _BUILT_IN:
         add(commands)

@@ -9,7 +9,20 @@ from typing import Any
 
 from tokenauth import ApiKeyRecord, generate_api_key
 
-from ._common import PEPPER_ENV, Commands, add_store_option, fail, print_json, read_pepper, say
+from ._common import (
+    PEPPER_ENV,
+    Column,
+    Commands,
+    add_json_option,
+    add_store_option,
+    fail,
+    print_json,
+    print_listing,
+    read_pepper,
+    say,
+    text,
+    when,
+)
 from ._stores import api_keys_at, front_door, token_store
 
 
@@ -26,6 +39,17 @@ def key_json(record: ApiKeyRecord) -> dict[str, Any]:
     }
 
 
+KEY_COLUMNS: list[Column] = [
+    ("KEY ID", "key_id", text),
+    ("SUBJECT", "subject", text),
+    ("NAME", "name", text),
+    ("CREATED", "created_at", when),
+    ("LAST USED", "last_used_at", when),
+    ("REVOKED", "revoked_at", when),
+    ("SCOPE", "scope", text),
+]
+
+
 def _cmd_apikeys_create(args: argparse.Namespace) -> int:
     pepper = read_pepper(args.pepper_file, create=True)
     registry = api_keys_at(args.store)
@@ -40,8 +64,8 @@ def _cmd_apikeys_create(args: argparse.Namespace) -> int:
 
 
 def _cmd_apikeys_list(args: argparse.Namespace) -> int:
-    for record in api_keys_at(args.store).list_keys(args.subject):
-        print_json(key_json(record))
+    keys = [key_json(r) for r in api_keys_at(args.store).list_keys(args.subject)]
+    print_listing(keys, KEY_COLUMNS, as_json=args.json, what="API keys")
     return 0
 
 
@@ -69,7 +93,8 @@ def add_commands(commands: Commands) -> None:
     )  # fmt: skip
     add_store_option(create)
     create.set_defaults(run=_cmd_apikeys_create)
-    listing = apikeys_commands.add_parser("list", help="one JSON object per key")
+    listing = apikeys_commands.add_parser("list", help="the keys, as a table or JSON lines")
+    add_json_option(listing)
     listing.add_argument("--subject", help="only the keys of this subject")
     add_store_option(listing)
     listing.set_defaults(run=_cmd_apikeys_list)

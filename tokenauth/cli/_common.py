@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import datetime
 import getpass
 import json
 import os
+import re
 import secrets
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TextIO, TypeAlias, cast, get_args
 from urllib.parse import urlsplit, urlunsplit
@@ -44,6 +47,29 @@ def fail(message: str) -> NoReturn:
 def say(message: str) -> None:
     """A note for the person at the terminal, on stderr so that stdout stays parseable."""
     print(f"tokenauth: {message}", file=sys.stderr, flush=True)
+
+
+# -- the parser -------------------------------------------------------------------------------
+
+#: An argument that starts with a dash and still is a value: a token id (``-lgOQ...``:
+#: one in 64 starts with ``-``), a key id or a user name. One dash and a letter or
+#: digit, or two dashes and at least 14 more id characters (no option is that long
+#: and shaped so, and a jti is 22 characters), never an ``=``.
+_DASHED_VALUE = re.compile(r"-[A-Za-z0-9_][A-Za-z0-9_-]*|--[A-Za-z0-9_-]{14,}")
+
+
+class Parser(argparse.ArgumentParser):
+    """An argument parser that reads an unknown dash-led word as a value, not an option.
+
+    ``tokenauth tokens revoke -lgOQ...`` then revokes that token instead of failing
+    with "unrecognized arguments"; known options (``--store``, ``-h``) keep their
+    meaning, and ``--`` still ends the options.
+    """
+
+    def _parse_optional(self, arg_string: str) -> Any:
+        if arg_string not in self._option_string_actions and _DASHED_VALUE.fullmatch(arg_string):
+            return None  # a positional value
+        return super()._parse_optional(arg_string)
 
 
 # -- option parsers ---------------------------------------------------------------------------
@@ -221,8 +247,60 @@ def read_password(*, from_stdin: bool) -> str:
 
 
 def print_json(document: dict[str, Any], out: TextIO | None = None) -> None:
-    """Print one JSON object on one line (the output format of every listing)."""
+    """Print one JSON object on one line (the output of every listing under ``--json``)."""
     print(json.dumps(document, ensure_ascii=False, sort_keys=False), file=out or sys.stdout)
+
+
+def add_json_option(parser: argparse.ArgumentParser) -> None:
+    """Add ``--json`` to a listing: one JSON object per line instead of a table."""
+    parser.add_argument(
+        "--json", action="store_true",
+        help="one JSON object per line (for scripts) instead of a table",
+    )  # fmt: skip
+
+
+def when(value: object) -> str:
+    """A Unix time as a UTC date and time for a table; ``-`` for none."""
+    if not isinstance(value, int):
+        return "-"
+    moment = datetime.datetime.fromtimestamp(value, datetime.timezone.utc)
+    return f"{moment:%Y-%m-%d %H:%M:%S}Z"
+
+
+#: A table column: its heading, the key in the JSON document, and how to show the value.
+Column = tuple[str, str, Callable[[Any], str]]
+
+
+def text(value: object) -> str:
+    """A value as a table cell: ``-`` for none or empty."""
+    return "-" if value is None or value == "" else str(value)
+
+
+def print_listing(
+    documents: Sequence[dict[str, Any]], columns: Sequence[Column], *, as_json: bool, what: str
+) -> None:
+    """Print a listing: JSON lines with ``--json``, else an aligned table (nothing if empty).
+
+    Args:
+        documents: One JSON object per item.
+        columns: The table's columns.
+        as_json: ``--json`` was given.
+        what: The items' name in the plural, for the note when there are none.
+    """
+    if as_json:
+        for document in documents:
+            print_json(document)
+        return
+    if not documents:
+        say(f"no {what}")
+        return
+    rows = [[heading for heading, _, _ in columns]]
+    rows += [[show(d.get(key)) for _, key, show in columns] for d in documents]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(columns))]
+    for row in rows:
+        print(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )
 
 
 def without_password(url: str) -> str:

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import cast
 
-from tokenauth import Algorithm, Key, KeySet
+from tokenauth import STAGE_DELAY, Algorithm, Key, KeySet
 
 from ._common import (
     ALGORITHMS,
@@ -40,20 +40,35 @@ def _cmd_keys_generate(args: argparse.Namespace) -> int:
 
 def _cmd_keys_rotate(args: argparse.Namespace) -> int:
     path: Path = args.keys
-    keys = load_keys(path)
     now = int(time.time())
-    fresh = Key.generate(cast("Algorithm", args.alg or keys.signing.alg))
-    retire_after = now + args.ttl + LEEWAY
-    rotated = keys.rotate(fresh, retire_after=retire_after).prune(now)
-    rotated.save(path)
-    until = datetime.datetime.fromtimestamp(retire_after, datetime.timezone.utc)
-    say(
-        f"{path} now signs with {fresh.alg} key {fresh.kid}; the previous key "
-        f"{keys.signing.kid} verifies until {until:%Y-%m-%d %H:%M:%S} UTC. "
-        "Restart or reload your servers to pick the new key up"
+    keys = load_keys(path)
+    old = keys.signer(now)
+    fresh = Key.generate(cast("Algorithm", args.alg or old.alg))
+    rotated = keys.rotated(
+        fresh, now=now, lifetime=args.ttl + LEEWAY, staged=args.staged, delay=args.delay
     )
+    rotated.save(path)
+    retired = rotated.get(old.kid)
+    until = _utc(retired.not_after if retired is not None and retired.not_after else now)
+    if rotated.staged is not None and rotated.staged.signs_from is not None:
+        say(
+            f"{path} now publishes {fresh.alg} key {fresh.kid}, which signs from "
+            f"{_utc(rotated.staged.signs_from)} UTC; until then {old.kid} signs, and it "
+            f"verifies until {until} UTC. Restart or reload your servers now, so that "
+            "they publish the new key before it signs"
+        )
+    else:
+        say(
+            f"{path} now signs with {fresh.alg} key {fresh.kid}; the previous key "
+            f"{old.kid} verifies until {until} UTC. "
+            "Restart or reload your servers to pick the new key up"
+        )
     print(fresh.kid)
     return 0
+
+
+def _utc(moment: int) -> str:
+    return f"{datetime.datetime.fromtimestamp(moment, datetime.timezone.utc):%Y-%m-%d %H:%M:%S}"
 
 
 def _cmd_keys_jwks(args: argparse.Namespace) -> int:
@@ -81,6 +96,15 @@ def add_commands(commands: Commands) -> None:
     rotate.add_argument(
         "--ttl", type=positive_int, default=DEFAULT_TTL,
         help="the longest token lifetime: the old key verifies that much longer",
+    )  # fmt: skip
+    rotate.add_argument(
+        "--staged", action="store_true",
+        help=f"publish the new key now, sign with it after --delay (default {STAGE_DELAY} s: "
+        "the JWKS max-age and a minute), so that verifiers caching the JWKS have it first",
+    )  # fmt: skip
+    rotate.add_argument(
+        "--delay", type=positive_int, metavar="SECONDS",
+        help="seconds from publishing to signing; implies --staged",
     )  # fmt: skip
     rotate.set_defaults(run=_cmd_keys_rotate)
     jwks = keys_commands.add_parser("jwks", help="print the public JWKS document")

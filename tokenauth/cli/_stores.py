@@ -103,6 +103,15 @@ def all_records(store: TokenStore, url: str) -> list[TokenRecord]:
     return [r for subject in sorted(subjects) for r in store.list_subject(subject)]
 
 
-def init_schema(url: str) -> Any:
-    """The backend's ``init_db`` for ``url``, or None for stores that need no set-up."""
-    return getattr(store_backend(url), "init_db", None)
+def prepare_store(url: str) -> str | None:
+    """Create or upgrade the tables of the store at ``url``, where it has any.
+
+    Returns:
+        What was done, in words (the backend's ``init_db`` may say), or None for a
+        store that needs no set-up (``memory://``, Redis).
+    """
+    init = getattr(store_backend(url), "init_db", None)
+    if init is None:
+        return None
+    done = init(url)
+    return done if isinstance(done, str) and done else "the tables are ready"

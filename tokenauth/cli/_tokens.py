@@ -7,7 +7,17 @@ from typing import Any
 
 from tokenauth import TokenRecord
 
-from ._common import Commands, add_store_option, fail, print_json, say
+from ._common import (
+    Column,
+    Commands,
+    add_json_option,
+    add_store_option,
+    fail,
+    print_listing,
+    say,
+    text,
+    when,
+)
 from ._stores import all_records, front_door, token_store
 
 
@@ -25,14 +35,25 @@ def token_json(record: TokenRecord) -> dict[str, Any]:
     return document
 
 
+TOKEN_COLUMNS: list[Column] = [
+    ("JTI", "jti", text),
+    ("SUBJECT", "sub", text),
+    ("METHOD", "method", text),
+    ("ISSUED", "iat", when),
+    ("EXPIRES", "exp", when),
+    ("API KEY", "api_key_id", text),
+]
+
+
 def _cmd_tokens_list(args: argparse.Namespace) -> int:
     with token_store(args.store) as store:
         if args.subject:
             records = [r for s in args.subject for r in store.list_subject(s)]
         else:
             records = all_records(store, args.store)
-    for record in records:
-        print_json(token_json(record))
+    print_listing(
+        [token_json(r) for r in records], TOKEN_COLUMNS, as_json=args.json, what="stored tokens"
+    )
     return 0
 
 
@@ -68,7 +89,8 @@ def add_commands(commands: Commands) -> None:
     """Add ``tokenauth tokens list|revoke|purge``."""
     tokens = commands.add_parser("tokens", help="issued tokens: list, revoke, purge")
     tokens_commands = tokens.add_subparsers(dest="action", required=True, metavar="ACTION")
-    tlist = tokens_commands.add_parser("list", help="one JSON object per stored token")
+    tlist = tokens_commands.add_parser("list", help="the stored tokens, as a table or JSON lines")
+    add_json_option(tlist)
     tlist.add_argument("--subject", action="append", default=[], help="only this subject's")
     add_store_option(tlist)
     tlist.set_defaults(run=_cmd_tokens_list)

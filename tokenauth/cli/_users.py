@@ -1,13 +1,25 @@
-"""``tokenauth users``: add password users, change passwords, disable and enable them."""
+"""``tokenauth users``: list, add and delete password users, change, disable, enable them."""
 
 from __future__ import annotations
 
 import argparse
 import time
+from typing import Any
 
-from tokenauth import AlreadyExistsError, new_user
+from tokenauth import AlreadyExistsError, UserRecord, new_user
 
-from ._common import Commands, add_store_option, fail, read_password, say
+from ._common import (
+    Column,
+    Commands,
+    add_json_option,
+    add_store_option,
+    fail,
+    print_listing,
+    read_password,
+    say,
+    text,
+    when,
+)
 from ._stores import front_door, token_store, users_at
 
 
@@ -57,6 +69,45 @@ def _cmd_users_enable(args: argparse.Namespace) -> int:
     return 0
 
 
+def user_json(record: UserRecord) -> dict[str, Any]:
+    """A user's record as printed: never the password hash."""
+    return {
+        "username": record.username,
+        "created_at": record.created_at,
+        "disabled": record.disabled,
+        "scope": " ".join(record.scope),
+    }
+
+
+USER_COLUMNS: list[Column] = [
+    ("USERNAME", "username", text),
+    ("CREATED", "created_at", when),
+    ("DISABLED", "disabled", lambda v: "yes" if v else "no"),
+    ("SCOPE", "scope", text),
+]
+
+
+def _cmd_users_list(args: argparse.Namespace) -> int:
+    users = [user_json(u) for u in users_at(args.store).list_users()]
+    print_listing(users, USER_COLUMNS, as_json=args.json, what="users")
+    return 0
+
+
+def _cmd_users_delete(args: argparse.Namespace) -> int:
+    registry = users_at(args.store)
+    delete = getattr(registry, "delete_user", None)
+    if delete is None:
+        fail(
+            "this store's user registry cannot delete users; refuse their logins with: "
+            f"tokenauth users disable {args.name} --store URL"
+        )
+    if not delete(args.name):
+        fail(f"no user named {args.name!r} (see `tokenauth users list`)")
+    count = _revoke_subject(args.store, args.name)
+    say(f"deleted {args.name} and revoked {count} token(s)")
+    return 0
+
+
 def _add_password_stdin(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--password-stdin", action="store_true",
@@ -66,8 +117,14 @@ def _add_password_stdin(parser: argparse.ArgumentParser) -> None:
 
 def add_commands(commands: Commands) -> None:
     """Add ``tokenauth users add|passwd|disable|enable``."""
-    users = commands.add_parser("users", help="password users: add, passwd, disable, enable")
+    users = commands.add_parser(
+        "users", help="password users: list, add, passwd, disable, enable, delete"
+    )
     users_commands = users.add_subparsers(dest="action", required=True, metavar="ACTION")
+    listing = users_commands.add_parser("list", help="the users, as a table or JSON lines")
+    add_json_option(listing)
+    add_store_option(listing)
+    listing.set_defaults(run=_cmd_users_list)
     add = users_commands.add_parser("add", help="add a user (asks for the password)")
     add.add_argument("name")
     add.add_argument("--scope", action="append", default=[], help="a scope (repeatable)")
@@ -88,3 +145,7 @@ def add_commands(commands: Commands) -> None:
     enable.add_argument("name")
     add_store_option(enable)
     enable.set_defaults(run=_cmd_users_enable)
+    delete = users_commands.add_parser("delete", help="remove a user and revoke their tokens")
+    delete.add_argument("name")
+    add_store_option(delete)
+    delete.set_defaults(run=_cmd_users_delete)

@@ -1,6 +1,6 @@
 """Test kit for tokenauth users: a frozen clock, strategies, the store and counter contracts.
 
-Needs the ``testing`` extra (``pip install tokenauth[testing]``) for Hypothesis and pytest.
+Needs the ``testing`` extra (``pip install 'tokenauth-core[testing]'``) for Hypothesis and pytest.
 """
 
 from __future__ import annotations

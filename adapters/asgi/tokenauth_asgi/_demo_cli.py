@@ -48,8 +48,10 @@ from tokenauth.cli import (
     parse_user_option,
     port_number,
     positive_int,
+    prepare_store,
     read_pepper,
     say,
+    without_password,
 )
 
 from ._demo_server import Listener, bind, self_signed, serve
@@ -172,6 +174,10 @@ async def _demo(
     from ._demo import demo_app
     from ._endpoints import HttpsRequiredApp
 
+    # A demo on a fresh SQL database makes its tables itself (`tokenauth db init`).
+    done = await asyncio.to_thread(prepare_store, args.store)
+    if done is not None:
+        say(f"{without_password(args.store)}: {done}")
     store = open_async_store(args.store)
     users: Any
     api_keys: Any
@@ -277,8 +283,9 @@ def add_command(commands: Commands) -> None:
         metavar="[SUBJECT:]KEY", help="an API key that may log in (repeatable)",
     )  # fmt: skip
     demo.add_argument(
-        "--ttl", type=positive_int, default=DEFAULT_TTL, help="token lifetime, seconds"
-    )
+        "--ttl", type=positive_int, default=DEFAULT_TTL,
+        help=f"token lifetime, seconds (1 or more; default {DEFAULT_TTL})",
+    )  # fmt: skip
     add_store_option(demo)
     demo.add_argument("--alg", choices=ALGORITHMS, help="signing algorithm (default RS256)")
     add_keys_option(demo, required=False)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from tokenauth import AsyncTokenAuth, Authenticated, HttpsRequired, Request
+from tokenauth import JWKS_MAX_AGE, AsyncTokenAuth, Authenticated, HttpsRequired, Request
 
 from ._middleware import BearerAuthMiddleware, authenticated
 from ._scope import request_of, send_json, send_result
@@ -102,7 +102,7 @@ class JWKSEndpoint:
         max_age: Seconds clients may cache the document.
     """
 
-    def __init__(self, auth: AsyncTokenAuth, *, max_age: int = 300) -> None:
+    def __init__(self, auth: AsyncTokenAuth, *, max_age: int = JWKS_MAX_AGE) -> None:
         """Publish the keys of ``auth``."""
         self.auth = auth
         self.max_age = max_age

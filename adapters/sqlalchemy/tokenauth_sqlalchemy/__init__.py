@@ -8,13 +8,14 @@ SQLAlchemy 2 on SQLite, PostgreSQL, MySQL and MariaDB, sync and async::
     init_db("postgresql+psycopg://app@db/app")          # once, or on each deploy
     store = open_store("postgresql+psycopg://app@db/app")
 
-From a shell: ``python -m tokenauth_sqlalchemy init URL`` and
-``python -m tokenauth_sqlalchemy purge URL``.
+From a shell: ``tokenauth db init --store URL`` and ``tokenauth tokens purge --store URL``
+(or ``python -m tokenauth_sqlalchemy init URL`` / ``purge URL`` where only this
+package is installed).
 """
 
 from __future__ import annotations
 
-from ._admin import SQLBackend, backend, init_db, init_db_async, purge_expired
+from ._admin import InitResult, SQLBackend, backend, init_db, init_db_async, purge_expired
 from ._schema import DEFAULT_PREFIX, Schema
 from ._stores import (
     AsyncSQLApiKeyRegistry,
@@ -30,6 +31,7 @@ __all__ = [
     "AsyncSQLApiKeyRegistry",
     "AsyncSQLTokenStore",
     "AsyncSQLUserRegistry",
+    "InitResult",
     "SQLApiKeyRegistry",
     "SQLBackend",
     "SQLTokenStore",

@@ -24,8 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "init":
-            init_db(args.url)
-            print("tokenauth tables are up to date")
+            print(init_db(args.url))
         else:
             print(f"purged {purge_expired(args.url)} expired token records")
     except (ConfigurationError, StoreError) as exc:

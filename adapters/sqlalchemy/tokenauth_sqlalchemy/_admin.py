@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,31 +29,66 @@ from ._stores import (
     SQLTokenStore,
     SQLUserRegistry,
 )
-from ._url import parse_url
+from ._url import names_async_driver, parse_url
 
 if TYPE_CHECKING:
     # Importing sqlalchemy.ext.asyncio needs greenlet, an optional extra.
     from sqlalchemy.ext.asyncio import AsyncEngine
 
-__all__ = ["SQLBackend", "backend", "init_db", "init_db_async", "purge_expired"]
+__all__ = ["InitResult", "SQLBackend", "backend", "init_db", "init_db_async", "purge_expired"]
 
 _MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
-def _upgrade(connection: Connection, schema: Schema, revision: str) -> None:
+@dataclass(frozen=True, slots=True)
+class InitResult:
+    """What :func:`init_db` did: the schema version found, and the one left.
+
+    Attributes:
+        before: The version found, or None when the tables were missing.
+        after: The version the tables are at now.
+    """
+
+    before: str | None
+    after: str | None
+
+    @property
+    def changed(self) -> bool:
+        """Whether tables were created or upgraded."""
+        return self.before != self.after
+
+    def __str__(self) -> str:
+        """One sentence for the person who ran ``tokenauth db init``."""
+        if self.before is None:
+            return f"created the tokenauth tables (schema version {self.after})"
+        if self.changed:
+            return f"upgraded the tokenauth tables from version {self.before} to {self.after}"
+        return f"the tokenauth tables are already up to date (schema version {self.after})"
+
+
+def _revision(connection: Connection, schema: Schema) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    context = MigrationContext.configure(connection, opts={"version_table": schema.version_table})
+    return context.get_current_revision()
+
+
+def _upgrade(connection: Connection, schema: Schema, revision: str) -> InitResult:
     from alembic import command
     from alembic.config import Config
 
+    before = _revision(connection, schema)
     config = Config()
     config.set_main_option("script_location", str(_MIGRATIONS))
     config.attributes["connection"] = connection
     config.attributes["schema"] = schema
     command.upgrade(config, revision)
+    return InitResult(before, _revision(connection, schema))
 
 
 def init_db(
     url_or_engine: str | Engine, *, schema: Schema | None = None, revision: str = "head"
-) -> None:
+) -> InitResult:
     """Create the adapter's tables, or upgrade them to the newest version.
 
     Runs the adapter's Alembic migrations, recording the version in
@@ -61,6 +98,9 @@ def init_db(
         url_or_engine: A store URL (its ``table_prefix`` option is honoured) or an Engine.
         schema: The tables, when an Engine is given (default prefix ``tokenauth_``).
         revision: The migration to upgrade to.
+
+    Returns:
+        What was done: tables created, upgraded, or found up to date.
 
     Raises:
         ConfigurationError: A bad URL or a missing driver.
@@ -75,7 +115,7 @@ def init_db(
         schema = schema if schema is not None else Schema()
     try:
         with engine.begin() as connection:
-            _upgrade(connection, schema, revision)
+            return _upgrade(connection, schema, revision)
     except Exception as exc:
         raise store_error(exc, "creating or upgrading the tables") from exc
     finally:
@@ -85,7 +125,7 @@ def init_db(
 
 async def init_db_async(
     url_or_engine: str | AsyncEngine, *, schema: Schema | None = None, revision: str = "head"
-) -> None:
+) -> InitResult:
     """The async twin of :func:`init_db`, for an async URL or an AsyncEngine."""
     if isinstance(url_or_engine, str):
         parsed = parse_url(url_or_engine, asynchronous=True)
@@ -97,7 +137,7 @@ async def init_db_async(
     chosen = schema
     try:
         async with engine.begin() as connection:
-            await connection.run_sync(lambda sync: _upgrade(sync, chosen, revision))
+            return await connection.run_sync(lambda sync: _upgrade(sync, chosen, revision))
     except Exception as exc:
         raise store_error(exc, "creating or upgrading the tables") from exc
     finally:
@@ -138,9 +178,16 @@ class SQLBackend:
     up the schema (``tokenauth db init``).
     """
 
-    def init_db(self, url: str) -> None:
-        """Create or upgrade the tables for ``url``; see :func:`init_db`."""
-        init_db(url)
+    def init_db(self, url: str) -> str:
+        """Create or upgrade the tables for ``url``, sync or async; returns what it did.
+
+        See :func:`init_db`. An async URL (``sqlite+aiosqlite://...``) is served by
+        :func:`init_db_async` on a loop of its own, so call this outside a running loop
+        (from a thread, when one runs).
+        """
+        if names_async_driver(url):
+            return str(asyncio.run(init_db_async(url)))
+        return str(init_db(url))
 
     def open_user_registry(self, url: str) -> UserRegistry:
         """Open a synchronous user registry; see :meth:`SQLUserRegistry.from_url`."""

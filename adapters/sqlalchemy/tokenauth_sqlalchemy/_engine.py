@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import re
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event
@@ -163,6 +164,21 @@ def _missing_table(text: str) -> bool:
     )
 
 
+#: How each server says that the database named in the URL does not exist.
+_MISSING_DATABASE = (
+    re.compile(r'database "([^"]+)" does not exist'),  # PostgreSQL (psycopg, asyncpg)
+    re.compile(r"unknown database '([^']+)'"),  # MySQL, MariaDB (error 1049)
+)
+
+
+def _missing_database(text: str) -> str | None:
+    for pattern in _MISSING_DATABASE:
+        found = pattern.search(text)
+        if found:
+            return found.group(1)
+    return None
+
+
 def store_error(exc: BaseException, doing: str) -> StoreError:
     """The StoreError to raise (``from exc``) for a driver or pool failure.
 
@@ -178,8 +194,16 @@ def store_error(exc: BaseException, doing: str) -> StoreError:
         text = str(exc.orig).lower()
         if _missing_table(text):
             return StoreError(
-                f"{doing}: the tokenauth tables are missing ({cause}); create them with "
-                "'python -m tokenauth_sqlalchemy init URL'"
+                f"{doing}: the tokenauth tables are missing ({cause}); create them with: "
+                "tokenauth db init --store URL"
+            )
+        database = _missing_database(text)
+        if database is not None:
+            # Not "unreachable": the server answered, and waiting will not make it exist.
+            return StoreError(
+                f"{doing}: the server has no database named {database!r} ({cause}); create "
+                f"it (PostgreSQL: createdb {database}; MySQL/MariaDB: CREATE DATABASE "
+                f"{database}), then run: tokenauth db init --store URL"
             )
         if exc.connection_invalidated or isinstance(
             exc, (sa_exc.OperationalError, sa_exc.InterfaceError)

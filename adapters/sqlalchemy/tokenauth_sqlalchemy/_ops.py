@@ -211,6 +211,11 @@ class UserOps:
     def set_disabled(self, username: str, disabled: bool) -> Op[bool]:
         return self._update(username, "disabling or enabling a user", disabled=disabled)
 
+    def delete_user(self, username: str) -> Op[bool]:
+        t = self.table
+        out = yield Step(delete(t).where(t.c.username == username), "deleting a user")
+        return out.rowcount > 0
+
     def list_users(self) -> Op[list[UserRecord]]:
         t = self.table
         out = yield Step(select(t).order_by(t.c.username), "listing users", retry=True)

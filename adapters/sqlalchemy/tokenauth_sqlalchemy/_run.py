@@ -19,6 +19,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, Engine
 
+from tokenauth import StoreUnreachableError
+
+from ._deadline import Deadline, bounded, watch
 from ._engine import store_error
 from ._ops import Op, Outcome, Step
 
@@ -58,6 +61,7 @@ def _outcome(result: Any) -> Outcome:
 def _step_sync(engine: Engine, step: Step, autocommit: bool) -> Outcome:
     for attempt in (0, 1):  # the second pass is the one retry
         conn: Connection = engine.connect()
+        watch(conn)
         info = conn.info
         used = _USED in info
         try:
@@ -77,12 +81,35 @@ def _step_sync(engine: Engine, step: Step, autocommit: bool) -> Outcome:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def run_sync(engine: Engine, op: Op[T], *, autocommit: bool = False) -> T:
+def _late(step: Step, seconds: float, exc: BaseException) -> StoreUnreachableError:
+    return StoreUnreachableError(
+        f"{step.doing}: the database did not answer within {seconds:g} s ({type(exc).__name__})"
+    )
+
+
+def _step_bounded(engine: Engine, step: Step, autocommit: bool, seconds: float) -> Outcome:
+    with Deadline(seconds) as deadline:
+        try:
+            return _step_sync(engine, step, autocommit)
+        except (sa_exc.SQLAlchemyError, OSError) as exc:
+            if deadline.expired or isinstance(exc, TimeoutError):
+                raise _late(step, seconds, exc) from exc
+            raise
+
+
+def run_sync(
+    engine: Engine, op: Op[T], *, deadline: float | None = None, autocommit: bool = False
+) -> T:
     """Run ``op``, one statement at a time; map driver errors.
 
     Args:
-        engine: The engine.
+        engine: The engine (see :func:`~._deadline.guard_engine` for a deadline
+            that covers its connects too).
         op: The operation.
+        deadline: Seconds one statement may take end to end (pool wait, connect,
+            run, and the one retry of a read); past it the connection's socket
+            is shut down and StoreUnreachableError raised. None leaves it to
+            the driver.
         autocommit: The engine runs every statement in the database's autocommit,
             so no transaction is begun or committed around it.
     """
@@ -94,7 +121,10 @@ def run_sync(engine: Engine, op: Op[T], *, autocommit: bool = False) -> T:
             result: T = done.value
             return result
         try:
-            outcome = _step_sync(engine, step, autocommit)
+            if deadline is None:
+                outcome = _step_sync(engine, step, autocommit)
+            else:
+                outcome = _step_bounded(engine, step, autocommit, deadline)
         except sa_exc.IntegrityError as exc:
             raise _conflict(step, exc) from exc
         except (sa_exc.SQLAlchemyError, OSError) as exc:
@@ -133,10 +163,11 @@ async def run_async(
         engine: The engine.
         op: The operation.
         deadline: Seconds one statement may take end to end (pool wait, connect,
-            execution, and the one retry of a read); past it the statement is
-            cancelled and StoreUnreachableError raised. Some async drivers
-            (aiomysql) have no timeout of their own for a server that accepts
-            and never answers.
+            execution, the one retry of a read, and the driver's own clean-up,
+            which is left to finish in the background); past it
+            StoreUnreachableError is raised. Some async drivers (aiomysql) have no
+            timeout of their own for a server that accepts and never answers, and
+            psycopg's cancellation waits up to 10 s.
         autocommit: As for :func:`run_sync`.
     """
     outcome: Outcome | None = None
@@ -147,10 +178,11 @@ async def run_async(
             result: T = done.value
             return result
         try:
+            outcome = await bounded(_step_async(engine, step, autocommit), deadline)
+        except TimeoutError as exc:
             if deadline is None:
-                outcome = await _step_async(engine, step, autocommit)
-            else:
-                outcome = await asyncio.wait_for(_step_async(engine, step, autocommit), deadline)
+                raise store_error(exc, step.doing) from exc
+            raise _late(step, deadline, exc) from exc
         except sa_exc.IntegrityError as exc:
             raise _conflict(step, exc) from exc
         except (sa_exc.SQLAlchemyError, OSError, asyncio.TimeoutError) as exc:

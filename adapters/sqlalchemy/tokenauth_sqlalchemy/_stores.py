@@ -9,6 +9,7 @@ from sqlalchemy.engine import Engine
 
 from tokenauth import ApiKeyRecord, TokenRecord, UserRecord
 
+from ._deadline import guard_engine
 from ._engine import make_async_engine, make_engine, store_error
 from ._ops import ApiKeyOps, Op, TokenOps, UserOps
 from ._run import run_async, run_sync
@@ -34,14 +35,20 @@ S = TypeVar("S", bound="_Sync")
 A = TypeVar("A", bound="_Async")
 
 DEFAULT_PURGE_BATCH_SIZE = 1000
+#: A statement's deadline, end to end, in multiples of the URL's ``timeout``: one
+#: for the pool wait, one for a connect, one for the statement itself.
+DEADLINE_TIMEOUTS = 3
 
 
 class _Sync:
-    """An engine, the schema, and whether closing disposes of the engine."""
+    """An engine, the schema, a statement's deadline, and whether closing disposes of the engine."""
 
-    def __init__(self, engine: Engine, *, schema: Schema | None = None) -> None:
-        self.engine = engine
+    def __init__(
+        self, engine: Engine, *, schema: Schema | None = None, timeout: float | None = None
+    ) -> None:
+        self.engine = guard_engine(engine) if timeout is not None else engine
         self.schema = schema if schema is not None else Schema()
+        self.timeout = timeout
         self._owns_engine = False
         # True for the engines this adapter makes, which run in autocommit; an
         # engine given by the caller gets a short transaction per statement.
@@ -55,7 +62,7 @@ class _Sync:
         engine = make_engine(parsed)
         schema = Schema(parsed.table_prefix)
         extra = {"purge_batch_size": parsed.purge_batch_size} if token_store else {}
-        opened = cls(engine, schema=schema, **extra)
+        opened = cls(engine, schema=schema, timeout=DEADLINE_TIMEOUTS * parsed.timeout, **extra)
         opened._owns_engine = True
         opened._autocommit = True
         if token_store and parsed.local_view:
@@ -70,7 +77,7 @@ class _Sync:
         return opened
 
     def _run(self, op: Op[T]) -> T:
-        return run_sync(self.engine, op, autocommit=self._autocommit)
+        return run_sync(self.engine, op, deadline=self.timeout, autocommit=self._autocommit)
 
     def close(self) -> None:
         """Release the connections, if this object opened the engine itself."""
@@ -103,7 +110,7 @@ class _Async:
         # One statement may wait for the pool, then a connect, then run: each
         # bounded by the timeout, so the whole is bounded by three of them.
         schema = Schema(parsed.table_prefix)
-        opened = cls(engine, schema=schema, timeout=3 * parsed.timeout, **extra)
+        opened = cls(engine, schema=schema, timeout=DEADLINE_TIMEOUTS * parsed.timeout, **extra)
         opened._owns_engine = True
         opened._autocommit = True
         # Created on first use: opening is not a coroutine.
@@ -151,6 +158,10 @@ class SQLTokenStore(_Sync):
         engine: The engine; the store never disposes of an engine it was given.
         schema: The tables (default: the ``tokenauth_`` prefix on a new MetaData).
         purge_batch_size: Rows deleted per transaction by :meth:`purge_expired`.
+        timeout: Seconds each statement may take end to end (pool wait, connect,
+            pre-ping, run, commit), enforced from outside the driver; past it the
+            call raises StoreUnreachableError. None leaves it to the driver.
+            Stores opened by URL use three times the URL's ``timeout``.
     """
 
     def __init__(
@@ -159,9 +170,10 @@ class SQLTokenStore(_Sync):
         *,
         schema: Schema | None = None,
         purge_batch_size: int = DEFAULT_PURGE_BATCH_SIZE,
+        timeout: float | None = None,
     ) -> None:
         """Create the store; see the class docstring."""
-        super().__init__(engine, schema=schema)
+        super().__init__(engine, schema=schema, timeout=timeout)
         self.purge_batch_size = purge_batch_size
         self._ops = TokenOps(self.schema, purge_batch_size)
 
@@ -247,9 +259,11 @@ class AsyncSQLTokenStore(_Async):
     ) -> None:
         """Create the store; see :class:`SQLTokenStore`.
 
-        ``timeout`` bounds each statement end to end (pool wait, connect, run), in
-        seconds; past it the call raises StoreUnreachableError. None leaves it to
-        the driver. Stores opened by URL use three times the URL's ``timeout``.
+        ``timeout`` bounds each statement end to end (pool wait, connect, run and
+        the driver's cancellation clean-up, which is left to finish in the
+        background), in seconds; past it the call raises StoreUnreachableError.
+        None leaves it to the driver. Stores opened by URL use three times the
+        URL's ``timeout``.
         """
         super().__init__(engine, schema=schema, timeout=timeout)
         self.purge_batch_size = purge_batch_size
@@ -319,11 +333,14 @@ class SQLUserRegistry(_Sync):
     Args:
         engine: The engine; never disposed of by the registry.
         schema: The tables (default: the ``tokenauth_`` prefix on a new MetaData).
+        timeout: Each statement's deadline, as for :class:`SQLTokenStore`.
     """
 
-    def __init__(self, engine: Engine, *, schema: Schema | None = None) -> None:
+    def __init__(
+        self, engine: Engine, *, schema: Schema | None = None, timeout: float | None = None
+    ) -> None:
         """Create the registry; see the class docstring."""
-        super().__init__(engine, schema=schema)
+        super().__init__(engine, schema=schema, timeout=timeout)
         self._ops = UserOps(self.schema)
 
     @classmethod
@@ -346,6 +363,10 @@ class SQLUserRegistry(_Sync):
     def set_disabled(self, username: str, disabled: bool) -> bool:
         """Disable or enable a user; False if there is no such user."""
         return self._run(self._ops.set_disabled(username, disabled))
+
+    def delete_user(self, username: str) -> bool:
+        """Remove a user; False if there is no such user. Their tokens stay: revoke them."""
+        return self._run(self._ops.delete_user(username))
 
     def list_users(self) -> list[UserRecord]:
         """Return every user, by username (code-point order)."""
@@ -383,6 +404,10 @@ class AsyncSQLUserRegistry(_Async):
         """Disable or enable a user; False if there is no such user."""
         return await self._run(self._ops.set_disabled(username, disabled))
 
+    async def delete_user(self, username: str) -> bool:
+        """Remove a user; False if there is no such user. Their tokens stay: revoke them."""
+        return await self._run(self._ops.delete_user(username))
+
     async def list_users(self) -> list[UserRecord]:
         """Return every user, by username (code-point order)."""
         return await self._run(self._ops.list_users())
@@ -394,11 +419,14 @@ class SQLApiKeyRegistry(_Sync):
     Args:
         engine: The engine; never disposed of by the registry.
         schema: The tables (default: the ``tokenauth_`` prefix on a new MetaData).
+        timeout: Each statement's deadline, as for :class:`SQLTokenStore`.
     """
 
-    def __init__(self, engine: Engine, *, schema: Schema | None = None) -> None:
+    def __init__(
+        self, engine: Engine, *, schema: Schema | None = None, timeout: float | None = None
+    ) -> None:
         """Create the registry; see the class docstring."""
-        super().__init__(engine, schema=schema)
+        super().__init__(engine, schema=schema, timeout=timeout)
         self._ops = ApiKeyOps(self.schema)
 
     @classmethod

@@ -37,6 +37,8 @@ _FALSE = ("false", "0", "no", "off")
 #: The driver used when a URL names only the database (``postgresql://``).
 _SYNC_DRIVERS = {"sqlite": "pysqlite", "postgresql": "psycopg", "mysql": "pymysql"}
 _ASYNC_DRIVERS = {"sqlite": "aiosqlite", "postgresql": "asyncpg", "mysql": "aiomysql"}
+#: Drivers that only work asynchronously (SQLAlchemy's greenlet bridge).
+_ASYNC_ONLY = frozenset([*_ASYNC_DRIVERS.values(), "psycopg_async", "asyncmy"])
 
 #: What to ``pip install`` for each driver, for the error when it is missing.
 INSTALL_HINTS = {
@@ -86,6 +88,15 @@ class StoreURL:
         return self.url.database in (None, "", ":memory:")
 
 
+def names_async_driver(url: str) -> bool:
+    """Whether ``url`` names an async-only driver, such as ``sqlite+aiosqlite``."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return False
+    return parsed.drivername.lower().partition("+")[2] in _ASYNC_ONLY
+
+
 def parse_url(url: str, *, asynchronous: bool = False) -> StoreURL:
     """Split a store URL into SQLAlchemy's URL and the adapter's options.
 
@@ -119,6 +130,14 @@ def parse_url(url: str, *, asynchronous: bool = False) -> StoreURL:
         )
     if not driver:
         driver = (_ASYNC_DRIVERS if asynchronous else _SYNC_DRIVERS)[family]
+    elif not asynchronous and driver in _ASYNC_ONLY:
+        # Otherwise SQLAlchemy fails at the first statement with MissingGreenlet.
+        sync = dialect if family == "sqlite" else f"{dialect}+{_SYNC_DRIVERS[family]}"
+        raise ConfigurationError(
+            f"{parsed.drivername} is an async driver, and this use is synchronous (the "
+            f"tokenauth command, SQLTokenStore, open_store); use the same URL with the "
+            f"scheme {sync!r} in place of {parsed.drivername!r}: it opens the same database"
+        )
     options: dict[str, str] = {}
     for key, value in parsed.query.items():
         if key in _OPTIONS:

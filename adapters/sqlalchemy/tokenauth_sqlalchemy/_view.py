@@ -290,7 +290,7 @@ class LocalView:
         if found is None:
             raise MissingTriggerError(
                 f"the table {self._table} has no notification trigger; add it with "
-                "'python -m tokenauth_sqlalchemy init URL' (every get asks the database)"
+                "'tokenauth db init --store URL' (until then every get asks the database)"
             )
         # What arrives while psycopg itself reads (the LISTENs below) comes here;
         # afterwards the connection is read only through its libpq handle.

@@ -16,6 +16,7 @@ from http import HTTPStatus
 from typing import Any
 
 from tokenauth import (
+    JWKS_MAX_AGE,
     Authenticated,
     AuthResult,
     Claims,
@@ -203,7 +204,7 @@ def jwks_environ(auth: TokenAuth, environ: Environ) -> Renderable:
     if not is_secure_environ(auth, environ):
         return HttpsRequired.make()
     # Public keys only; a short cache lets verifiers pick up a rotation soon.
-    return Document(200, auth.keys.jwks(), (("Cache-Control", "max-age=300"),))
+    return Document(200, auth.keys.jwks(), (("Cache-Control", f"max-age={JWKS_MAX_AGE}"),))
 
 
 def store_authenticated(environ: dict[str, Any], result: Authenticated) -> None:

@@ -1,7 +1,7 @@
 """Alembic environment for the adapter's own migrations.
 
-Run through :func:`tokenauth_sqlalchemy.init_db` (or ``python -m
-tokenauth_sqlalchemy init URL``), which passes the open connection and the
+Run through :func:`tokenauth_sqlalchemy.init_db` (or ``tokenauth db init --store
+URL``), which passes the open connection and the
 :class:`~tokenauth_sqlalchemy.Schema` in ``config.attributes``. Each schema keeps
 its own version table (``<prefix>alembic_version``), so the adapter's history
 never mixes with the application's own Alembic history in the same database.
