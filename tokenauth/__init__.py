@@ -86,10 +86,12 @@ from ._results import (
     Overloaded,
     Reason,
     Response,
+    StepUpRequired,
     StoreUnavailable,
     TooManyRequests,
     Unauthorized,
 )
+from ._stepup import LoginAgeRequirement, login_time
 from ._store import (
     MAX_LEEWAY,
     AsyncTokenStore,
@@ -151,6 +153,7 @@ __all__ = [
     "KeySet",
     "Limit",
     "LoggedOut",
+    "LoginAgeRequirement",
     "LoginCounters",
     "LoginMethod",
     "LoginResult",
@@ -168,6 +171,7 @@ __all__ = [
     "Request",
     "Response",
     "SecurityEvent",
+    "StepUpRequired",
     "StoreError",
     "StoreUnavailable",
     "StoreUnreachableError",
@@ -189,6 +193,7 @@ __all__ = [
     "default_password_hasher",
     "generate_api_key",
     "is_well_formed_api_key",
+    "login_time",
     "new_user",
     "open_api_key_registry",
     "open_async_api_key_registry",

@@ -68,12 +68,14 @@ from ._results import (
     LogoutResult,
     Overloaded,
     Reason,
+    StepUpRequired,
     StoreUnavailable,
     TooManyRequests,
     Unauthorized,
     authenticated_of,
 )
 from ._shedding import HashQueue
+from ._stepup import LoginAgeRequirement
 from ._store import AsyncTokenStore, TokenRecord, TokenStore
 from ._throttle import Limit, LoginThrottle, client_address
 
@@ -86,6 +88,8 @@ _log = logging.getLogger("tokenauth")
 _STORE_FAILURES = (StoreError, OSError)
 #: Authorization headers the front door remembers its answer for (see _Flows._recent).
 _RECENT_MAX = 10_000
+#: Distinct requirements a front door remembers (routes declare a handful).
+_REQUIREMENTS_MAX = 1024
 
 
 def _default_hash_slots(hasher: argon2.PasswordHasher | None) -> int:
@@ -178,6 +182,8 @@ class _Flows:
         # Authorization header -> the Authenticated result it last produced. A repeat
         # of the header skips parsing and the flow driver, never a check: see _recent_hit.
         self._recent: dict[str, Authenticated] = {}
+        # max_age -> its requirement, built once per value a route declares.
+        self._login_ages: dict[int, LoginAgeRequirement] = {}
 
     # -- helpers ----------------------------------------------------------------
 
@@ -293,6 +299,47 @@ class _Flows:
             with contextlib.suppress(KeyError, RuntimeError, StopIteration):
                 del recent[next(iter(recent))]
         recent[authorization] = result
+
+    def login_age_requirement(self, max_age: int) -> LoginAgeRequirement:
+        """The requirement for a login at most ``max_age`` seconds old, in this realm.
+
+        Bindings build it once, where a route is declared, so that a bad value
+        fails at start-up; :meth:`require_recent_login` looks it up per call.
+
+        Raises:
+            ConfigurationError: ``max_age`` is not whole seconds from 0 to a year.
+        """
+        found = self._login_ages.get(max_age)
+        if found is None:
+            found = LoginAgeRequirement.of(max_age, realm=self.realm)
+            if len(self._login_ages) < _REQUIREMENTS_MAX:
+                self._login_ages[max_age] = found
+        return found
+
+    def require_recent_login(
+        self, result: Authenticated, *, max_age: int
+    ) -> Authenticated | StepUpRequired:
+        """Whether an authenticated request's login is at most ``max_age`` seconds old (RFC 9470).
+
+        The one place the step-up decision is made, so every binding answers
+        alike. No I/O: the login time is the token's own (``auth_time``, or
+        ``iat`` for a token straight from a login).
+
+        Args:
+            result: The request's :class:`Authenticated` result.
+            max_age: The most seconds since the login the path accepts.
+
+        Returns:
+            ``result`` itself, or :class:`StepUpRequired` (401) to render as it says.
+        """
+        now = self._now()
+        outcome = self.login_age_requirement(max_age).check(result, now=now)
+        if outcome is not result:
+            self._emit(
+                EventKind.TOKEN_REJECTED, now, subject=result.claims.sub, jti=result.claims.jti,
+                reason=Reason.LOGIN_TOO_OLD,
+            )  # fmt: skip
+        return outcome
 
     def is_https(self, request: Request) -> bool:
         """Whether ``request`` counts as HTTPS: the one place this is decided.
