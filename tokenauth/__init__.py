@@ -39,7 +39,7 @@ from ._authenticators import (
     is_well_formed_api_key,
     new_user,
 )
-from ._claims import Claims, Principal
+from ._claims import Claims, JSONObject, JSONValue, Principal
 from ._clock import Clock, system_clock
 from ._errors import (
     AlreadyExistsError,
@@ -53,6 +53,12 @@ from ._errors import (
 from ._events import EventKind, RedactingFilter, SecurityEvent, redact
 from ._frontdoor import AsyncTokenAuth, TokenAuth
 from ._jwt import (
+    DEFAULT_AUDIENCE,
+    DEFAULT_CLIENT_ID,
+    DEFAULT_ISSUER,
+    MAX_EXTRA_CLAIMS_SIZE,
+    RESERVED_CLAIMS,
+    ExtraClaims,
     IssuedToken,
     JWTIssuer,
     JWTValidator,
@@ -80,17 +86,20 @@ from ._results import (
     Failure,
     Granted,
     HttpsRequired,
+    InsufficientScope,
     LoggedOut,
     LoginResult,
     LogoutResult,
     Overloaded,
     Reason,
     Response,
+    ScopeResult,
     StepUpRequired,
     StoreUnavailable,
     TooManyRequests,
     Unauthorized,
 )
+from ._scopes import ScopeRequirement, authorize, scope_tokens
 from ._stepup import LoginAgeRequirement, login_time
 from ._store import (
     MAX_LEEWAY,
@@ -119,8 +128,13 @@ from ._throttle import (
 
 __all__ = [
     "API_KEY_PREFIX",
+    "DEFAULT_AUDIENCE",
+    "DEFAULT_CLIENT_ID",
+    "DEFAULT_ISSUER",
     "JWKS_MAX_AGE",
+    "MAX_EXTRA_CLAIMS_SIZE",
     "MAX_LEEWAY",
+    "RESERVED_CLAIMS",
     "STAGE_DELAY",
     "Algorithm",
     "AlreadyExistsError",
@@ -143,10 +157,14 @@ __all__ = [
     "ConfigurationError",
     "DuplicateTokenError",
     "EventKind",
+    "ExtraClaims",
     "Failure",
     "Granted",
     "HttpsRequired",
+    "InsufficientScope",
     "IssuedToken",
+    "JSONObject",
+    "JSONValue",
     "JWTIssuer",
     "JWTValidator",
     "Key",
@@ -170,6 +188,8 @@ __all__ = [
     "RedactingFilter",
     "Request",
     "Response",
+    "ScopeRequirement",
+    "ScopeResult",
     "SecurityEvent",
     "StepUpRequired",
     "StoreError",
@@ -189,6 +209,7 @@ __all__ = [
     "WeakKeyError",
     "Window",
     "api_key_digest",
+    "authorize",
     "client_address",
     "default_password_hasher",
     "generate_api_key",
@@ -204,5 +225,6 @@ __all__ = [
     "open_store",
     "open_user_registry",
     "redact",
+    "scope_tokens",
     "system_clock",
 ]

@@ -26,12 +26,14 @@ __all__ = [
     "Failure",
     "Granted",
     "HttpsRequired",
+    "InsufficientScope",
     "LoggedOut",
     "LoginResult",
     "LogoutResult",
     "Overloaded",
     "Reason",
     "Response",
+    "ScopeResult",
     "StepUpRequired",
     "StoreUnavailable",
     "TooManyRequests",
@@ -96,6 +98,7 @@ class Reason(str, Enum):
     LOGIN_TOO_OLD = "login_too_old"
     # 403
     HTTPS_REQUIRED = "https_required"
+    INSUFFICIENT_SCOPE = "insufficient_scope"
     # 429
     LOGIN_THROTTLED = "login_throttled"
     # 503
@@ -236,6 +239,39 @@ class HttpsRequired(Failure):
         return cls(
             403, "https_required", "This API is served over HTTPS only.", Reason.HTTPS_REQUIRED
         )
+
+
+@dataclass(frozen=True, slots=True)
+class InsufficientScope(Failure):
+    """403: the token is valid but lacks a scope the request needs (RFC 6750 section 3.1).
+
+    Attributes:
+        required: The scopes the request needs, as the challenge's ``scope`` names them.
+        any_of: True when any one of ``required`` would do, False when all are needed.
+    """
+
+    required: tuple[str, ...] = ()
+    any_of: bool = False
+
+    @classmethod
+    def make(
+        cls, realm: str, required: tuple[str, ...], *, any_of: bool = False
+    ) -> InsufficientScope:
+        """The refusal for a request that needs ``required`` (all of them, or ``any_of``)."""
+        wanted = " ".join(required)
+        # RFC 6750 section 3: the challenge carries the realm, the error code and the
+        # scope the request needs, so a client knows which token to ask for.
+        challenge = (
+            f'Bearer realm={_quote(realm)}, error="insufficient_scope", scope={_quote(wanted)}'
+        )
+        if any_of and len(required) > 1:
+            description = f"The token needs one of these scopes: {wanted}."
+        else:
+            description = f"The token needs the scope{'s' if len(required) > 1 else ''} {wanted}."
+        return cls(
+            403, "insufficient_scope", description, Reason.INSUFFICIENT_SCOPE, challenge,
+            required, any_of,
+        )  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -390,4 +426,5 @@ LoginResult: TypeAlias = (
 AuthResult: TypeAlias = (
     "Authenticated | BadRequest | Unauthorized | HttpsRequired | StoreUnavailable"
 )
+ScopeResult: TypeAlias = "Authenticated | InsufficientScope"
 LogoutResult: TypeAlias = "LoggedOut | BadRequest | Unauthorized | HttpsRequired | StoreUnavailable"

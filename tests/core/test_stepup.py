@@ -15,6 +15,7 @@ from tokenauth import (
     Authenticated,
     ConfigurationError,
     EventKind,
+    InsufficientScope,
     KeySet,
     LoginAgeRequirement,
     MemoryStore,
@@ -71,7 +72,7 @@ def test_an_older_login_is_answered_per_rfc_9470() -> None:
     )
     assert refusal.json["error"] == "insufficient_user_authentication"
     assert refusal.max_age == 300
-    assert events[-1].kind is EventKind.TOKEN_REJECTED
+    assert events[-1].kind is EventKind.ACCESS_DENIED
     assert events[-1].reason is Reason.LOGIN_TOO_OLD
     assert events[-1].jti == result.claims.jti
 
@@ -124,3 +125,15 @@ def test_the_async_front_door_decides_the_same() -> None:
         return fresh is result, type(auth.require_recent_login(result, max_age=10))
 
     assert asyncio.run(main()) == (True, StepUpRequired)
+
+
+def test_authorize_decides_scopes_and_login_age_in_one_call() -> None:
+    """authorize(result, scopes, max_age=...): the scope first (403), then the login age (401)."""
+    auth, result, clock, _ = _logged_in()
+    assert auth.authorize(result, max_age=60) is result
+    clock.advance(61)
+    assert isinstance(auth.authorize(result, max_age=60), StepUpRequired)
+    assert auth.authorize(result, max_age=120) is result
+    assert isinstance(auth.authorize(result, "admin", max_age=120), InsufficientScope)
+    assert isinstance(auth.authorize(result, "admin", max_age=60), InsufficientScope)
+    assert auth.authorize(result) is result
