@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from tokenauth import (
+    DEFAULT_AUDIENCE,
     Authenticated,
     Claims,
     JWTIssuer,
@@ -134,7 +135,10 @@ def peers(keys: KeySet, token: str, now: int) -> dict[str, Callable[[], object]]
     material: Any = key._secret if alg == "HS256" else key.to_pem()
     verify_key: Any = material if alg == "HS256" else key._public
     out: dict[str, Callable[[], object]] = {
-        "PyJWT jwt.decode": lambda: pyjwt.decode(token, verify_key, algorithms=[alg]),
+        # Our tokens carry aud (RFC 9068): PyJWT checks it against the same audience.
+        "PyJWT jwt.decode": lambda: pyjwt.decode(
+            token, verify_key, algorithms=[alg], audience=DEFAULT_AUDIENCE
+        ),
     }
     if importlib.util.find_spec("joserfc") is not None:
         from joserfc import jwt as jose_jwt

@@ -39,7 +39,7 @@ from ._authenticators import (
     is_well_formed_api_key,
     new_user,
 )
-from ._claims import Claims, Principal
+from ._claims import Claims, JSONObject, JSONValue, Principal
 from ._clock import Clock, system_clock
 from ._errors import (
     AlreadyExistsError,
@@ -53,6 +53,12 @@ from ._errors import (
 from ._events import EventKind, RedactingFilter, SecurityEvent, redact
 from ._frontdoor import AsyncTokenAuth, TokenAuth
 from ._jwt import (
+    DEFAULT_AUDIENCE,
+    DEFAULT_CLIENT_ID,
+    DEFAULT_ISSUER,
+    MAX_EXTRA_CLAIMS_SIZE,
+    RESERVED_CLAIMS,
+    ExtraClaims,
     IssuedToken,
     JWTIssuer,
     JWTValidator,
@@ -80,16 +86,21 @@ from ._results import (
     Failure,
     Granted,
     HttpsRequired,
+    InsufficientScope,
     LoggedOut,
     LoginResult,
     LogoutResult,
     Overloaded,
     Reason,
     Response,
+    ScopeResult,
+    StepUpRequired,
     StoreUnavailable,
     TooManyRequests,
     Unauthorized,
 )
+from ._scopes import ScopeRequirement, authorize, scope_tokens
+from ._stepup import LoginAgeRequirement, login_time
 from ._store import (
     MAX_LEEWAY,
     AsyncTokenStore,
@@ -117,8 +128,13 @@ from ._throttle import (
 
 __all__ = [
     "API_KEY_PREFIX",
+    "DEFAULT_AUDIENCE",
+    "DEFAULT_CLIENT_ID",
+    "DEFAULT_ISSUER",
     "JWKS_MAX_AGE",
+    "MAX_EXTRA_CLAIMS_SIZE",
     "MAX_LEEWAY",
+    "RESERVED_CLAIMS",
     "STAGE_DELAY",
     "Algorithm",
     "AlreadyExistsError",
@@ -141,16 +157,21 @@ __all__ = [
     "ConfigurationError",
     "DuplicateTokenError",
     "EventKind",
+    "ExtraClaims",
     "Failure",
     "Granted",
     "HttpsRequired",
+    "InsufficientScope",
     "IssuedToken",
+    "JSONObject",
+    "JSONValue",
     "JWTIssuer",
     "JWTValidator",
     "Key",
     "KeySet",
     "Limit",
     "LoggedOut",
+    "LoginAgeRequirement",
     "LoginCounters",
     "LoginMethod",
     "LoginResult",
@@ -167,7 +188,10 @@ __all__ = [
     "RedactingFilter",
     "Request",
     "Response",
+    "ScopeRequirement",
+    "ScopeResult",
     "SecurityEvent",
+    "StepUpRequired",
     "StoreError",
     "StoreUnavailable",
     "StoreUnreachableError",
@@ -185,10 +209,12 @@ __all__ = [
     "WeakKeyError",
     "Window",
     "api_key_digest",
+    "authorize",
     "client_address",
     "default_password_hasher",
     "generate_api_key",
     "is_well_formed_api_key",
+    "login_time",
     "new_user",
     "open_api_key_registry",
     "open_async_api_key_registry",
@@ -199,5 +225,6 @@ __all__ = [
     "open_store",
     "open_user_registry",
     "redact",
+    "scope_tokens",
     "system_clock",
 ]

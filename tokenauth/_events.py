@@ -40,6 +40,7 @@ class EventKind(str, Enum):
     SUBJECT_REVOKED = "subject_revoked"
     API_KEY_REVOKED = "api_key_revoked"
     HTTPS_VIOLATION = "https_violation"
+    ACCESS_DENIED = "access_denied"
     STORE_UNAVAILABLE = "store_unavailable"
 
 
@@ -53,6 +54,7 @@ _LEVELS = {
     EventKind.LOGIN_REFUSED: logging.WARNING,
     EventKind.TOKEN_REJECTED: logging.WARNING,
     EventKind.HTTPS_VIOLATION: logging.WARNING,
+    EventKind.ACCESS_DENIED: logging.WARNING,
     EventKind.STORE_UNAVAILABLE: logging.ERROR,
 }
 

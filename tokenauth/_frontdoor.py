@@ -46,7 +46,7 @@ from ._http import (
     is_secure,
     parse_basic,
 )
-from ._jwt import JWTIssuer, JWTValidator, TokenIssuer, TokenRejected, TokenValidator
+from ._jwt import ExtraClaims, JWTIssuer, JWTValidator, TokenIssuer, TokenRejected, TokenValidator
 from ._keys import Key, KeySet
 from ._registry import (
     ApiKeyRecord,
@@ -63,19 +63,24 @@ from ._results import (
     BadRequest,
     Granted,
     HttpsRequired,
+    InsufficientScope,
     LoggedOut,
     LoginResult,
     LogoutResult,
     Overloaded,
     Reason,
+    StepUpRequired,
     StoreUnavailable,
     TooManyRequests,
     Unauthorized,
     authenticated_of,
 )
+from ._scopes import ScopeRequirement
 from ._shedding import HashQueue
+from ._stepup import LoginAgeRequirement
 from ._store import AsyncTokenStore, TokenRecord, TokenStore
 from ._throttle import Limit, LoginThrottle, client_address
+from ._workers import warn_if_per_process
 
 __all__ = ["AsyncTokenAuth", "TokenAuth"]
 
@@ -84,8 +89,12 @@ _Refusal = TypeVar("_Refusal", TooManyRequests, Overloaded)
 _log = logging.getLogger("tokenauth")
 #: Failures of a store call that mean "the store is not there": fail closed with 503.
 _STORE_FAILURES = (StoreError, OSError)
+#: Distinct scope requirements a front door keeps built (see _Flows.requirement).
+_REQUIREMENTS_MAX = 1024
 #: Authorization headers the front door remembers its answer for (see _Flows._recent).
 _RECENT_MAX = 10_000
+#: Distinct requirements a front door remembers (routes declare a handful).
+_REQUIREMENTS_MAX = 1024
 
 
 def _default_hash_slots(hasher: argon2.PasswordHasher | None) -> int:
@@ -140,6 +149,8 @@ class _Flows:
         on_event: EventHook | None = None,
         token_issuer: TokenIssuer | None = None,
         token_validator: TokenValidator | None = None,
+        client_id: str | None = None,
+        extra_claims: ExtraClaims | None = None,
         throttle: LoginThrottle | None = None,
     ) -> None:
         if any(c in realm for c in '\r\n"\\') or not realm.isprintable():
@@ -160,8 +171,9 @@ class _Flows:
         self.on_event = on_event
         self._leeway = leeway
         self.issuer: TokenIssuer = token_issuer or JWTIssuer(
-            keys, ttl=ttl, issuer=issuer, audience=audience
-        )
+            keys, ttl=ttl, issuer=issuer, audience=audience, client_id=client_id,
+            extra_claims=extra_claims,
+        )  # fmt: skip
         self.validator: TokenValidator = token_validator or JWTValidator(
             keys, issuer=issuer, audience=audience, leeway=leeway, max_lifetime=max(ttl, 60)
         )
@@ -174,10 +186,15 @@ class _Flows:
             )
         self.authenticator = authenticator
         self.throttle = throttle
+        warn_if_per_process(keys, store)
         self._no_token = Unauthorized.no_token(realm)
+        # (scopes, any_of) -> its requirement, built once: see requirement().
+        self._requirements: dict[tuple[str | tuple[str, ...], bool], ScopeRequirement] = {}
         # Authorization header -> the Authenticated result it last produced. A repeat
         # of the header skips parsing and the flow driver, never a check: see _recent_hit.
         self._recent: dict[str, Authenticated] = {}
+        # max_age -> its requirement, built once per value a route declares.
+        self._login_ages: dict[int, LoginAgeRequirement] = {}
 
     # -- helpers ----------------------------------------------------------------
 
@@ -294,6 +311,47 @@ class _Flows:
                 del recent[next(iter(recent))]
         recent[authorization] = result
 
+    def login_age_requirement(self, max_age: int) -> LoginAgeRequirement:
+        """The requirement for a login at most ``max_age`` seconds old, in this realm.
+
+        Bindings build it once, where a route is declared, so that a bad value
+        fails at start-up; :meth:`require_recent_login` looks it up per call.
+
+        Raises:
+            ConfigurationError: ``max_age`` is not whole seconds from 0 to a year.
+        """
+        found = self._login_ages.get(max_age)
+        if found is None:
+            found = LoginAgeRequirement.of(max_age, realm=self.realm)
+            if len(self._login_ages) < _REQUIREMENTS_MAX:
+                self._login_ages[max_age] = found
+        return found
+
+    def require_recent_login(
+        self, result: Authenticated, *, max_age: int
+    ) -> Authenticated | StepUpRequired:
+        """Whether an authenticated request's login is at most ``max_age`` seconds old (RFC 9470).
+
+        The one place the step-up decision is made, so every binding answers
+        alike. No I/O: the login time is the token's own (``auth_time``, or
+        ``iat`` for a token straight from a login).
+
+        Args:
+            result: The request's :class:`Authenticated` result.
+            max_age: The most seconds since the login the path accepts.
+
+        Returns:
+            ``result`` itself, or :class:`StepUpRequired` (401) to render as it says.
+        """
+        now = self._now()
+        outcome = self.login_age_requirement(max_age).check(result, now=now)
+        if outcome is not result:
+            self._emit(
+                EventKind.ACCESS_DENIED, now, subject=result.claims.sub, jti=result.claims.jti,
+                reason=Reason.LOGIN_TOO_OLD,
+            )  # fmt: skip
+        return outcome
+
     def is_https(self, request: Request) -> bool:
         """Whether ``request`` counts as HTTPS: the one place this is decided.
 
@@ -314,6 +372,63 @@ class _Flows:
             forwarded=request.forwarded,
             trusted_proxies=proxies,
         )
+
+    def requirement(self, scopes: str | Iterable[str], *, any_of: bool = False) -> ScopeRequirement:
+        """The requirement for ``scopes`` (all of them, or ``any_of``) in this realm.
+
+        Bindings build it once, where a route is declared, so that a bad scope
+        name fails at start-up; :meth:`authorize` looks it up per call.
+
+        Raises:
+            ConfigurationError: No scope, or a name that is not an RFC 6749 scope token.
+        """
+        key = (scopes if isinstance(scopes, str) else tuple(scopes), any_of)
+        found = self._requirements.get(key)
+        if found is None:
+            found = ScopeRequirement.of(key[0], realm=self.realm, any_of=any_of)
+            if len(self._requirements) < _REQUIREMENTS_MAX:
+                self._requirements[key] = found
+        return found
+
+    def authorize(
+        self,
+        result: Authenticated,
+        scopes: str | Iterable[str] | None = None,
+        *,
+        any_of: bool = False,
+        max_age: int | None = None,
+    ) -> Authenticated | InsufficientScope | StepUpRequired:
+        """Whether an authenticated request may do what its path needs: scopes, a recent login.
+
+        The one place the decision is made: every binding's check calls this (or
+        the ``check`` of :meth:`requirement` and :meth:`login_age_requirement`),
+        so all answer alike. No I/O: the scopes and the login time are the token's own.
+        Scopes are checked first: a token that lacks one gets 403 whatever its
+        age, since a fresh login would not give it the scope.
+
+        Args:
+            result: The request's :class:`Authenticated` result.
+            scopes: The scopes the path needs: a list, or a space-separated string;
+                None when it needs none.
+            any_of: Any one of them is enough (default: all are needed).
+            max_age: The most seconds since the login the path accepts (RFC 9470
+                step-up); None when any login will do.
+
+        Returns:
+            ``result`` itself, :class:`InsufficientScope` (403) or
+            :class:`StepUpRequired` (401), to render as it says.
+        """
+        if scopes is not None:
+            outcome = self.requirement(scopes, any_of=any_of).check(result)
+            if outcome is not result:
+                self._emit(
+                    EventKind.ACCESS_DENIED, self._now(), subject=result.claims.sub,
+                    jti=result.claims.jti, reason=Reason.INSUFFICIENT_SCOPE,
+                )  # fmt: skip
+                return outcome
+        if max_age is not None:
+            return self.require_recent_login(result, max_age=max_age)
+        return result
 
     @property
     def keys(self) -> KeySet:
@@ -446,7 +561,9 @@ class _Flows:
             return Unauthorized.invalid_token(
                 self.realm, Reason.REVOKED, "The token has been revoked."
             )
-        principal = principal_of(record.subject, record.method, record.api_key_id, result.scope)
+        principal = principal_of(
+            record.subject, record.method, record.api_key_id, result.scope, result.extra
+        )
         return authenticated_of(principal, result, token)
 
     def _refuse_plain_http(self, request: Request, now: int) -> Flow[HttpsRequired]:
@@ -624,8 +741,10 @@ class TokenAuth(_Flows):
         pepper: The server-side secret API-key digests are keyed with (32+ bytes).
         authenticator: Replaces the built-in password and API-key authenticators.
         hasher: The argon2 hasher for passwords (default: RFC 9106 low-memory).
-        issuer: The ``iss`` claim to put in tokens and require.
-        audience: The ``aud`` claim to put in tokens and require.
+        issuer: The ``iss`` claim to put in tokens and require (default
+            :data:`~tokenauth.DEFAULT_ISSUER`).
+        audience: The ``aud`` claim to put in tokens and require (default: the
+            issuer when given, else :data:`~tokenauth.DEFAULT_AUDIENCE`).
         ttl: Token lifetime in seconds.
         leeway: Seconds of clock skew tolerated.
         realm: The realm named in ``WWW-Authenticate`` challenges.
@@ -640,6 +759,10 @@ class TokenAuth(_Flows):
         on_event: Called with every :class:`~tokenauth.SecurityEvent`.
         token_issuer: Replaces the built-in JWT issuer.
         token_validator: Replaces the built-in JWT validator.
+        client_id: The ``client_id`` claim of tokens (RFC 9068; default
+            :data:`~tokenauth.DEFAULT_CLIENT_ID`).
+        extra_claims: Called with the principal at each login; returns the
+            application's own claims for the token (see :class:`~tokenauth.JWTIssuer`).
         throttle: Counts failed logins per account and per client address and
             answers 429 past its limits, before any password is hashed (see
             :class:`~tokenauth.LoginThrottle`). None (the default) throttles nothing.
@@ -667,6 +790,8 @@ class TokenAuth(_Flows):
         on_event: EventHook | None = None,
         token_issuer: TokenIssuer | None = None,
         token_validator: TokenValidator | None = None,
+        client_id: str | None = None,
+        extra_claims: ExtraClaims | None = None,
         throttle: LoginThrottle | None = None,
     ) -> None:
         """Configure; see the class docstring for the arguments."""
@@ -677,6 +802,7 @@ class TokenAuth(_Flows):
             revoke_exposed_api_keys=revoke_exposed_api_keys, trusted_proxies=trusted_proxies,
             clock=clock, on_event=on_event, token_issuer=token_issuer,
             token_validator=token_validator, throttle=throttle,
+            client_id=client_id, extra_claims=extra_claims,
         )  # fmt: skip
 
     @overload
@@ -835,6 +961,8 @@ class AsyncTokenAuth(_Flows):
         on_event: EventHook | None = None,
         token_issuer: TokenIssuer | None = None,
         token_validator: TokenValidator | None = None,
+        client_id: str | None = None,
+        extra_claims: ExtraClaims | None = None,
         throttle: LoginThrottle | None = None,
         max_concurrent_hashes: int | None = None,
         max_login_wait: float | None = 3.0,
@@ -847,6 +975,7 @@ class AsyncTokenAuth(_Flows):
             revoke_exposed_api_keys=revoke_exposed_api_keys, trusted_proxies=trusted_proxies,
             clock=clock, on_event=on_event, token_issuer=token_issuer,
             token_validator=token_validator, throttle=throttle,
+            client_id=client_id, extra_claims=extra_claims,
         )  # fmt: skip
         if max_concurrent_hashes is None:
             max_concurrent_hashes = _default_hash_slots(hasher)

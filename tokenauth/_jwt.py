@@ -29,21 +29,27 @@ import math
 import re
 import secrets
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import orjson
 
 from ._cache import VerifiedTokens
-from ._claims import Claims, Principal, claims_of
+from ._claims import EMPTY, Claims, JSONObject, Principal, claims_of
 from ._errors import ConfigurationError
 from ._keys import Key, KeySet, b64url
 from ._results import Reason
 from ._store import MAX_JTI_LENGTH, MAX_LEEWAY, MAX_SUBJECT_LENGTH, TokenRecord
 
 __all__ = [
+    "DEFAULT_AUDIENCE",
+    "DEFAULT_CLIENT_ID",
+    "DEFAULT_ISSUER",
+    "MAX_EXTRA_CLAIMS_SIZE",
     "MAX_TOKEN_LENGTH",
+    "RESERVED_CLAIMS",
+    "ExtraClaims",
     "IssuedToken",
     "JWTIssuer",
     "JWTValidator",
@@ -73,6 +79,31 @@ _PADDING = (b"", b"", b"==", b"=")
 # Bytes searched for as integers: "x in data" then runs memchr (a bytes needle does not).
 _DOT, _OPEN_BRACKET = b".["
 _MAX_NUMERIC_DATE = 253402300799  # 9999-12-31T23:59:59Z
+#: The ``iss`` of tokens when no issuer is configured (RFC 9068 section 2.2 requires one).
+DEFAULT_ISSUER = "tokenauth"
+#: The ``aud`` of tokens when no audience is configured and no issuer either; with an
+#: issuer configured, the audience defaults to the issuer (one service that issues
+#: and accepts its own tokens).
+DEFAULT_AUDIENCE = "tokenauth"
+#: The ``client_id`` of tokens when none is configured (RFC 9068 section 2.2).
+DEFAULT_CLIENT_ID = "tokenauth"
+#: Claims an application's ``extra_claims`` hook may not set: those of JWT (RFC 7519
+#: section 4.1) and of access tokens (RFC 9068 section 2.2), which tokenauth sets and
+#: checks itself, and those that name authentication or key facts (OpenID Connect
+#: Core section 2, RFC 7800, RFC 8693) that a resource server would trust.
+RESERVED_CLAIMS = frozenset(
+    {
+        "iss", "sub", "aud", "exp", "nbf", "iat", "jti", "client_id", "scope", "auth_time",
+        "acr", "amr", "azp", "nonce", "sid", "cnf", "act", "may_act", "typ", "at_hash",
+    }
+)  # fmt: skip
+#: Largest an application's own claims may be, as compact JSON (bytes).
+MAX_EXTRA_CLAIMS_SIZE = 4096
+#: The claims the validator types itself; every other member is an application's own.
+_TYPED_CLAIMS = frozenset({"sub", "jti", "iat", "exp", "iss", "aud", "client_id", "scope", "nbf"})
+
+#: An issue-time hook: the principal a token is for, to the application's own claims.
+ExtraClaims = Callable[[Principal], Mapping[str, object]]
 #: Verified tokens remembered per validator, by default.
 DEFAULT_CACHE_SIZE = 10_000
 #: Distinct token headers remembered per key set (a key set has a few keys, each one header).
@@ -297,11 +328,16 @@ _BAD_CLAIMS = TokenRejected(Reason.BAD_CLAIMS, "The token's claims are missing o
 class JWTValidator:
     """Validates our JWTs strictly; see the module docstring for what strict means.
 
+    Tokens are RFC 9068 access tokens: ``iss``, ``aud`` and ``client_id`` are
+    required along with ``sub``, ``jti``, ``iat`` and ``exp``. Members the
+    validator does not type itself are the application's own claims, read back
+    as :attr:`Claims.extra`.
+
     Args:
         keys: The key set; ``kid`` picks the key, the key fixes the algorithm.
-        issuer: When set, the ``iss`` claim must equal it.
-        audience: When set, the ``aud`` claim must contain one of these. When not
-            set, a token that carries ``aud`` is rejected (RFC 7519 section 4.1.3).
+        issuer: The ``iss`` claim must equal it (default :data:`DEFAULT_ISSUER`).
+        audience: The ``aud`` claim must contain one of these (default: the
+            issuer when one is given, else :data:`DEFAULT_AUDIENCE`).
         leeway: Seconds of clock skew tolerated on ``exp``, ``nbf`` and ``iat`` (0 to 300).
         max_lifetime: Longest ``exp - iat`` accepted, in seconds.
         max_length: Longest token accepted, in characters.
@@ -319,6 +355,7 @@ class JWTValidator:
         "_leeway",
         "_max_length",
         "_max_lifetime",
+        "_single_audiences",
         "_verified",
     )
 
@@ -341,12 +378,13 @@ class JWTValidator:
         if cache_size < 0:
             raise ConfigurationError("cache_size must be 0 (off) or more")
         self._keys = keys
-        self._issuer = issuer
-        self._audience = (
-            None
-            if audience is None
-            else frozenset([audience] if isinstance(audience, str) else audience)
-        )
+        self._issuer = issuer or DEFAULT_ISSUER
+        if audience is None:
+            audience = issuer or DEFAULT_AUDIENCE
+        self._audience = frozenset([audience] if isinstance(audience, str) else audience)
+        if not self._audience:
+            raise ConfigurationError("audience must name at least one audience")
+        self._single_audiences: dict[str, tuple[str, ...]] = {n: (n,) for n in self._audience}
         self._leeway = leeway
         self._max_lifetime = max_lifetime
         self._max_length = max_length
@@ -498,35 +536,46 @@ class JWTValidator:
         if exp < iat or exp - iat > self._max_lifetime:
             return bad
         nbf = None
-        iss = None
-        aud: tuple[str, ...] = ()
-        scope: tuple[str, ...] = ()
-        # With only the four members read above, no optional claim needs a look (the
-        # checks keep their order, which decides the reason when several fail).
-        optional = len(payload) > 4
-        if optional:
-            if "nbf" in payload:
-                nbf = _numeric_date(payload["nbf"])
-                if nbf is None:
-                    return bad
-            iss = payload.get("iss")
-            if iss is not None and not isinstance(iss, str):
+        if "nbf" in payload:
+            nbf = _numeric_date(payload["nbf"])
+            if nbf is None:
                 return bad
-        if self._issuer is not None and iss != self._issuer:
+        # RFC 9068 section 2.2: iss, aud and client_id are required of an access token.
+        iss = payload.get("iss")
+        if iss != self._issuer:
+            if type(iss) is not str:
+                return bad
             return TokenRejected(Reason.WRONG_ISSUER, "The token was issued by someone else.")
-        if optional and "aud" in payload:
-            parsed_aud = _audiences(payload["aud"])
-            if parsed_aud is None:
+        # An accepted audience named alone, as our own tokens do, is one lookup that
+        # also gives its 1-tuple; anything else gets the full checks.
+        raw_aud = payload.get("aud")
+        aud = self._single_audiences.get(raw_aud) if type(raw_aud) is str else None
+        if aud is None:
+            aud = _audiences(raw_aud)
+            if aud is None:
                 return bad
-            aud = parsed_aud
-        audience = self._audience
-        if (audience is None and aud) or (audience is not None and audience.isdisjoint(aud)):
-            return TokenRejected(Reason.WRONG_AUDIENCE, "The token is meant for another audience.")
-        if optional and "scope" in payload:
+            if self._audience.isdisjoint(aud):
+                return TokenRejected(
+                    Reason.WRONG_AUDIENCE, "The token is meant for another audience."
+                )
+        client_id = payload.get("client_id")
+        if not (type(client_id) is str and client_id.isascii() and 0 < len(client_id) <= 255):
+            client_id = _text(client_id, 255)
+            if client_id is None:
+                return bad
+        # Seven required members; scope and nbf are typed too; the rest is the
+        # application's own (counted, so a token without any costs no loop).
+        typed = 7
+        scope: tuple[str, ...] = ()
+        if "scope" in payload:
             if not isinstance(payload["scope"], str):
                 return bad
             scope = tuple(payload["scope"].split())
-        claims = claims_of(sub, jti, iat, exp, iss, aud, scope, nbf)
+            typed += 1
+        extra = EMPTY
+        if len(payload) > typed + (nbf is not None):
+            extra = JSONObject({k: v for k, v in payload.items() if k not in _TYPED_CLAIMS})
+        claims = claims_of(sub, jti, iat, exp, iss, aud, scope, nbf, client_id, extra)
         leeway = self._leeway
         if iat > now + leeway:
             return TokenRejected(Reason.NOT_YET_VALID, "The token was issued in the future.")
@@ -543,19 +592,66 @@ MIN_TTL = 1
 MAX_TTL = 30 * 86400
 
 
+def checked_extra_claims(claims: Mapping[str, object]) -> JSONObject:
+    """An application's own claims, checked and frozen, as a token will carry them.
+
+    Raises:
+        ConfigurationError: A name is reserved (see :data:`RESERVED_CLAIMS`) or
+            not a non-empty string, a value is not JSON (only ``None``, ``bool``,
+            ``int``, finite ``float``, ``str``, lists and string-keyed dicts of
+            them), or the whole is larger than :data:`MAX_EXTRA_CLAIMS_SIZE`.
+    """
+    fix = "; fix the extra_claims hook"
+    if not isinstance(claims, Mapping):
+        raise ConfigurationError(
+            f"extra_claims returned a {type(claims).__name__}, not a mapping of claims{fix}"
+        )
+    names: Iterable[object] = claims  # a hook's output: checked, not trusted
+    for name in names:
+        if not isinstance(name, str) or not name:
+            raise ConfigurationError(f"claim names are non-empty strings, not {name!r}{fix}")
+        if name in RESERVED_CLAIMS:
+            raise ConfigurationError(
+                f"the claim {name!r} is reserved: tokenauth sets and checks it itself "
+                f"(the reserved names: {', '.join(sorted(RESERVED_CLAIMS))}){fix}"
+            )
+    try:
+        frozen = JSONObject(claims)
+        encoded = orjson.dumps(claims)
+    except (TypeError, orjson.JSONEncodeError) as exc:
+        raise ConfigurationError(f"extra claims must be JSON values: {exc}{fix}") from exc
+    if len(encoded) > MAX_EXTRA_CLAIMS_SIZE or _too_deep(encoded.decode("utf-8")):
+        raise ConfigurationError(
+            f"extra claims take {len(encoded)} bytes of JSON; at most "
+            f"{MAX_EXTRA_CLAIMS_SIZE} bytes, nested at most {MAX_JSON_DEPTH - 1} deep, fit "
+            f"in a token{fix} (keep large data server-side, keyed by the subject)"
+        )
+    return frozen
+
+
 class JWTIssuer:
     """Signs access tokens with the key set's signing key.
+
+    Every token is an RFC 9068 access token: ``iss``, ``sub``, ``aud``,
+    ``client_id``, ``iat``, ``exp`` and ``jti``, with ``scope`` when the
+    principal has scopes, and the application's own claims if a hook adds them.
 
     Args:
         keys: The key set; its signing key signs.
         ttl: Token lifetime in seconds (1 s to 30 days). Lifetimes of a few seconds
             suit service-to-service calls and demonstrations of expiry; the
             validator's leeway still applies on top of them.
-        issuer: The ``iss`` claim, if any.
-        audience: The ``aud`` claim, if any.
+        issuer: The ``iss`` claim (default :data:`DEFAULT_ISSUER`).
+        audience: The ``aud`` claim (default: the issuer when one is given,
+            else :data:`DEFAULT_AUDIENCE`).
+        client_id: The ``client_id`` claim (default :data:`DEFAULT_CLIENT_ID`).
+        extra_claims: Called with the principal of every new token; returns the
+            application's own claims to add (roles, a tenant...), which must be
+            JSON, at most :data:`MAX_EXTRA_CLAIMS_SIZE` bytes, and not
+            :data:`RESERVED_CLAIMS`. It runs on every login: keep it quick.
     """
 
-    __slots__ = ("_audience", "_issuer", "_keys", "_ttl")
+    __slots__ = ("_audience", "_client_id", "_extra_claims", "_issuer", "_keys", "_ttl")
 
     def __init__(
         self,
@@ -564,6 +660,8 @@ class JWTIssuer:
         ttl: int = 3600,
         issuer: str | None = None,
         audience: str | None = None,
+        client_id: str | None = None,
+        extra_claims: ExtraClaims | None = None,
     ) -> None:
         """Configure the claims."""
         if not MIN_TTL <= ttl <= MAX_TTL:
@@ -572,8 +670,14 @@ class JWTIssuer:
             )
         self._keys = keys
         self._ttl = ttl
-        self._issuer = issuer
-        self._audience = audience
+        self._issuer = issuer or DEFAULT_ISSUER
+        self._audience = audience or issuer or DEFAULT_AUDIENCE
+        self._client_id = client_id or DEFAULT_CLIENT_ID
+        for name, value in (("issuer", self._issuer), ("audience", self._audience),
+                            ("client_id", self._client_id)):  # fmt: skip
+            if _text(value, 255) is None:
+                raise ConfigurationError(f"{name} must be text of 1 to 255 characters")
+        self._extra_claims = extra_claims
 
     @property
     def ttl(self) -> int:
@@ -590,8 +694,16 @@ class JWTIssuer:
         self._keys = keys
 
     def issue(self, principal: Principal, *, now: int) -> IssuedToken:
-        """Sign a new token for ``principal`` at Unix time ``now``."""
+        """Sign a new token for ``principal`` at Unix time ``now``.
+
+        Raises:
+            ConfigurationError: The ``extra_claims`` hook returned claims that
+                cannot go in a token (see :func:`checked_extra_claims`).
+        """
         key = self._keys.signer(now)
+        extra = EMPTY
+        if self._extra_claims is not None:
+            extra = checked_extra_claims(self._extra_claims(principal))
         # 128 random bits (RFC 7519 section 4.1.7: unique with negligible collision).
         jti = secrets.token_urlsafe(16)
         claims = Claims(
@@ -600,8 +712,10 @@ class JWTIssuer:
             iat=now,
             exp=now + self._ttl,
             iss=self._issuer,
-            aud=(self._audience,) if self._audience else (),
+            aud=(self._audience,),
             scope=principal.scope,
+            client_id=self._client_id,
+            extra=extra,
         )
         # "alg" first, so every token starts the same recognisable way.
         header = {"alg": key.alg, "kid": key.kid, "typ": TOKEN_TYPE}

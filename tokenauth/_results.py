@@ -26,12 +26,15 @@ __all__ = [
     "Failure",
     "Granted",
     "HttpsRequired",
+    "InsufficientScope",
     "LoggedOut",
     "LoginResult",
     "LogoutResult",
     "Overloaded",
     "Reason",
     "Response",
+    "ScopeResult",
+    "StepUpRequired",
     "StoreUnavailable",
     "TooManyRequests",
     "Unauthorized",
@@ -92,8 +95,10 @@ class Reason(str, Enum):
     NOT_YET_VALID = "not_yet_valid"
     EXPIRED = "expired"
     REVOKED = "revoked"
+    LOGIN_TOO_OLD = "login_too_old"
     # 403
     HTTPS_REQUIRED = "https_required"
+    INSUFFICIENT_SCOPE = "insufficient_scope"
     # 429
     LOGIN_THROTTLED = "login_throttled"
     # 503
@@ -195,6 +200,36 @@ class Unauthorized(Failure):
 
 
 @dataclass(frozen=True, slots=True)
+class StepUpRequired(Failure):
+    """401: the token is valid, but its login is older than the request allows (RFC 9470).
+
+    The client should send the user through a fresh login and retry with the
+    new token. The challenge carries ``error="insufficient_user_authentication"``
+    and ``max_age``, the most seconds since login the request accepts.
+
+    Attributes:
+        max_age: The most seconds since the login the request accepts.
+    """
+
+    max_age: int = 0
+
+    @classmethod
+    def make(cls, realm: str, max_age: int) -> StepUpRequired:
+        """The refusal for a request that needs a login at most ``max_age`` seconds old."""
+        description = "A more recent login is required."
+        # RFC 9470 section 3: the challenge names the error and the max_age the
+        # resource server needs; the client logs in again and retries.
+        challenge = (
+            f'Bearer realm={_quote(realm)}, error="insufficient_user_authentication", '
+            f'error_description={_quote(description)}, max_age="{max_age}"'
+        )
+        return cls(
+            401, "insufficient_user_authentication", description, Reason.LOGIN_TOO_OLD,
+            challenge, max_age,
+        )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
 class HttpsRequired(Failure):
     """403: the request came over plain HTTP; refused without a redirect."""
 
@@ -204,6 +239,39 @@ class HttpsRequired(Failure):
         return cls(
             403, "https_required", "This API is served over HTTPS only.", Reason.HTTPS_REQUIRED
         )
+
+
+@dataclass(frozen=True, slots=True)
+class InsufficientScope(Failure):
+    """403: the token is valid but lacks a scope the request needs (RFC 6750 section 3.1).
+
+    Attributes:
+        required: The scopes the request needs, as the challenge's ``scope`` names them.
+        any_of: True when any one of ``required`` would do, False when all are needed.
+    """
+
+    required: tuple[str, ...] = ()
+    any_of: bool = False
+
+    @classmethod
+    def make(
+        cls, realm: str, required: tuple[str, ...], *, any_of: bool = False
+    ) -> InsufficientScope:
+        """The refusal for a request that needs ``required`` (all of them, or ``any_of``)."""
+        wanted = " ".join(required)
+        # RFC 6750 section 3: the challenge carries the realm, the error code and the
+        # scope the request needs, so a client knows which token to ask for.
+        challenge = (
+            f'Bearer realm={_quote(realm)}, error="insufficient_scope", scope={_quote(wanted)}'
+        )
+        if any_of and len(required) > 1:
+            description = f"The token needs one of these scopes: {wanted}."
+        else:
+            description = f"The token needs the scope{'s' if len(required) > 1 else ''} {wanted}."
+        return cls(
+            403, "insufficient_scope", description, Reason.INSUFFICIENT_SCOPE, challenge,
+            required, any_of,
+        )  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -358,4 +426,5 @@ LoginResult: TypeAlias = (
 AuthResult: TypeAlias = (
     "Authenticated | BadRequest | Unauthorized | HttpsRequired | StoreUnavailable"
 )
+ScopeResult: TypeAlias = "Authenticated | InsufficientScope"
 LogoutResult: TypeAlias = "LoggedOut | BadRequest | Unauthorized | HttpsRequired | StoreUnavailable"

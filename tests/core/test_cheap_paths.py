@@ -19,6 +19,7 @@ from tokenauth import (
     Authenticated,
     Claims,
     ConfigurationError,
+    JSONObject,
     JWTValidator,
     KeySet,
     Principal,
@@ -68,15 +69,21 @@ def test_the_validator_builds_what_claims_builds(
 ) -> None:
     """The validator builds its Claims as a draft turned into the frozen class: the
     result is an ordinary Claims in every way a caller can look at."""
-    payload: dict[str, Any] = {"sub": sub, "jti": jti, "iat": iat, "exp": iat + life}
+    issuer = iss or "tokenauth"
+    payload: dict[str, Any] = {
+        "sub": sub, "jti": jti, "iat": iat, "exp": iat + life, "iss": issuer, "aud": "api",
+        "client_id": "cli",
+    }  # fmt: skip
     nbf = None if before is None else max(0, iat - before)
-    for name, value in (("iss", iss), ("scope", scope and " ".join(scope)), ("nbf", nbf)):
+    for name, value in (("scope", scope and " ".join(scope)), ("nbf", nbf)):
         if value is not None:
             payload[name] = value
-    validator = JWTValidator(KeySet.generate("HS256"), max_lifetime=2**21)
+    validator = JWTValidator(
+        KeySet.generate("HS256"), issuer=issuer, audience="api", max_lifetime=2**21
+    )
     built = validator._check_claims(payload, now=iat)
     assert isinstance(built, Claims)
-    plain = Claims(sub, jti, iat, iat + life, iss, (), tuple(scope or ()), nbf)
+    plain = Claims(sub, jti, iat, iat + life, issuer, ("api",), tuple(scope or ()), nbf, "cli")
     _same(built, plain)
     match built:
         case Claims(sub=matched_sub, jti=matched_jti):
@@ -88,8 +95,9 @@ def test_the_validator_builds_what_claims_builds(
 def test_principal_and_authenticated_builders(
     subject: str, method: Any, key_id: str | None, scope: Any, token: str
 ) -> None:
-    principal = principal_of(subject, method, key_id, scope)
-    _same(principal, Principal(subject, method, key_id, scope))
+    extra = JSONObject({"tenant": subject})
+    principal = principal_of(subject, method, key_id, scope, extra)
+    _same(principal, Principal(subject, method, key_id, scope, extra))
     claims = Claims(subject or "s", "j", 1, 2)
     _same(authenticated_of(principal, claims, token), Authenticated(principal, claims, token))
 
@@ -111,6 +119,10 @@ values = (
 )
 
 
+#: The members RFC 9068 adds to every token, as a default validator accepts them.
+RFC9068_MEMBERS = {"iss": "tokenauth", "aud": "tokenauth", "client_id": "tokenauth"}
+
+
 @settings(max_examples=400)
 @given(values, values, values, values)
 def test_inline_claim_checks_agree_with_the_general_ones(
@@ -118,7 +130,7 @@ def test_inline_claim_checks_agree_with_the_general_ones(
 ) -> None:
     """What the common-case lane accepts, _text and _numeric_date accept too, and alike."""
     validator = JWTValidator(KeySet.generate("HS256"), max_lifetime=2**42)
-    payload = {"sub": sub, "jti": jti, "iat": iat, "exp": exp}
+    payload = {"sub": sub, "jti": jti, "iat": iat, "exp": exp, **RFC9068_MEMBERS}
     result = validator._check_claims(payload, now=0)
     parts = (
         _text(sub, MAX_SUBJECT_LENGTH),

@@ -18,11 +18,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tokenauth import Claims, JWTValidator, Key, KeySet, Reason, TokenRejected
+from tokenauth import Claims, JSONObject, JWTValidator, Key, KeySet, Reason, TokenRejected
 from tokenauth._jwt import (
     _ACCEPTED_TYPES,
     _FORBIDDEN_HEADERS,
     _MAX_NUMERIC_DATE,
+    _TYPED_CLAIMS,
     _audiences,
     _b64url_decode_reference,
     _json_object_strict,
@@ -75,25 +76,27 @@ def reference_claims(v: JWTValidator, payload: dict[str, Any], now: int) -> Clai
         nbf = _date(payload["nbf"])
         if nbf is None:
             return _BAD
+    # RFC 9068 section 2.2: iss, aud and client_id are required.
     iss = payload.get("iss")
-    if iss is not None and not isinstance(iss, str):
+    if not isinstance(iss, str):
         return _BAD
-    if v._issuer is not None and iss != v._issuer:
+    if iss != v._issuer:
         return TokenRejected(Reason.WRONG_ISSUER, "The token was issued by someone else.")
-    aud: tuple[str, ...] = ()
-    if "aud" in payload:
-        parsed = _audiences(payload["aud"])
-        if parsed is None:
-            return _BAD
-        aud = parsed
-    if (v._audience is None and aud) or (v._audience is not None and v._audience.isdisjoint(aud)):
+    aud = _audiences(payload.get("aud"))
+    if aud is None:
+        return _BAD
+    if v._audience.isdisjoint(aud):
         return TokenRejected(Reason.WRONG_AUDIENCE, "The token is meant for another audience.")
+    client_id = _text(payload.get("client_id"), 255)
+    if client_id is None:
+        return _BAD
     scope: tuple[str, ...] = ()
     if "scope" in payload:
         if not isinstance(payload["scope"], str):
             return _BAD
         scope = tuple(payload["scope"].split())
-    claims = Claims(sub, jti, iat, exp, iss, aud, scope, nbf)
+    extra = JSONObject({k: value for k, value in payload.items() if k not in _TYPED_CLAIMS})
+    claims = Claims(sub, jti, iat, exp, iss, aud, scope, nbf, client_id, extra)
     if iat > now + v._leeway:
         return TokenRejected(Reason.NOT_YET_VALID, "The token was issued in the future.")
     if nbf is not None and nbf > now + v._leeway:
@@ -171,15 +174,21 @@ PAYLOADS = st.fixed_dictionaries(
         "jti": _mostly("j" * 22, TEXTS | OTHERS),
         "iat": _mostly(NOW, DATES | OTHERS),
         "exp": _mostly(NOW + 3600, DATES | OTHERS),
+        "iss": _mostly("tokenauth", st.sampled_from(["issuer", "someone"]) | TEXTS | OTHERS),
+        "aud": _mostly(
+            "tokenauth",
+            st.sampled_from(["api", "web", "other", "issuer"])
+            | st.lists(st.sampled_from(["api", "web", "other", "tokenauth", 3]), max_size=3)
+            | OTHERS,
+        ),
+        "client_id": _mostly("tokenauth", TEXTS | OTHERS),
     },
     optional={
         "nbf": DATES | OTHERS,
-        "iss": st.sampled_from(["issuer", "someone"]) | TEXTS | OTHERS,
-        "aud": st.sampled_from(["api", "web", "other"])
-        | st.lists(st.sampled_from(["api", "web", "other", 3]), max_size=3)
-        | OTHERS,
         "scope": st.sampled_from(["read", "read write", "", "  a  b "]) | TEXTS | OTHERS,
         "extra": TEXTS | OTHERS,
+        "roles": st.lists(st.sampled_from(["admin", "ops"]), max_size=2),
+        "tenant": st.fixed_dictionaries({"id": st.integers(0, 9)}),
     },
 ).map(lambda d: {k: v for k, v in d.items() if v is not _MISSING})
 

@@ -31,7 +31,10 @@ def header_of(keys: KeySet) -> dict[str, Any]:
 
 
 def claims(**overrides: Any) -> dict[str, Any]:
-    base: dict[str, Any] = {"sub": "alice", "jti": "abc", "iat": NOW, "exp": NOW + 60}
+    base: dict[str, Any] = {
+        "sub": "alice", "jti": "abc", "iat": NOW, "exp": NOW + 60, "iss": "tokenauth",
+        "aud": "tokenauth", "client_id": "tokenauth",
+    }  # fmt: skip
     base.update(overrides)
     return {k: v for k, v in base.items() if v is not ...}
 
@@ -244,7 +247,7 @@ def test_time_checks_with_leeway() -> None:
 
 
 def test_issuer_and_audience() -> None:
-    """iss must match when configured; aud must match, and an unexpected aud is refused."""
+    """iss must match; aud must name an accepted audience (by default the issuer)."""
     keys = KEYSETS["HS256"]
     token = sign(keys, header_of(keys), claims(iss="https://a", aud=["x", "y"]))
     assert isinstance(
@@ -258,7 +261,40 @@ def test_issuer_and_audience() -> None:
         rejected(JWTValidator(keys, issuer="https://a", audience="z").validate(token, now=NOW))
         is Reason.WRONG_AUDIENCE
     )
-    assert rejected(JWTValidator(keys).validate(token, now=NOW)) is Reason.WRONG_AUDIENCE
+    assert rejected(JWTValidator(keys).validate(token, now=NOW)) is Reason.WRONG_ISSUER
+    assert rejected(JWTValidator(keys, issuer="https://a").validate(token, now=NOW)) is (
+        Reason.WRONG_AUDIENCE
+    )
+    own = sign(keys, header_of(keys), claims(iss="https://a", aud="https://a"))
+    assert isinstance(JWTValidator(keys, issuer="https://a").validate(own, now=NOW), Claims)
+
+
+@pytest.mark.parametrize("missing", ["iss", "aud", "client_id"])
+def test_rfc9068_required_claims(missing: str) -> None:
+    """RFC 9068 section 2.2: an access token without iss, aud or client_id is refused."""
+    keys = KEYSETS["HS256"]
+    token = sign(keys, header_of(keys), claims(**{missing: ...}))
+    assert rejected(JWTValidator(keys).validate(token, now=NOW)) is Reason.BAD_CLAIMS
+    bad: object
+    for bad in (3, None, {}, [] if missing == "aud" else ["x"]):
+        token = sign(keys, header_of(keys), claims(**{missing: bad}))
+        assert rejected(JWTValidator(keys).validate(token, now=NOW)) is Reason.BAD_CLAIMS
+
+
+def test_issued_tokens_carry_rfc9068_defaults() -> None:
+    """Without settings, tokens name the documented defaults; settings replace them."""
+    keys = KEYSETS["HS256"]
+    plain = JWTIssuer(keys).issue(ALICE, now=NOW).claims
+    assert (plain.iss, plain.aud, plain.client_id) == ("tokenauth", ("tokenauth",), "tokenauth")
+    named = JWTIssuer(keys, issuer="https://api").issue(ALICE, now=NOW).claims
+    assert (named.iss, named.aud, named.client_id) == ("https://api", ("https://api",), "tokenauth")
+    full = JWTIssuer(keys, issuer="https://i", audience="svc", client_id="web").issue(
+        ALICE, now=NOW
+    )
+    assert full.claims.to_json() | {"jti": "j"} == {
+        "sub": "alice", "jti": "j", "iat": NOW, "exp": NOW + 3600, "iss": "https://i",
+        "aud": "svc", "client_id": "web",
+    }  # fmt: skip
 
 
 def test_retired_key_stops_verifying() -> None:

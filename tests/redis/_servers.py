@@ -183,3 +183,57 @@ def redis_sentinel(workdir: Path, service: str) -> Iterator[RedisServer]:
             yield sentinel
         finally:
             sentinel.kill()
+
+
+@contextlib.contextmanager
+def redis_failover_group(
+    workdir: Path, service: str, sentinels: int = 3
+) -> Iterator[tuple[RedisServer, RedisServer, list[RedisServer]]]:
+    """A primary, its replica and ``sentinels`` Sentinels (quorum: a majority) on loopback.
+
+    The Sentinels declare the primary down after 500 ms without an answer, so a
+    test can kill it and see the replica promoted within seconds. Yields the
+    primary, the replica and the Sentinels; every process is killed afterwards.
+    """
+    started: list[RedisServer] = []
+    try:
+        primary = RedisServer(workdir, free_port())
+        started.append(primary)
+        primary.start()
+        replica = RedisServer(workdir, free_port(), "--replicaof", "127.0.0.1", str(primary.port))
+        started.append(replica)
+        replica.start()
+        _wait_replicating(replica)
+        quorum = sentinels // 2 + 1
+        watchers = []
+        for _ in range(sentinels):
+            port = free_port()
+            config = workdir / f"sentinel-{port}.conf"
+            # Sentinel rewrites its config file, so each gets one of its own.
+            config.write_text(
+                f"sentinel monitor {service} 127.0.0.1 {primary.port} {quorum}\n"
+                f"sentinel down-after-milliseconds {service} 500\n"
+                f"sentinel failover-timeout {service} 5000\n"
+            )
+            sentinel = RedisServer(workdir, port, "--sentinel", config=config)
+            started.append(sentinel)
+            sentinel.start()
+            watchers.append(sentinel)
+        yield primary, replica, watchers
+    finally:
+        for server in started:
+            if server.process is not None and server.process.poll() is None:
+                server.resume()
+            server.kill()
+
+
+def _wait_replicating(replica: RedisServer) -> None:
+    client = redis.Redis(port=replica.port, socket_timeout=1, decode_responses=True)
+    deadline = time.monotonic() + START_TIMEOUT
+    try:
+        while client.info("replication").get("master_link_status") != "up":
+            if time.monotonic() > deadline:
+                raise RuntimeError("the test replica never synchronised with its primary")
+            time.sleep(0.05)
+    finally:
+        client.close()

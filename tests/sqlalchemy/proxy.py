@@ -24,6 +24,9 @@ class Proxy:
         self.mode = "forward"
         self._lock = threading.Lock()
         self._sockets: set[socket.socket] = set()
+        #: Client connections by the client's port, and those held one by one.
+        self._clients: dict[int, socket.socket] = {}
+        self._stalled: set[socket.socket] = set()
         self._listener: socket.socket | None = None
         self._stop = threading.Event()
         self.port = self._listen(0)
@@ -52,6 +55,7 @@ class Proxy:
                 continue
             with self._lock:
                 self._sockets.add(client)
+                self._clients[client.getpeername()[1]] = client
             if self.mode in ("blackhole", "stall"):
                 continue  # hold it open, never answer
             try:
@@ -71,7 +75,7 @@ class Proxy:
             sel.register(a, selectors.EVENT_READ, b)
             sel.register(b, selectors.EVENT_READ, a)
             while not self._stop.is_set():
-                if self.mode == "stall":
+                if self.mode == "stall" or a in self._stalled:
                     self._stop.wait(0.02)  # hold every byte: nothing goes through
                     continue
                 for key, _ in sel.select(timeout=0.1):
@@ -121,9 +125,15 @@ class Proxy:
         """Keep every connection open and accept new ones, but pass nothing on: a hung server."""
         self.mode = "stall"
 
+    def stall_client(self, port: int) -> None:
+        """Hold the one connection that comes from the client's local ``port``; the rest flow."""
+        with self._lock:
+            self._stalled.add(self._clients[port])
+
     def restore(self) -> None:
         """Forward again, on the same port."""
         self._drop_all()
+        self._stalled.clear()
         self.mode = "forward"
         if self._listener is None:
             self._listen(self.port)

@@ -26,7 +26,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from importlib import import_module
-from importlib.metadata import PackageNotFoundError, entry_points, packages_distributions, version
+from importlib.metadata import entry_points
 from typing import Any, cast
 
 from tokenauth import StoreError, TokenAuthError
@@ -132,16 +132,13 @@ def _add_missing(commands: Commands, name: str, what: str, message: str) -> None
 
 def _versions() -> str:
     """``tokenauth X.Y.Z``, and the version of each installed package that adds to it."""
-    names = ["tokenauth"]
-    names += sorted({ep.dist.name for ep in entry_points(group=COMMANDS_GROUP) if ep.dist})
-    found: list[str] = []
-    for name in names:
-        try:
-            found.append(f"{name} {version(name)}")
-        except PackageNotFoundError:  # pragma: no cover - renamed distribution
-            dists = packages_distributions().get(name, [])
-            found += [f"{dist} {version(dist)}" for dist in dists]
-    return ", ".join(dict.fromkeys(found))
+    # The distribution that installs this command, whatever it is named on the index.
+    scripts = entry_points(group="console_scripts", name="tokenauth")
+    core = next((ep.dist for ep in scripts if ep.dist is not None), None)
+    found = [f"tokenauth {core.version} ({core.name})" if core else "tokenauth (not installed)"]
+    adders = {ep.dist.name: ep.dist.version for ep in entry_points(group=COMMANDS_GROUP) if ep.dist}
+    found += [f"{name} {adders[name]}" for name in sorted(adders)]
+    return "; ".join(found)
 
 
 class _Version(argparse.Action):

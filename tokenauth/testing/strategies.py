@@ -23,7 +23,7 @@ import argon2
 from hypothesis import strategies as st
 
 from tokenauth._claims import Principal
-from tokenauth._jwt import JWTIssuer
+from tokenauth._jwt import MAX_EXTRA_CLAIMS_SIZE, RESERVED_CLAIMS, JWTIssuer
 from tokenauth._keys import Key, KeySet, b64url
 
 __all__ = [
@@ -33,7 +33,9 @@ __all__ = [
     "TokenSample",
     "bad_tokens",
     "basic_headers",
+    "extra_claims",
     "fast_hasher",
+    "json_values",
     "malformed_basic_headers",
     "passwords",
     "throwaway_keys",
@@ -296,3 +298,29 @@ def tokens(
 def bad_tokens(keys: KeySet, *, now: int) -> st.SearchStrategy[TokenSample]:
     """Every kind of token a validator trusting ``keys`` must reject."""
     return tokens(keys, now=now, kinds=tuple(k for k in TOKEN_KINDS if k != "valid"))
+
+
+def json_values() -> st.SearchStrategy[Any]:
+    """Any JSON value: null, booleans, 64-bit integers, finite floats, text, arrays, objects."""
+    leaves = (
+        st.none()
+        | st.booleans()
+        | st.integers(-(2**63), 2**64 - 1)
+        | st.floats(allow_nan=False, allow_infinity=False)
+        | st.text(_NO_CONTROLS | st.sampled_from(["\n", "\x00", '"', "\\"]), max_size=12)
+    )
+    return st.recursive(
+        leaves,
+        lambda inner: (
+            st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4)
+        ),
+        max_leaves=12,
+    )
+
+
+def extra_claims() -> st.SearchStrategy[dict[str, Any]]:
+    """What an ``extra_claims`` hook may return: JSON, no reserved names, within the size limit."""
+    names = st.text(min_size=1, max_size=10).filter(lambda n: n not in RESERVED_CLAIMS)
+    return st.dictionaries(names, json_values(), max_size=5).filter(
+        lambda claims: len(json.dumps(claims, ensure_ascii=False).encode()) <= MAX_EXTRA_CLAIMS_SIZE
+    )
