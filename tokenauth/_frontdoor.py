@@ -78,6 +78,7 @@ from ._scopes import ScopeRequirement
 from ._shedding import HashQueue
 from ._store import AsyncTokenStore, TokenRecord, TokenStore
 from ._throttle import Limit, LoginThrottle, client_address
+from ._workers import warn_if_per_process
 
 __all__ = ["AsyncTokenAuth", "TokenAuth"]
 
@@ -181,6 +182,7 @@ class _Flows:
             )
         self.authenticator = authenticator
         self.throttle = throttle
+        warn_if_per_process(keys, store)
         self._no_token = Unauthorized.no_token(realm)
         # (scopes, any_of) -> its requirement, built once: see requirement().
         self._requirements: dict[tuple[str | tuple[str, ...], bool], ScopeRequirement] = {}

@@ -11,6 +11,9 @@ its module docstring and its own; the modules are:
 - ``test_redaction``: what reaches events, log records and messages.
 - ``test_timing``: failed logins cost the same whoever the user is.
 - ``test_keys``: key publication and staged rotation (RFC 7517, RFC 9864).
+- ``test_files``: files holding secrets or hashes are owner-only.
+
+docs/security.md states the threat model these cases come from.
 """
 
 from __future__ import annotations

@@ -78,12 +78,17 @@ def gunicorn(
         port = _wait_for_port(proc, error_log, key_file)
         yield f"https://127.0.0.1:{port}", key_file.read_text(), access_log, error_log
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
+        stop(proc)
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM gunicorn, and SIGKILL it if it has not exited 15 s later."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=5)
 
 
 def test_no_token_or_api_key_in_gunicorn_logs(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import os
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -100,6 +101,24 @@ def _driver_missing(url: StoreURL, exc: BaseException) -> ConfigurationError:
     )
 
 
+def _create_private_sqlite_file(url: StoreURL) -> None:
+    """Create a missing SQLite database file readable by its owner only.
+
+    The file holds password hashes and API-key digests; sqlite3 would create it
+    with the process umask (often 0644, world-readable). An empty file is a
+    valid empty database, and SQLite gives its journal and WAL files the mode of
+    the database file. An existing file is left as it is.
+    """
+    path = url.url.database
+    if url.database != "sqlite" or url.in_memory_sqlite or not path or path.startswith("file:"):
+        return
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except OSError:
+        return  # it exists, or the driver will say why it cannot be opened
+    os.close(fd)
+
+
 def make_engine(url: StoreURL, *, autocommit: bool = True) -> Engine:
     """Create a synchronous engine for ``url`` with bounded timeouts.
 
@@ -111,6 +130,7 @@ def make_engine(url: StoreURL, *, autocommit: bool = True) -> Engine:
     Raises:
         ConfigurationError: The driver is not installed, unknown, or async-only.
     """
+    _create_private_sqlite_file(url)
     try:
         engine = create_engine(url.url, **_options(url, asynchronous=False, autocommit=autocommit))
     except ImportError as exc:
@@ -133,6 +153,7 @@ def make_async_engine(url: StoreURL, *, autocommit: bool = True) -> AsyncEngine:
         ConfigurationError: The driver or greenlet is not installed, or the
             driver is not an async one.
     """
+    _create_private_sqlite_file(url)
     try:
         from sqlalchemy.ext.asyncio import create_async_engine
 
