@@ -68,7 +68,7 @@ class LoginEndpoint:
 class LogoutEndpoint:
     """``POST`` with the bearer token to revoke: 204, or the failure as the core renders it.
 
-    Behind :class:`~tokenauth_asgi.BearerAuthMiddleware` the request is already
+    Behind :class:`~tokenauth_asgi.TokenAuthMiddleware` the request is already
     authenticated; on its own the endpoint authenticates it first.
 
     Args:
