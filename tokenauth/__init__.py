@@ -95,11 +95,13 @@ from ._results import (
     Reason,
     Response,
     ScopeResult,
+    StepUpRequired,
     StoreUnavailable,
     TooManyRequests,
     Unauthorized,
 )
 from ._scopes import ScopeRequirement, authorize, scope_tokens
+from ._stepup import LoginAgeRequirement, login_time
 from ._store import (
     MAX_LEEWAY,
     AsyncTokenStore,
@@ -171,6 +173,7 @@ __all__ = [
     "KeySet",
     "Limit",
     "LoggedOut",
+    "LoginAgeRequirement",
     "LoginCounters",
     "LoginMethod",
     "LoginResult",
@@ -190,6 +193,7 @@ __all__ = [
     "ScopeRequirement",
     "ScopeResult",
     "SecurityEvent",
+    "StepUpRequired",
     "StoreError",
     "StoreUnavailable",
     "StoreUnreachableError",
@@ -213,6 +217,7 @@ __all__ = [
     "default_password_hasher",
     "generate_api_key",
     "is_well_formed_api_key",
+    "login_time",
     "new_user",
     "open_api_key_registry",
     "open_async_api_key_registry",
