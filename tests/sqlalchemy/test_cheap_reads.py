@@ -15,8 +15,8 @@ from sqlalchemy import create_engine, event, select, text
 from sqlalchemy.engine import Engine, make_url
 
 from tests.sqlalchemy.conftest import Db, with_driver, with_query
-from tokenauth import StoreUnreachableError, TokenRecord, open_async_store, open_store
-from tokenauth_sqlalchemy import SQLTokenStore
+from tokenauth import StoreError, StoreUnreachableError, TokenRecord, open_async_store, open_store
+from tokenauth_sqlalchemy import AsyncSQLTokenStore, SQLTokenStore
 
 ALL = ["sqlite", "postgresql", "mariadb"]
 
@@ -189,3 +189,33 @@ def test_a_plain_lookup_is_one_select(db: Db) -> None:
         assert all(each.startswith("SELECT") for each in seen)
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("db", ["postgresql"], indirect=True)
+def test_an_asyncpg_lookup_on_the_driver_answers_as_sqlalchemy_does(db: Db) -> None:
+    """asyncpg's plain path and SQLAlchemy's give the same records; a server's refusal
+    (a missing table) is the same StoreError with its fix."""
+
+    async def scenario() -> None:
+        url = with_driver(db.url, "asyncpg")
+        plain: Any = AsyncSQLTokenStore.from_url(url)
+        layered: Any = AsyncSQLTokenStore.from_url(url)
+        _statements(layered.engine.sync_engine)
+        try:
+            for jti in ("one", "Zoë ☃"):
+                await plain.add(_record(jti))
+            for jti in ("one", "Zoë ☃", "none", "one "):
+                assert await plain.get(jti) == await layered.get(jti)
+            assert [each is not None for each in plain._plain.values()] == [True]
+            assert layered._plain == {}
+        finally:
+            await plain.aclose()
+            await layered.aclose()
+        missing: Any = AsyncSQLTokenStore.from_url(with_query(url, table_prefix="nosuch_"))
+        try:
+            with pytest.raises(StoreError, match="tables are missing"):
+                await missing.get("one")
+        finally:
+            await missing.aclose()
+
+    asyncio.run(scenario())

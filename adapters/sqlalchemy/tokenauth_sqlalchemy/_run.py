@@ -10,8 +10,8 @@ as true as the first; a write whose reply was lost may have been done, so it
 fails closed instead. A connection that fails on its first statement is not
 retried either: a database that refuses new connections would only be asked twice.
 
-A lookup by key (:attr:`Step.plain`) on the stores' own engines runs on the
-driver's connection from the pool directly: its SQL compiled once for the
+A lookup by key (:attr:`Step.plain`) on the stores' own engines (sync, and
+asyncpg) runs on the driver's connection from the pool directly: its SQL compiled once for the
 dialect, its row read as the driver returns it. SQLAlchemy's execution context,
 ``Result`` and ``Row`` cost more Python than the read itself on SQLite and most
 of a loopback round trip elsewhere. It is only done when the SQL needs nothing
@@ -248,6 +248,50 @@ def run_sync(
             raise store_error(exc, step.doing) from exc
 
 
+async def _plain_async(engine: AsyncEngine, step: Step, plain: Plain) -> Outcome:
+    """An asyncpg lookup on the driver's pooled connection, as :func:`_plain_sync` does."""
+    import asyncpg  # type: ignore[import-untyped]  # ships no type information
+
+    dialect = engine.dialect
+    dbapi_error = dialect.loaded_dbapi.Error
+    params = plain.params(step.params)
+    for attempt in (0, 1):  # the second pass is the one retry
+        try:
+            raw = await engine.raw_connection()
+        except dbapi_error as exc:
+            raise sa_exc.DBAPIError.instance(
+                None, None, exc, dbapi_error, connection_invalidated=True, dialect=dialect
+            ) from exc
+        driver: Any = raw.driver_connection
+        info = raw.info
+        used = _USED in info
+        settled = False
+        try:
+            rows = await driver.fetch(plain.sql, *params)
+            settled = True
+        except Exception as exc:
+            # A server's refusal leaves the connection as it was; anything else (a
+            # closed connection, a socket error, asyncpg's command timeout) does not.
+            dead = driver.is_closed() or not isinstance(exc, asyncpg.PostgresError)
+            if dead:
+                raw.invalidate(exc)
+            settled = True
+            kind = sa_exc.OperationalError if dead else sa_exc.DBAPIError
+            error = kind(plain.sql, params, exc, connection_invalidated=dead)
+            if attempt == 0 and step.retry and used and dead:
+                continue
+            raise error from exc
+        finally:
+            if not settled:
+                # Cancelled mid-query (the deadline): the connection's state is unknown.
+                raw.invalidate()
+            raw.close()
+        if not used:
+            info[_USED] = True
+        return Outcome(rows=rows, rowcount=len(rows))
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 async def _step_async(engine: AsyncEngine, step: Step, autocommit: bool) -> Outcome:
     for attempt in (0, 1):  # the second pass is the one retry
         conn: AsyncConnection = engine.connect()
@@ -271,8 +315,31 @@ async def _step_async(engine: AsyncEngine, step: Step, autocommit: bool) -> Outc
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+async def _one_step_async(
+    engine: AsyncEngine, step: Step, autocommit: bool, plain: dict[int, Plain | None] | None
+) -> Outcome:
+    if (
+        plain is not None
+        and step.plain
+        and engine.dialect.driver == "asyncpg"
+        and not engine.sync_engine.dispatch.before_cursor_execute
+    ):
+        key = id(step.statement)
+        if key not in plain:
+            plain[key] = Plain.compile(step.statement, engine.dialect)
+        compiled = plain[key]
+        if compiled is not None:
+            return await _plain_async(engine, step, compiled)
+    return await _step_async(engine, step, autocommit)
+
+
 async def run_async(
-    engine: AsyncEngine, op: Op[T], *, deadline: float | None = None, autocommit: bool = False
+    engine: AsyncEngine,
+    op: Op[T],
+    *,
+    deadline: float | None = None,
+    autocommit: bool = False,
+    plain: dict[int, Plain | None] | None = None,
 ) -> T:
     """Run ``op`` on an async engine, as :func:`run_sync` does.
 
@@ -286,6 +353,7 @@ async def run_async(
             timeout of their own for a server that accepts and never answers, and
             psycopg's cancellation waits up to 10 s.
         autocommit: As for :func:`run_sync`.
+        plain: As for :func:`run_sync`; the plain path is taken on asyncpg only.
     """
     outcome: Outcome | None = None
     while True:
@@ -295,7 +363,7 @@ async def run_async(
             result: T = done.value
             return result
         try:
-            outcome = await bounded(_step_async(engine, step, autocommit), deadline)
+            outcome = await bounded(_one_step_async(engine, step, autocommit, plain), deadline)
         except TimeoutError as exc:
             if deadline is None:
                 raise store_error(exc, step.doing) from exc

@@ -107,6 +107,7 @@ class _Async:
         self._owns_engine = False
         self._autocommit = False
         self._view: LocalView | None = None
+        self._plain: dict[int, Plain | None] = {}
         self._create_tables = False
         self._init_lock: asyncio.Lock | None = None
 
@@ -130,7 +131,13 @@ class _Async:
     async def _run(self, op: Op[T]) -> T:
         if self._create_tables:
             await self._create()
-        return await run_async(self.engine, op, deadline=self.timeout, autocommit=self._autocommit)
+        return await run_async(
+            self.engine,
+            op,
+            deadline=self.timeout,
+            autocommit=self._autocommit,
+            plain=self._plain if self._autocommit else None,
+        )
 
     async def _create(self) -> None:
         if self._init_lock is None:
