@@ -52,6 +52,7 @@ from ._errors import (
 )
 from ._events import EventKind, RedactingFilter, SecurityEvent, redact
 from ._frontdoor import AsyncTokenAuth, TokenAuth
+from ._identity import AnonymousUser, TokenUser
 from ._jwt import (
     DEFAULT_AUDIENCE,
     DEFAULT_CLIENT_ID,
@@ -138,6 +139,7 @@ __all__ = [
     "STAGE_DELAY",
     "Algorithm",
     "AlreadyExistsError",
+    "AnonymousUser",
     "ApiKeyAuthenticator",
     "ApiKeyRecord",
     "ApiKeyRegistry",
@@ -201,6 +203,7 @@ __all__ = [
     "TokenRecord",
     "TokenRejected",
     "TokenStore",
+    "TokenUser",
     "TokenValidator",
     "TooManyRequests",
     "Unauthorized",

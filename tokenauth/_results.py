@@ -198,6 +198,17 @@ class Unauthorized(Failure):
         )
         return cls(401, "invalid_token", description, reason, challenge)
 
+    @classmethod
+    def unknown_subject(cls, realm: str) -> Unauthorized:
+        """The token is good but names no user the application knows (any more).
+
+        A binding's user loader found nobody for the token's subject: the token
+        is refused like a bad one (RFC 6750 ``invalid_token``).
+        """
+        return cls.invalid_token(
+            realm, Reason.UNKNOWN_USER, "The token's subject is not a known user."
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class StepUpRequired(Failure):

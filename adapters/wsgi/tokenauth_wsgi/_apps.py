@@ -7,11 +7,10 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING
 
 from tokenauth import Authenticated, HttpsRequired, TokenAuth
+from tokenauth.extend import PathMatcher, PathRule
 
 from ._environ import (
     Document,
-    PathMatcher,
-    PathRule,
     Renderable,
     authenticate_environ,
     is_secure_environ,
