@@ -52,6 +52,7 @@ from ._errors import (
 )
 from ._events import EventKind, RedactingFilter, SecurityEvent, redact
 from ._frontdoor import AsyncTokenAuth, TokenAuth
+from ._identity import AnonymousUser, TokenUser
 from ._jwt import (
     DEFAULT_AUDIENCE,
     DEFAULT_CLIENT_ID,
@@ -94,11 +95,13 @@ from ._results import (
     Reason,
     Response,
     ScopeResult,
+    StepUpRequired,
     StoreUnavailable,
     TooManyRequests,
     Unauthorized,
 )
 from ._scopes import ScopeRequirement, authorize, scope_tokens
+from ._stepup import LoginAgeRequirement, login_time
 from ._store import (
     MAX_LEEWAY,
     AsyncTokenStore,
@@ -136,6 +139,7 @@ __all__ = [
     "STAGE_DELAY",
     "Algorithm",
     "AlreadyExistsError",
+    "AnonymousUser",
     "ApiKeyAuthenticator",
     "ApiKeyRecord",
     "ApiKeyRegistry",
@@ -169,6 +173,7 @@ __all__ = [
     "KeySet",
     "Limit",
     "LoggedOut",
+    "LoginAgeRequirement",
     "LoginCounters",
     "LoginMethod",
     "LoginResult",
@@ -188,6 +193,7 @@ __all__ = [
     "ScopeRequirement",
     "ScopeResult",
     "SecurityEvent",
+    "StepUpRequired",
     "StoreError",
     "StoreUnavailable",
     "StoreUnreachableError",
@@ -197,6 +203,7 @@ __all__ = [
     "TokenRecord",
     "TokenRejected",
     "TokenStore",
+    "TokenUser",
     "TokenValidator",
     "TooManyRequests",
     "Unauthorized",
@@ -210,6 +217,7 @@ __all__ = [
     "default_password_hasher",
     "generate_api_key",
     "is_well_formed_api_key",
+    "login_time",
     "new_user",
     "open_api_key_registry",
     "open_async_api_key_registry",

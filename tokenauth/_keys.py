@@ -470,7 +470,7 @@ class KeySet:
             symmetric and asymmetric keys are mixed, or more than one key is staged.
     """
 
-    __slots__ = ("_by_kid", "signing", "staged")
+    __slots__ = ("_by_kid", "_in_process", "signing", "staged")
 
     def __init__(self, signing: Key, verifying: Iterable[Key] = ()) -> None:
         """Check and index the keys."""
@@ -495,11 +495,19 @@ class KeySet:
         #: The key published ahead of signing, or None.
         self.staged: Key | None = staged[0] if staged else None
         self._by_kid = by_kid
+        # True only for a set made by generate() and kept nowhere but this process.
+        self._in_process = False
 
     @classmethod
     def generate(cls, alg: Algorithm = "RS256") -> KeySet:
-        """A key set with one freshly generated signing key."""
-        return cls(Key.generate(alg))
+        """A key set with one freshly generated signing key, known to this process only.
+
+        Several worker processes each generating one would each sign with their
+        own key; use :meth:`load_or_create` for them.
+        """
+        created = cls(Key.generate(alg))
+        created._in_process = True
+        return created
 
     @property
     def keys(self) -> tuple[Key, ...]:
@@ -665,7 +673,7 @@ class KeySet:
         target = Path(path)
         if target.exists():
             return cls.load(target)
-        created = cls.generate(alg)
+        created = cls(Key.generate(alg))
         try:
             tmp = _private_file_beside(target, created.to_json())
         except OSError as exc:
