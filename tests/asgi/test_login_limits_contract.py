@@ -10,9 +10,8 @@ from typing import Any
 
 import httpx
 import pytest
-import redis
 
-from tests.services import REDIS_URL, unavailable
+from tests.services import require_redis
 from tokenauth import Limit, LoginThrottle, MemoryCounters, StepUpRequired, open_async_counters
 from tokenauth_asgi import Receive, Scope, Send, TokenAuthApp, authenticated
 
@@ -24,14 +23,8 @@ JSON = "application/json"
 def _counters(kind: str) -> Any:
     if kind == "memory":
         return MemoryCounters()
-    client = redis.Redis.from_url(REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        unavailable("redis", f"{REDIS_URL} did not answer PING ({exc})")
-    finally:
-        client.close()
-    return open_async_counters(f"{REDIS_URL}?prefix=tokenauth-test:{uuid.uuid4().hex}:")
+    url = require_redis()
+    return open_async_counters(f"{url}?prefix=tokenauth-test:{uuid.uuid4().hex}:")
 
 
 def _app(world: World, loops: list[asyncio.AbstractEventLoop] | None = None) -> Any:
