@@ -137,9 +137,9 @@ def build(mode: str, url: str | None, kind: str = "asgi") -> tuple[Any, str]:
     issued = auth.issuer.issue(Principal("bench", "password"), now=int(time.time()))
     sync_store.add(issued.record)
     if importlib.util.find_spec("tokenauth_asgi") is not None:
-        from tokenauth_asgi import BearerAuthMiddleware
+        from tokenauth_asgi import TokenAuthMiddleware
 
-        return BearerAuthMiddleware(cast("ASGIApp", inner), auth=auth), issued.token
+        return TokenAuthMiddleware(cast("ASGIApp", inner), auth=auth), issued.token
     return Protect(inner, auth), issued.token
 
 

@@ -143,7 +143,7 @@ def run(*, seconds: int, turns: int = 2) -> dict[str, Any] | str:
                 cleanup.delete(key)
             cleanup.close()
     binding = (
-        "tokenauth_asgi.BearerAuthMiddleware"
+        "tokenauth_asgi.TokenAuthMiddleware"
         if importlib.util.find_spec("tokenauth_asgi")
         else "the benchmark's own minimal middleware"
     )

@@ -53,6 +53,7 @@ from ._errors import (
 from ._events import EventKind, RedactingFilter, SecurityEvent, redact
 from ._frontdoor import AsyncTokenAuth, TokenAuth
 from ._health import Health
+from ._identity import AnonymousUser, TokenUser
 from ._jwt import (
     DEFAULT_AUDIENCE,
     DEFAULT_CLIENT_ID,
@@ -95,11 +96,13 @@ from ._results import (
     Reason,
     Response,
     ScopeResult,
+    StepUpRequired,
     StoreUnavailable,
     TooManyRequests,
     Unauthorized,
 )
 from ._scopes import ScopeRequirement, authorize, scope_tokens
+from ._stepup import LoginAgeRequirement, login_time
 from ._store import (
     MAX_LEEWAY,
     AsyncTokenStore,
@@ -137,6 +140,7 @@ __all__ = [
     "STAGE_DELAY",
     "Algorithm",
     "AlreadyExistsError",
+    "AnonymousUser",
     "ApiKeyAuthenticator",
     "ApiKeyRecord",
     "ApiKeyRegistry",
@@ -171,6 +175,7 @@ __all__ = [
     "KeySet",
     "Limit",
     "LoggedOut",
+    "LoginAgeRequirement",
     "LoginCounters",
     "LoginMethod",
     "LoginResult",
@@ -190,6 +195,7 @@ __all__ = [
     "ScopeRequirement",
     "ScopeResult",
     "SecurityEvent",
+    "StepUpRequired",
     "StoreError",
     "StoreUnavailable",
     "StoreUnreachableError",
@@ -199,6 +205,7 @@ __all__ = [
     "TokenRecord",
     "TokenRejected",
     "TokenStore",
+    "TokenUser",
     "TokenValidator",
     "TooManyRequests",
     "Unauthorized",
@@ -212,6 +219,7 @@ __all__ = [
     "default_password_hasher",
     "generate_api_key",
     "is_well_formed_api_key",
+    "login_time",
     "new_user",
     "open_api_key_registry",
     "open_async_api_key_registry",

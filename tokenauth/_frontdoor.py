@@ -70,6 +70,7 @@ from ._results import (
     LogoutResult,
     Overloaded,
     Reason,
+    StepUpRequired,
     StoreUnavailable,
     TooManyRequests,
     Unauthorized,
@@ -77,6 +78,7 @@ from ._results import (
 )
 from ._scopes import ScopeRequirement
 from ._shedding import HashQueue
+from ._stepup import LoginAgeRequirement
 from ._store import AsyncTokenStore, TokenRecord, TokenStore
 from ._throttle import Limit, LoginThrottle, client_address
 from ._workers import warn_if_per_process
@@ -92,6 +94,8 @@ _STORE_FAILURES = (StoreError, OSError)
 _REQUIREMENTS_MAX = 1024
 #: Authorization headers the front door remembers its answer for (see _Flows._recent).
 _RECENT_MAX = 10_000
+#: Distinct requirements a front door remembers (routes declare a handful).
+_REQUIREMENTS_MAX = 1024
 
 
 def _default_hash_slots(hasher: argon2.PasswordHasher | None) -> int:
@@ -191,6 +195,8 @@ class _Flows:
         # Authorization header -> the Authenticated result it last produced. A repeat
         # of the header skips parsing and the flow driver, never a check: see _recent_hit.
         self._recent: dict[str, Authenticated] = {}
+        # max_age -> its requirement, built once per value a route declares.
+        self._login_ages: dict[int, LoginAgeRequirement] = {}
 
     # -- helpers ----------------------------------------------------------------
 
@@ -321,6 +327,47 @@ class _Flows:
                 del recent[next(iter(recent))]
         recent[authorization] = result
 
+    def login_age_requirement(self, max_age: int) -> LoginAgeRequirement:
+        """The requirement for a login at most ``max_age`` seconds old, in this realm.
+
+        Bindings build it once, where a route is declared, so that a bad value
+        fails at start-up; :meth:`require_recent_login` looks it up per call.
+
+        Raises:
+            ConfigurationError: ``max_age`` is not whole seconds from 0 to a year.
+        """
+        found = self._login_ages.get(max_age)
+        if found is None:
+            found = LoginAgeRequirement.of(max_age, realm=self.realm)
+            if len(self._login_ages) < _REQUIREMENTS_MAX:
+                self._login_ages[max_age] = found
+        return found
+
+    def require_recent_login(
+        self, result: Authenticated, *, max_age: int
+    ) -> Authenticated | StepUpRequired:
+        """Whether an authenticated request's login is at most ``max_age`` seconds old (RFC 9470).
+
+        The one place the step-up decision is made, so every binding answers
+        alike. No I/O: the login time is the token's own (``auth_time``, or
+        ``iat`` for a token straight from a login).
+
+        Args:
+            result: The request's :class:`Authenticated` result.
+            max_age: The most seconds since the login the path accepts.
+
+        Returns:
+            ``result`` itself, or :class:`StepUpRequired` (401) to render as it says.
+        """
+        now = self._now()
+        outcome = self.login_age_requirement(max_age).check(result, now=now)
+        if outcome is not result:
+            self._emit(
+                EventKind.ACCESS_DENIED, now, subject=result.claims.sub, jti=result.claims.jti,
+                reason=Reason.LOGIN_TOO_OLD,
+            )  # fmt: skip
+        return outcome
+
     def is_https(self, request: Request) -> bool:
         """Whether ``request`` counts as HTTPS: the one place this is decided.
 
@@ -360,30 +407,44 @@ class _Flows:
         return found
 
     def authorize(
-        self, result: Authenticated, scopes: str | Iterable[str], *, any_of: bool = False
-    ) -> Authenticated | InsufficientScope:
-        """Whether an authenticated request's token has the scopes its path needs.
+        self,
+        result: Authenticated,
+        scopes: str | Iterable[str] | None = None,
+        *,
+        any_of: bool = False,
+        max_age: int | None = None,
+    ) -> Authenticated | InsufficientScope | StepUpRequired:
+        """Whether an authenticated request may do what its path needs: scopes, a recent login.
 
-        The one place the decision is made: every binding's scope check calls
-        this (or :meth:`ScopeRequirement.check` of :meth:`requirement`), so all
-        answer alike. No I/O: the scopes are the token's own.
+        The one place the decision is made: every binding's check calls this (or
+        the ``check`` of :meth:`requirement` and :meth:`login_age_requirement`),
+        so all answer alike. No I/O: the scopes and the login time are the token's own.
+        Scopes are checked first: a token that lacks one gets 403 whatever its
+        age, since a fresh login would not give it the scope.
 
         Args:
             result: The request's :class:`Authenticated` result.
-            scopes: The scopes the path needs: a list, or a space-separated string.
+            scopes: The scopes the path needs: a list, or a space-separated string;
+                None when it needs none.
             any_of: Any one of them is enough (default: all are needed).
+            max_age: The most seconds since the login the path accepts (RFC 9470
+                step-up); None when any login will do.
 
         Returns:
-            ``result`` itself, or :class:`InsufficientScope` (403) to render as it says.
+            ``result`` itself, :class:`InsufficientScope` (403) or
+            :class:`StepUpRequired` (401), to render as it says.
         """
-        requirement = self.requirement(scopes, any_of=any_of)
-        outcome = requirement.check(result)
-        if outcome is not result:
-            self._emit(
-                EventKind.ACCESS_DENIED, self._now(), subject=result.claims.sub,
-                jti=result.claims.jti, reason=Reason.INSUFFICIENT_SCOPE,
-            )  # fmt: skip
-        return outcome
+        if scopes is not None:
+            outcome = self.requirement(scopes, any_of=any_of).check(result)
+            if outcome is not result:
+                self._emit(
+                    EventKind.ACCESS_DENIED, self._now(), subject=result.claims.sub,
+                    jti=result.claims.jti, reason=Reason.INSUFFICIENT_SCOPE,
+                )  # fmt: skip
+                return outcome
+        if max_age is not None:
+            return self.require_recent_login(result, max_age=max_age)
+        return result
 
     @property
     def keys(self) -> KeySet:
@@ -863,6 +924,16 @@ class TokenAuth(_Flows):
         """Revoke every token of ``subject`` ("log out everywhere"); returns how many."""
         return run_sync(self._revoke_subject(subject))
 
+    def refuse_plain_http(self, request: Request) -> HttpsRequired:
+        """Refuse a plain-HTTP request to a path of a binding's own (403), revoking what it exposed.
+
+        :meth:`login` and :meth:`authenticate` do this themselves; a binding calls
+        it for the rest (a JWKS document, a 405, a plain-HTTP listener), so that
+        every path revokes the tokens (and reports the API keys) a request sent
+        in clear, whatever its shape.
+        """
+        return run_sync(self._refuse_plain_http(request, self._now()))
+
     def disable_user(self, username: str) -> int:
         """Refuse ``username``'s logins from now on and revoke every token of theirs.
 
@@ -1054,6 +1125,13 @@ class AsyncTokenAuth(_Flows):
     async def revoke_subject(self, subject: str) -> int:
         """Revoke every token of ``subject``; returns how many."""
         return await run_async(self._revoke_subject(subject))
+
+    async def refuse_plain_http(self, request: Request) -> HttpsRequired:
+        """Refuse a plain-HTTP request, revoking what it exposed.
+
+        See :meth:`TokenAuth.refuse_plain_http`.
+        """
+        return await run_async(self._refuse_plain_http(request, self._now()))
 
     async def disable_user(self, username: str) -> int:
         """Refuse the user's logins and revoke their tokens; see :meth:`TokenAuth.disable_user`."""

@@ -34,6 +34,7 @@ __all__ = [
     "Reason",
     "Response",
     "ScopeResult",
+    "StepUpRequired",
     "StoreUnavailable",
     "TooManyRequests",
     "Unauthorized",
@@ -94,6 +95,7 @@ class Reason(str, Enum):
     NOT_YET_VALID = "not_yet_valid"
     EXPIRED = "expired"
     REVOKED = "revoked"
+    LOGIN_TOO_OLD = "login_too_old"
     # 403
     HTTPS_REQUIRED = "https_required"
     INSUFFICIENT_SCOPE = "insufficient_scope"
@@ -195,6 +197,47 @@ class Unauthorized(Failure):
             f"error_description={_quote(description)}"
         )
         return cls(401, "invalid_token", description, reason, challenge)
+
+    @classmethod
+    def unknown_subject(cls, realm: str) -> Unauthorized:
+        """The token is good but names no user the application knows (any more).
+
+        A binding's user loader found nobody for the token's subject: the token
+        is refused like a bad one (RFC 6750 ``invalid_token``).
+        """
+        return cls.invalid_token(
+            realm, Reason.UNKNOWN_USER, "The token's subject is not a known user."
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class StepUpRequired(Failure):
+    """401: the token is valid, but its login is older than the request allows (RFC 9470).
+
+    The client should send the user through a fresh login and retry with the
+    new token. The challenge carries ``error="insufficient_user_authentication"``
+    and ``max_age``, the most seconds since login the request accepts.
+
+    Attributes:
+        max_age: The most seconds since the login the request accepts.
+    """
+
+    max_age: int = 0
+
+    @classmethod
+    def make(cls, realm: str, max_age: int) -> StepUpRequired:
+        """The refusal for a request that needs a login at most ``max_age`` seconds old."""
+        description = "A more recent login is required."
+        # RFC 9470 section 3: the challenge names the error and the max_age the
+        # resource server needs; the client logs in again and retries.
+        challenge = (
+            f'Bearer realm={_quote(realm)}, error="insufficient_user_authentication", '
+            f'error_description={_quote(description)}, max_age="{max_age}"'
+        )
+        return cls(
+            401, "insufficient_user_authentication", description, Reason.LOGIN_TOO_OLD,
+            challenge, max_age,
+        )  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)

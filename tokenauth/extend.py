@@ -14,6 +14,9 @@ written against:
 - :func:`parse_basic`, :func:`extract_bearer`, :func:`is_secure`,
   :class:`BasicCredentials`, :class:`TrustedProxies`, :data:`Query`: the pure
   parsers of what arrives over HTTP, which the front doors apply for you.
+- :class:`PathMatcher`, :data:`PathRule`: which request paths a binding
+  secures (whole-segment prefixes, read the cautious way), so that a path
+  means the same in every binding.
 - :func:`frozen_maker`: the cheap constructor of frozen slotted dataclasses the
   request path uses, for a binding that builds its own such objects per request.
 
@@ -25,12 +28,15 @@ from __future__ import annotations
 from ._drivers import Call, Flow, run_async, run_sync
 from ._frozen import maker as frozen_maker
 from ._http import BasicCredentials, Query, TrustedProxies, extract_bearer, is_secure, parse_basic
+from ._paths import PathMatcher, PathRule
 from ._store import RegistryBackend, StoreBackend, store_backend
 
 __all__ = [
     "BasicCredentials",
     "Call",
     "Flow",
+    "PathMatcher",
+    "PathRule",
     "Query",
     "RegistryBackend",
     "StoreBackend",

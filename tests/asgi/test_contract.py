@@ -69,7 +69,7 @@ def world() -> World:
 
 @pytest.fixture(scope="module")
 def urls(world: World, tls: TLS) -> Iterator[tuple[str, str, str]]:
-    app = TokenAuthApp(world.auth, echo, public_paths=["/health"])
+    app = TokenAuthApp(world.auth, echo, exclude=["/health"])
     with (
         serve(app, tls=tls) as https,
         serve(app, tls=None) as http,

@@ -18,7 +18,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from tokenauth import Authenticated, new_user
-from tokenauth_asgi import BearerAuthMiddleware, LoginEndpoint, LogoutEndpoint, Receive, Scope, Send
+from tokenauth_asgi import LoginEndpoint, LogoutEndpoint, Receive, Scope, Send, TokenAuthMiddleware
 from tokenauth_asgi.fastapi import BearerAuth, auth_router, install
 
 from .support import FAST_HASHER, REALM, TLS, World, make_world, serve
@@ -157,7 +157,7 @@ def test_starlette_request_user_and_requires(world: World, tls: TLS) -> None:
             Route("/health", _health),
         ],
         middleware=[
-            Middleware(BearerAuthMiddleware, auth=world.auth, public_paths=["/token", "/health"])
+            Middleware(TokenAuthMiddleware, auth=world.auth, exclude=["/token", "/health"])
         ],
     )
     with serve(app, tls=tls) as url, _client(url, tls) as client:
@@ -197,9 +197,9 @@ def _litestar_app(world: World) -> Litestar:
             # Litestar types scopes as TypedDicts, ASGI middleware as MutableMappings: the
             # same dicts at runtime.
             DefineMiddleware(
-                BearerAuthMiddleware,  # type: ignore[arg-type]
+                TokenAuthMiddleware,  # type: ignore[arg-type]
                 auth=world.auth,
-                public_paths=["/token"],
+                exclude=["/token"],
             )
         ],
     )

@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 from tokenauth import Granted
 from tokenauth.extend import extract_bearer
-from tokenauth_asgi import BearerAuthMiddleware, Message, Scope, header, request_of
+from tokenauth_asgi import Message, Scope, TokenAuthMiddleware, request_of
+from tokenauth_asgi._scope import header
 
 from .support import basic, make_world
 
@@ -98,14 +99,14 @@ def _ws_scope(**extra: Any) -> Scope:
 
 def test_websocket_without_token_is_closed_before_accept() -> None:
     world = make_world()
-    sent = _run(BearerAuthMiddleware(_accept, auth=world.auth), _ws_scope(), [])
+    sent = _run(TokenAuthMiddleware(_accept, auth=world.auth), _ws_scope(), [])
     assert sent == [{"type": "websocket.close", "code": 1008}]
 
 
 def test_websocket_denial_response_carries_the_contract_answer() -> None:
     world = make_world()
     scope = _ws_scope(extensions={"websocket.http.response": {}})
-    sent = _run(BearerAuthMiddleware(_accept, auth=world.auth), scope, [])
+    sent = _run(TokenAuthMiddleware(_accept, auth=world.auth), scope, [])
     assert sent[0]["type"] == "websocket.http.response.start"
     assert sent[0]["status"] == 401
     assert [b"www-authenticate", b'Bearer realm="test-api"'] in sent[0]["headers"]
@@ -116,7 +117,7 @@ def test_websocket_with_a_valid_token_is_let_through() -> None:
     granted = asyncio.run(world.auth.login(basic("alice", "correct horse"), secure=True))
     assert isinstance(granted, Granted)
     scope = _ws_scope(query_string=f"token={granted.token}".encode())
-    sent = _run(BearerAuthMiddleware(_accept, auth=world.auth), scope, [])
+    sent = _run(TokenAuthMiddleware(_accept, auth=world.auth), scope, [])
     assert sent == [{"type": "websocket.accept"}]
     assert scope["user"].display_name == "alice"
 
@@ -128,17 +129,17 @@ def test_lifespan_passes_through() -> None:
         seen.append(scope["type"])
 
     world = make_world()
-    _run(BearerAuthMiddleware(app, auth=world.auth), {"type": "lifespan"}, [])
+    _run(TokenAuthMiddleware(app, auth=world.auth), {"type": "lifespan"}, [])
     assert seen == ["lifespan"]
 
 
-def test_public_paths_must_be_paths() -> None:
+def test_open_paths_must_be_paths() -> None:
     import pytest
 
     from tokenauth import ConfigurationError
 
     with pytest.raises(ConfigurationError):
-        BearerAuthMiddleware(_accept, auth=make_world().auth, public_paths=["health"])
+        TokenAuthMiddleware(_accept, auth=make_world().auth, exclude=["health"])
 
 
 def test_repeated_requests_get_the_scope_of_their_own_result() -> None:
@@ -154,7 +155,7 @@ def test_repeated_requests_get_the_scope_of_their_own_result() -> None:
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b""})
 
-    middleware = BearerAuthMiddleware(app, auth=world.auth)
+    middleware = TokenAuthMiddleware(app, auth=world.auth)
 
     def request() -> list[Message]:
         scope: Scope = {

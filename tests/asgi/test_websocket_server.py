@@ -17,7 +17,7 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from tokenauth import Granted
-from tokenauth_asgi import BearerAuthMiddleware, authenticated
+from tokenauth_asgi import TokenAuthMiddleware, authenticated
 from tokenauth_asgi._types import Receive, Scope, Send
 
 from .support import TLS, World, basic, make_world, serve
@@ -43,7 +43,7 @@ def world() -> World:
 
 @pytest.fixture(scope="module")
 def server(world: World, tls: TLS) -> Iterator[str]:
-    app = BearerAuthMiddleware(echo, auth=world.auth)
+    app = TokenAuthMiddleware(echo, auth=world.auth)
     with serve(app, tls=tls, ws="websockets-sansio") as url:
         yield url.replace("https://", "wss://")
 

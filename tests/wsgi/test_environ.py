@@ -22,7 +22,8 @@ from hypothesis import strategies as st
 
 import tokenauth_wsgi
 from tests.wsgi.apps import BUILDERS, FRAMEWORKS, make_auth
-from tokenauth_wsgi import PathMatcher, render, status_line
+from tokenauth.extend import PathMatcher
+from tokenauth_wsgi._environ import render, status_line
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication

@@ -46,4 +46,4 @@ def demo_app(auth: AsyncTokenAuth) -> TokenAuthApp:
         An ASGI app; every path but ``/health``, ``/token`` and the JWKS needs a token,
         and every path refuses plain HTTP.
     """
-    return TokenAuthApp(auth, _routes, public_paths=["/health"])
+    return TokenAuthApp(auth, _routes, exclude=["/health"])

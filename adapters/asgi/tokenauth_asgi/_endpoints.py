@@ -1,12 +1,13 @@
 """ASGI endpoints: login, logout, the JWKS document, a health check and a plain-HTTP refuser.
 
-Each is a small ASGI app; :class:`TokenAuthApp` routes to them and sends every
-other path through :class:`~tokenauth_asgi.BearerAuthMiddleware` to your app.
+Each is a small ASGI app; :class:`TokenEndpoints` routes to them and sends
+every other path to your app (put :class:`~tokenauth_asgi.TokenAuthMiddleware`
+around it for the token check).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from typing import Any
 
 from tokenauth import (
     JWKS_MAX_AGE,
@@ -17,7 +18,7 @@ from tokenauth import (
     Request,
 )
 
-from ._middleware import BearerAuthMiddleware, authenticated
+from ._middleware import TokenAuthMiddleware, authenticated
 from ._scope import request_of, send_json, send_result
 from ._types import ASGIApp, Message, Receive, Scope, Send
 
@@ -28,6 +29,7 @@ __all__ = [
     "LoginEndpoint",
     "LogoutEndpoint",
     "TokenAuthApp",
+    "TokenEndpoints",
     "not_found",
 ]
 
@@ -39,8 +41,10 @@ async def _method_not_allowed(send: Send, allowed: str) -> None:
 
 
 async def not_found(scope: Scope, receive: Receive, send: Send) -> None:
-    """A JSON 404, the default app behind :class:`TokenAuthApp`."""
-    if scope["type"] == "http":
+    """A JSON 404, the default app behind :class:`TokenEndpoints`; it runs lifespans."""
+    if scope["type"] == "lifespan":
+        await _lifespan(receive, send)
+    elif scope["type"] == "http":
         await send_json(send, 404, {"error": "not_found"}, [_NO_STORE])
     elif scope["type"] == "websocket":
         await send({"type": "websocket.close", "code": 1008})
@@ -62,17 +66,21 @@ class LoginEndpoint:
         if scope["type"] != "http":
             await not_found(scope, receive, send)
             return
+        request = request_of(scope)
         if scope["method"] not in ("GET", "POST"):
+            if not self.auth.is_https(request):
+                await send_result(send, await self.auth.refuse_plain_http(request))
+                return
             await _method_not_allowed(send, "GET, POST")
             return
-        result = await self.auth.login(request_of(scope))
+        result = await self.auth.login(request)
         await send_result(send, result)
 
 
 class LogoutEndpoint:
     """``POST`` with the bearer token to revoke: 204, or the failure as the core renders it.
 
-    Behind :class:`~tokenauth_asgi.BearerAuthMiddleware` the request is already
+    Behind :class:`~tokenauth_asgi.TokenAuthMiddleware` the request is already
     authenticated; on its own the endpoint authenticates it first.
 
     Args:
@@ -120,8 +128,15 @@ class JWKSEndpoint:
         if scope["type"] != "http":
             await not_found(scope, receive, send)
             return
+        request = request_of(scope)
+        if not self.auth.is_https(request):
+            await send_result(send, await self.auth.refuse_plain_http(request))
+            return
         if scope["method"] not in ("GET", "HEAD"):
             await _method_not_allowed(send, "GET, HEAD")
+            return
+        if not self.auth.is_https(request_of(scope)):
+            await send_result(send, HttpsRequired.make())
             return
         await send_json(
             send,
@@ -152,8 +167,8 @@ class HttpsRequiredApp:
             return
         request = request_of(scope)
         # secure=False and no forwarding headers: this listener is plain HTTP, so the
-        # core refuses, and revokes the token if the request showed one.
-        await self.auth.authenticate(
+        # core refuses, and revokes whatever credential the request showed.
+        await self.auth.refuse_plain_http(
             Request(
                 authorization=request.authorization,
                 query=request.query,
@@ -178,18 +193,24 @@ async def _lifespan(receive: Receive, send: Send) -> None:
             return
 
 
-class TokenAuthApp:
-    """The login, logout and JWKS endpoints in front of an app whose paths need a token.
+class TokenEndpoints:
+    """The login, logout and JWKS endpoints in front of ``app``, which gets every other path.
+
+    * ``login_path`` (``GET`` or ``POST``): HTTP Basic credentials in, a token
+      out (200 with ``Cache-Control: no-store``), or the core's refusal.
+    * ``logout_path`` (``POST``): revokes the bearer token sent; 204.
+    * ``jwks_path`` (``GET``): the public keys, for other services to verify tokens.
+
+    Every endpoint refuses plain HTTP. Pass None for an endpoint to leave it out.
+    Lifespan events go to ``app`` (the default, a JSON 404, completes them).
 
     Args:
         auth: The configured front door.
-        app: The application behind the token check (default: JSON 404s).
-        token_path: Where clients log in (``GET`` or ``POST`` with Basic credentials).
-        logout_path: Where clients revoke their token (``POST``), or None for none.
-        jwks_path: Where the public keys are published, or None for none.
-        public_paths: Paths of ``app`` that need no token (see
-            :class:`~tokenauth_asgi.BearerAuthMiddleware`).
-        https_only: Refuse plain-HTTP requests on every path, public ones included.
+        app: The application for every other path; wrap it in
+            :class:`~tokenauth_asgi.TokenAuthMiddleware` to require tokens there.
+        login_path: Where clients log in.
+        logout_path: Where clients revoke their token.
+        jwks_path: Where the public keys are published.
         health_path: Where to answer a health check (``GET``, no token: 200
             ``{"status": "ok"}``, or 503 ``{"status": "unavailable"}`` while the
             store or a registry fails, with the cause in the ``tokenauth`` log),
@@ -204,11 +225,9 @@ class TokenAuthApp:
         auth: AsyncTokenAuth,
         app: ASGIApp = not_found,
         *,
-        token_path: str = "/token",  # noqa: S107 - a URL path, not a password
+        login_path: str | None = "/token",
         logout_path: str | None = "/logout",
         jwks_path: str | None = "/.well-known/jwks.json",
-        public_paths: Iterable[str] = (),
-        https_only: bool = True,
         health_path: str | None = None,
         check: bool = True,
     ) -> None:
@@ -216,22 +235,18 @@ class TokenAuthApp:
         self.auth = auth
         self.app = app
         self.check = check
-        protected = BearerAuthMiddleware(
-            app, auth=auth, public_paths=public_paths, https_only=https_only
-        )
-        self._secured = protected
-        self._routes: dict[str, ASGIApp] = {token_path: LoginEndpoint(auth)}
+        self._routes: dict[str, ASGIApp] = {}
+        if login_path is not None:
+            self._routes[login_path] = LoginEndpoint(auth)
         if logout_path is not None:
-            self._routes[logout_path] = BearerAuthMiddleware(LogoutEndpoint(auth), auth=auth)
+            self._routes[logout_path] = LogoutEndpoint(auth)
         if jwks_path is not None:
-            self._routes[jwks_path] = BearerAuthMiddleware(
-                JWKSEndpoint(auth), auth=auth, public_paths=[jwks_path], https_only=https_only
-            )
+            self._routes[jwks_path] = JWKSEndpoint(auth)
         if health_path is not None:
             self._routes[health_path] = HealthEndpoint(auth)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Route by exact path; everything else goes through the token check."""
+        """Route by exact path; everything else goes to ``app``."""
         if scope["type"] == "lifespan" and self.check:
             await self._lifespan(scope, receive, send)
             return
@@ -240,7 +255,7 @@ class TokenAuthApp:
             if route is not None:
                 await route(scope, receive, send)
                 return
-        await self._secured(scope, receive, send)
+        await self.app(scope, receive, send)
 
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Check the store at start-up, then hand the lifespan to the app as it came."""
@@ -260,7 +275,7 @@ class TokenAuthApp:
                 return first
             return await receive()
 
-        await self._secured(scope, replay, send)
+        await self.app(scope, replay, send)
 
 
 class HealthEndpoint:
@@ -277,10 +292,48 @@ class HealthEndpoint:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Answer one health check."""
-        if not self.auth.is_https(request_of(scope)):
-            await send_result(send, HttpsRequired.make())
+        request = request_of(scope)
+        if not self.auth.is_https(request):
+            await send_result(send, await self.auth.refuse_plain_http(request))
             return
         if scope.get("method") not in ("GET", "HEAD"):
             await _method_not_allowed(send, "GET, HEAD")
             return
         await send_result(send, await self.auth.health())
+
+
+class TokenAuthApp(TokenEndpoints):
+    """The endpoints in front of ``app``, whose paths need a token: the two pieces in one.
+
+    ``TokenAuthApp(auth, app, exclude=["/health"])`` is
+    ``TokenEndpoints(auth, TokenAuthMiddleware(app, auth, exclude=["/health"]))``.
+
+    Args:
+        auth: The configured front door.
+        app: The application behind the token check (default: JSON 404s).
+        login_path: Where clients log in (``GET`` or ``POST`` with Basic credentials).
+        logout_path: Where clients revoke their token (``POST``), or None for none.
+        jwks_path: Where the public keys are published, or None for none.
+        health_path: Where to answer a health check, or None (see :class:`TokenEndpoints`).
+        check: Check the store at lifespan start-up (see :class:`TokenEndpoints`).
+        middleware: Keyword arguments for :class:`~tokenauth_asgi.TokenAuthMiddleware`
+            (``paths``, ``exclude``, ``optional``, ``user_loader``, ``https_only``).
+    """
+
+    def __init__(
+        self,
+        auth: AsyncTokenAuth,
+        app: ASGIApp = not_found,
+        *,
+        login_path: str | None = "/token",
+        logout_path: str | None = "/logout",
+        jwks_path: str | None = "/.well-known/jwks.json",
+        health_path: str | None = None,
+        check: bool = True,
+        **middleware: Any,
+    ) -> None:
+        """Build the routes; see the class docstring for the arguments."""
+        super().__init__(
+            auth, TokenAuthMiddleware(app, auth, **middleware), login_path=login_path,
+            logout_path=logout_path, jwks_path=jwks_path, health_path=health_path, check=check,
+        )  # fmt: skip

@@ -2,83 +2,53 @@
 
 from __future__ import annotations
 
+import inspect
+import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from tokenauth import (
+    AnonymousUser,
     AsyncTokenAuth,
     Authenticated,
     Claims,
-    ConfigurationError,
+    Failure,
+    InsufficientScope,
     Principal,
-    Request,
+    Reason,
+    TokenUser,
+    Unauthorized,
 )
-from tokenauth.extend import frozen_maker
+from tokenauth.extend import PathMatcher, PathRule, frozen_maker
 
 from ._scope import request_of, send_result
 from ._types import ASGIApp, Receive, Scope, Send
 
 __all__ = [
+    "AUTH_KEY",
     "SCOPE_KEY",
-    "AnonymousUser",
-    "BearerAuthMiddleware",
+    "USER_KEY",
+    "TokenAuthMiddleware",
     "TokenCredentials",
-    "TokenUser",
+    "UserLoader",
     "authenticated",
+    "check_scopes",
+    "claims_of",
+    "current_user",
+    "load_user",
+    "principal_of",
 ]
 
 #: Where the middleware puts the :class:`~tokenauth.Authenticated` result in the scope.
 SCOPE_KEY = "tokenauth"
+#: Where the middleware puts the front door, so scope checks answer in its realm.
+AUTH_KEY = "tokenauth.auth"
+#: Where the middleware puts the user its ``user_loader`` returned.
+USER_KEY = "tokenauth.user"
 
-
-@dataclass(frozen=True, slots=True)
-class TokenUser:
-    """The authenticated user, as ``scope["user"]``: Starlette's and Litestar's ``request.user``.
-
-    It has the attributes of Starlette's ``BaseUser`` without importing Starlette.
-
-    Attributes:
-        principal: Who the token was issued to, and how they logged in.
-        claims: The token's verified claims.
-    """
-
-    principal: Principal
-    claims: Claims
-
-    @property
-    def is_authenticated(self) -> bool:
-        """Always True."""
-        return True
-
-    @property
-    def display_name(self) -> str:
-        """The subject."""
-        return self.principal.subject
-
-    @property
-    def identity(self) -> str:
-        """The subject."""
-        return self.principal.subject
-
-
-@dataclass(frozen=True, slots=True)
-class AnonymousUser:
-    """``scope["user"]`` on public paths: nobody is authenticated there."""
-
-    @property
-    def is_authenticated(self) -> bool:
-        """Always False."""
-        return False
-
-    @property
-    def display_name(self) -> str:
-        """Empty."""
-        return ""
-
-    @property
-    def identity(self) -> str:
-        """Empty."""
-        return ""
+#: The application's user for a token's subject (sync or async); None when unknown.
+UserLoader = Callable[[str], Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +68,63 @@ def authenticated(scope: Scope) -> Authenticated | None:
     return found if isinstance(found, Authenticated) else None
 
 
+def principal_of(scope: Scope) -> Principal | None:
+    """Who the request's token was issued to, or None on public paths."""
+    found = authenticated(scope)
+    return None if found is None else found.principal
+
+
+def claims_of(scope: Scope) -> Claims | None:
+    """The verified claims of the request's token, or None on public paths."""
+    found = authenticated(scope)
+    return None if found is None else found.claims
+
+
+def current_user(scope: Scope) -> Any:
+    """The user the ``user_loader`` returned for this request, or None.
+
+    Without a loader it is the :class:`TokenUser` (``request.user`` in
+    Starlette and Litestar); on a public path, or with no token on an optional
+    one, None.
+    """
+    if authenticated(scope) is None:
+        return None
+    return scope.get(USER_KEY, scope.get("user"))
+
+
+async def load_user(loader: UserLoader, subject: str) -> Any:
+    """Call ``loader`` with ``subject``, awaiting it when it is async."""
+    user = loader(subject)
+    if inspect.isawaitable(user):
+        user = await user
+    return user
+
+
+def check_scopes(
+    scope: Scope, scopes: str | Iterable[str], *, any_of: bool = False
+) -> Failure | None:
+    """None when this request's token has ``scopes`` (all, or ``any_of``); else the refusal.
+
+    The refusal is the core's: 401 with a bare challenge when no token was
+    checked (a public or optional path), or 403 ``insufficient_scope`` naming
+    the scopes. It needs :class:`TokenAuthMiddleware` in front of the app.
+
+    Raises:
+        RuntimeError: No :class:`TokenAuthMiddleware` saw this request.
+    """
+    auth = scope.get(AUTH_KEY)
+    if not isinstance(auth, AsyncTokenAuth):
+        raise RuntimeError(
+            "a scope check needs tokenauth_asgi.TokenAuthMiddleware in front of the app "
+            "(or, with FastAPI, Security(BearerAuth(auth), scopes=[...]))"
+        )
+    found = authenticated(scope)
+    if found is None:
+        return Unauthorized.no_token(auth.realm)
+    outcome = auth.authorize(found, scopes, any_of=any_of)
+    return outcome if isinstance(outcome, InsufficientScope) else None
+
+
 _make_user: Callable[[Principal, Claims], TokenUser] = frozen_maker(TokenUser)
 _make_credentials: Callable[[tuple[str, ...]], TokenCredentials] = frozen_maker(TokenCredentials)
 
@@ -114,58 +141,83 @@ def _store(scope: Scope, result: Authenticated) -> None:
 
 #: Authenticated results whose scope values a middleware keeps for the next request.
 _SCOPE_VALUES_KEPT = 4096
+#: Paths whose verdict a middleware remembers (the matcher reads each path two ways).
+_PATHS_KEPT = 4096
 
 
-def _public_matcher(public_paths: Iterable[str]) -> Callable[[str], bool] | None:
-    exact: set[str] = set()
-    prefixes: list[str] = []
-    for path in public_paths:
-        if not path.startswith("/"):
-            raise ConfigurationError(f"a public path starts with '/': {path!r}")
-        # "/docs/" covers everything under it; "/health" is that path alone.
-        if path.endswith("/"):
-            prefixes.append(path)
-        else:
-            exact.add(path)
-    if not exact and not prefixes:
-        return None
-    if not prefixes:
-        return exact.__contains__
-    starts = tuple(prefixes)
-    return lambda path: path in exact or path.startswith(starts)
+def _remembered(rule: PathRule) -> PathRule:
+    """``rule`` with its verdicts remembered for up to :data:`_PATHS_KEPT` paths."""
+    seen: dict[str, bool] = {}
+
+    def check(path: str) -> bool:
+        verdict = seen.get(path)
+        if verdict is None:
+            verdict = rule(path)
+            if len(seen) >= _PATHS_KEPT:
+                seen.clear()
+            seen[path] = verdict
+        return verdict
+
+    return check
 
 
-class BearerAuthMiddleware:
-    """Require a valid bearer token on every path except the public ones.
+class TokenAuthMiddleware:
+    """Require a valid bearer token on secured paths.
 
     A request that passes reaches the app with ``scope["tokenauth"]`` (the
-    :class:`~tokenauth.Authenticated` result), ``scope["user"]`` (a
-    :class:`TokenUser`) and ``scope["auth"]`` (a :class:`TokenCredentials`). Any
-    other outcome is answered here exactly as the core rendered it. WebSocket
-    handshakes are checked the same way; lifespan events pass through.
+    :class:`~tokenauth.Authenticated` result), ``scope["user"]`` (the
+    ``user_loader``'s user, or a :class:`TokenUser`) and ``scope["auth"]`` (a
+    :class:`TokenCredentials`): Starlette's and Litestar's ``request.user`` and
+    ``request.auth``. Any other outcome is answered here exactly as the core
+    rendered it. WebSocket handshakes are checked the same way; lifespan events
+    pass through.
 
     Args:
         app: The ASGI application to protect.
         auth: The configured front door.
-        public_paths: Paths that need no token: an exact path, or a prefix when it
-            ends with ``/`` (e.g. ``"/docs/"``).
-        https_only: Refuse plain-HTTP requests to public paths too (403), as the
+        paths: Path prefixes that need a token (whole segments: ``/api`` covers
+            ``/api/x``, not ``/apix``); None, the default, secures every path.
+        exclude: Path prefixes left open, such as ``/health`` or ``/docs``.
+        optional: Path prefixes where a token is checked when one is sent, and
+            the request goes on anonymously (``AnonymousUser``) when none is.
+        user_loader: Maps a token's subject to the application's user (a
+            function or a coroutine function); its result becomes
+            ``request.user``. When it returns None the token is refused (401
+            ``invalid_token``).
+        https_only: Refuse plain-HTTP requests to open paths too (403), as the
             contract says of every request; secured paths always refuse them.
+        public_paths: Deprecated: the same as ``exclude``.
     """
 
     def __init__(
         self,
         app: ASGIApp,
-        *,
         auth: AsyncTokenAuth,
-        public_paths: Iterable[str] = (),
+        *,
+        paths: Iterable[str] | None = None,
+        exclude: Iterable[str] = (),
+        optional: Iterable[str] = (),
+        user_loader: UserLoader | None = None,
         https_only: bool = True,
+        public_paths: Iterable[str] | None = None,
     ) -> None:
         """Wrap ``app``; see the class docstring for the arguments."""
+        if public_paths is not None:
+            warnings.warn(
+                "public_paths= is deprecated; pass the same prefixes as exclude=",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            exclude = (*exclude, *public_paths)
         self.app = app
         self.auth = auth
         self.https_only = https_only
-        self._is_public = _public_matcher(public_paths)
+        self.user_loader = user_loader
+        secured = PathMatcher.of(paths, exclude)
+        self._secured = None if secured.everything else _remembered(secured)
+        optional = tuple(optional)
+        self._optional = _remembered(PathMatcher.of(optional)) if optional else None
+        self._unknown_subject = Unauthorized.unknown_subject(auth.realm)
         # The core answers a repeated header with the same (immutable) Authenticated
         # object; its TokenUser and TokenCredentials are then the same values too.
         self._scope_values: dict[str, tuple[Authenticated, TokenUser, TokenCredentials]] = {}
@@ -180,13 +232,12 @@ class BearerAuthMiddleware:
                 kept.clear()
             kept[result.token] = values
         scope[SCOPE_KEY], scope["user"], scope["auth"] = values
+        scope[AUTH_KEY] = self.auth
 
-    def _public_ok(self, scope: Scope, request: Request) -> bool:
-        """Whether the request is to a public path and may be served as it came."""
-        is_public = self._is_public
-        if is_public is None or not is_public(scope.get("path", "")):
-            return False
-        return not self.https_only or self.auth.is_https(request)
+    def _anonymous(self, scope: Scope) -> None:
+        scope.setdefault("user", AnonymousUser())
+        scope.setdefault("auth", TokenCredentials())
+        scope[AUTH_KEY] = self.auth
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Authenticate an HTTP or WebSocket request, or pass another scope through."""
@@ -195,15 +246,36 @@ class BearerAuthMiddleware:
             await self.app(scope, receive, send)
             return
         request = request_of(scope)
-        if self._is_public is not None and self._public_ok(scope, request):
-            scope.setdefault("user", AnonymousUser())
-            scope.setdefault("auth", TokenCredentials())
+        secured = self._secured
+        if (
+            secured is not None
+            and not secured(scope.get("path", ""))
+            and (not self.https_only or self.auth.is_https(request))
+        ):
+            self._anonymous(scope)
             await self.app(scope, receive, send)
             return
         # Over plain HTTP the core answers 403 and revokes any token it was shown.
-        result = await self.auth.authenticate(request)
+        result: Any = await self.auth.authenticate(request)
         if isinstance(result, Authenticated):
             self._store(scope, result)
+            loader = self.user_loader
+            if loader is None:
+                await self.app(scope, receive, send)
+                return
+            user = await load_user(loader, result.principal.subject)
+            if user is not None:
+                scope["user"] = scope[USER_KEY] = user
+                await self.app(scope, receive, send)
+                return
+            result = self._unknown_subject
+        elif (
+            self._optional is not None
+            and type(result) is Unauthorized
+            and result.reason is Reason.NO_TOKEN
+            and self._optional(scope.get("path", ""))
+        ):
+            self._anonymous(scope)
             await self.app(scope, receive, send)
             return
         if kind == "http":

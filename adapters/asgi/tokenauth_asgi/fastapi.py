@@ -22,16 +22,25 @@ Needs the ``fastapi`` extra: ``pip install 'tokenauth-asgi[fastapi]'``.
 # annotations of the routes below at runtime, and they name local objects.
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Security
 from fastapi.openapi.models import HTTPBase as HTTPBaseModel
 from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
+from fastapi.security import SecurityScopes
 from fastapi.security.base import SecurityBase
 from starlette.responses import Response
 
-from tokenauth import AsyncTokenAuth, Authenticated, Failure, Granted
+from tokenauth import (
+    AsyncTokenAuth,
+    Authenticated,
+    Failure,
+    Granted,
+    InsufficientScope,
+    Unauthorized,
+)
 
-from ._middleware import _store, authenticated
-from ._scope import Rendered, request_of
+from ._middleware import USER_KEY, UserLoader, _store, authenticated, load_user
+from ._scope import request_of
+from .starlette import result_response
 
 __all__ = [
     "BasicLogin",
@@ -42,11 +51,6 @@ __all__ = [
     "install",
     "result_response",
 ]
-
-
-def result_response(result: Rendered) -> Response:
-    """A Starlette response with the status, headers and body the core rendered."""
-    return Response(result.body, status_code=result.status, headers=dict(result.headers))
 
 
 class TokenAuthFailed(HTTPException):
@@ -80,12 +84,19 @@ def install(app: FastAPI) -> None:
 class BearerAuth(SecurityBase):
     """A dependency that requires a valid bearer token, shown in OpenAPI as HTTP bearer.
 
-    Returns the :class:`~tokenauth.Authenticated` result. Behind
-    :class:`~tokenauth_asgi.BearerAuthMiddleware` it reuses the middleware's
-    result; on its own it authenticates the request itself.
+    ``Depends(bearer)`` (or ``Security(bearer)``) gives the
+    :class:`~tokenauth.Authenticated` result. ``Security(bearer, scopes=[...])``
+    also requires those scopes of the token, answering 403
+    ``insufficient_scope`` when one is missing; OpenAPI lists them on the route.
+    ``Security(bearer.user, scopes=[...])`` gives the ``user_loader``'s user
+    instead. Behind :class:`~tokenauth_asgi.TokenAuthMiddleware` it reuses the
+    middleware's result (and user); on its own it authenticates the request itself.
 
     Args:
         auth: The configured front door.
+        user_loader: Maps a token's subject to the application's user (sync or
+            async) for :attr:`user`; a subject it returns None for is refused
+            (401 ``invalid_token``).
         scheme_name: The security scheme's name in OpenAPI.
         description: Shown next to the scheme on the docs page.
     """
@@ -94,24 +105,62 @@ class BearerAuth(SecurityBase):
         self,
         auth: AsyncTokenAuth,
         *,
+        user_loader: UserLoader | None = None,
         scheme_name: str = "bearerAuth",
         description: str | None = "A token from the login endpoint.",
     ) -> None:
         """Configure; see the class docstring."""
         self.auth = auth
+        self.user_loader = user_loader
         self.model = HTTPBearerModel(bearerFormat="JWT", description=description)
         self.scheme_name = scheme_name
+        self.user = _user_dependency(self)
 
-    async def __call__(self, request: Request) -> Authenticated:
-        """Authenticate the request, or raise :class:`TokenAuthFailed`."""
+    async def __call__(self, request: Request, security_scopes: SecurityScopes) -> Authenticated:
+        """Authenticate the request and check its scopes, or raise :class:`TokenAuthFailed`."""
         found = authenticated(request.scope)
-        if found is not None:
-            return found
-        result = await self.auth.authenticate(request_of(request.scope))
-        if not isinstance(result, Authenticated):
-            raise TokenAuthFailed(result)
-        _store(request.scope, result)
-        return result
+        if found is None:
+            result = await self.auth.authenticate(request_of(request.scope))
+            if not isinstance(result, Authenticated):
+                raise TokenAuthFailed(result)
+            _store(request.scope, result)
+            found = result
+        if security_scopes.scopes:
+            outcome = self.auth.authorize(found, security_scopes.scopes)
+            if isinstance(outcome, InsufficientScope):
+                raise TokenAuthFailed(outcome)
+        return found
+
+    async def load_user(self, request: Request, who: Authenticated) -> Any:
+        """The user for ``who``: the middleware's, or the ``user_loader``'s.
+
+        Raises:
+            TokenAuthFailed: The loader knows no user by the token's subject (401).
+            RuntimeError: There is no ``user_loader`` here or on the middleware.
+        """
+        if USER_KEY in request.scope:
+            return request.scope[USER_KEY]
+        if self.user_loader is None:
+            raise RuntimeError(
+                "bearer.user needs a user_loader: BearerAuth(auth, user_loader=...) "
+                "or TokenAuthMiddleware(app, auth, user_loader=...)"
+            )
+        user = await load_user(self.user_loader, who.principal.subject)
+        if user is None:
+            raise TokenAuthFailed(Unauthorized.unknown_subject(self.auth.realm))
+        request.scope[USER_KEY] = user
+        return user
+
+
+def _user_dependency(bearer: BearerAuth) -> Any:
+    # A function, so that FastAPI sees the bearer scheme (and the route's scopes,
+    # which reach it as its security_scopes) through the annotation.
+    async def current_user(
+        request: Request, who: Annotated[Authenticated, Security(bearer)]
+    ) -> Any:
+        return await bearer.load_user(request, who)
+
+    return current_user
 
 
 class BasicLogin(SecurityBase):

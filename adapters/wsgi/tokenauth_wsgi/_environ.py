@@ -8,9 +8,7 @@ same way.
 from __future__ import annotations
 
 import json
-import posixpath
-import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
@@ -20,7 +18,6 @@ from tokenauth import (
     Authenticated,
     AuthResult,
     Claims,
-    HttpsRequired,
     LoginResult,
     LogoutResult,
     Principal,
@@ -28,6 +25,7 @@ from tokenauth import (
     Response,
     TokenAuth,
 )
+from tokenauth.extend import PathMatcher
 
 __all__ = [
     "ENVIRON_AUTHENTICATED",
@@ -201,8 +199,9 @@ def jwks_environ(auth: TokenAuth, environ: Environ) -> Renderable:
     Returns:
         Something to render with :func:`render`.
     """
-    if not is_secure_environ(auth, environ):
-        return HttpsRequired.make()
+    request = request_of(environ)
+    if not auth.is_https(request):
+        return auth.refuse_plain_http(request)
     # Public keys only; a short cache lets verifiers pick up a rotation soon.
     return Document(200, auth.keys.jwks(), (("Cache-Control", f"max-age={JWKS_MAX_AGE}"),))
 
@@ -224,59 +223,3 @@ def claims_of(environ: Environ) -> Claims | None:
     """The verified claims of this request's token, or None."""
     value = environ.get(ENVIRON_CLAIMS)
     return value if isinstance(value, Claims) else None
-
-
-_SLASHES = re.compile(r"/{2,}")
-
-
-def _forms(path: str) -> set[str]:
-    # Servers and frameworks disagree on "//" and dot segments: werkzeug routes
-    # "/api/../x" to a "/api/<path:p>" rule, a proxy may resolve it to "/x". So a
-    # path is looked at both as sent (slashes merged) and fully normalised.
-    collapsed = _SLASHES.sub("/", "/" + path)
-    return {collapsed, posixpath.normpath(collapsed)}
-
-
-def _clean_prefix(prefix: str) -> str:
-    cleaned = posixpath.normpath(_SLASHES.sub("/", "/" + prefix))
-    return "/" if cleaned == "/" else cleaned.rstrip("/")
-
-
-@dataclass(frozen=True, slots=True)
-class PathMatcher:
-    """Which request paths are secured: under ``include`` and not under ``exclude``.
-
-    Prefixes match whole segments: ``/api`` covers ``/api`` and ``/api/x``,
-    not ``/apix``. When in doubt the path is secured: it counts as included if
-    any reading of it (as sent, or with ``.`` and ``..`` resolved) is included,
-    and as excluded only if every reading is excluded.
-
-    Args:
-        include: Path prefixes to secure; None secures every path.
-        exclude: Path prefixes left open (a health check, say).
-    """
-
-    include: tuple[str, ...] | None
-    exclude: tuple[str, ...] = ()
-
-    @classmethod
-    def of(cls, include: Iterable[str] | None, exclude: Iterable[str] = ()) -> PathMatcher:
-        """Build from prefixes as a user writes them."""
-        return cls(
-            None if include is None else tuple(_clean_prefix(p) for p in include),
-            tuple(_clean_prefix(p) for p in exclude),
-        )
-
-    @staticmethod
-    def _under(path: str, prefixes: tuple[str, ...]) -> bool:
-        return any(p == "/" or path == p or path.startswith(p + "/") for p in prefixes)
-
-    def __call__(self, path: str) -> bool:
-        """True when ``path`` (a ``PATH_INFO``) is secured."""
-        forms = _forms(path)
-        included = self.include is None or any(self._under(f, self.include) for f in forms)
-        excluded = bool(self.exclude) and all(self._under(f, self.exclude) for f in forms)
-        return included and not excluded
-
-
-PathRule = Callable[[str], bool]
