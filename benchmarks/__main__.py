@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import e2e, logins, revocation, sql, validation
+from . import demo_server, e2e, logins, revocation, sql, validation
 from ._timing import Row
 
 RESULTS = Path(__file__).resolve().parent / "results"
-SECTIONS = ("validation", "redis", "sql", "revocation", "logins", "e2e")
+SECTIONS = ("validation", "redis", "sql", "revocation", "logins", "e2e", "demo")
 
 
 @dataclass
@@ -169,6 +169,19 @@ def main(argv: list[str]) -> int:
         for each in skipped:
             print(f"\n{each}")
             results["notes"].append(f"SQL lookups: {each}")
+        view_rows, view_note = sql.view_rows(rounds=rounds, pool=pool, n=n)
+        if view_note:
+            print(f"\n{view_note}")
+            results["notes"].append(view_note)
+        else:
+            print_rows("RS256, PostgreSQL store with its local view", view_rows, None)
+            results["sections"]["PostgreSQL view"] = {k: vars(r) for k, r in view_rows.items()}
+        goals.append(
+            Goal(
+                "PostgreSQL local view, warm validation",
+                view_rows[sql.VIEW_WARM].us if view_rows else nan, 2.0, "µs", False,
+            )
+        )  # fmt: skip
 
     if "revocation" not in skip:
         measured = revocation.run(samples=50 if quick else 200)
@@ -184,6 +197,20 @@ def main(argv: list[str]) -> int:
                     "revocation seen by another process, p99", measured["p99_ms"], 10.0, "ms", False
                 )
             )
+        pg_measured = revocation.run_postgresql(samples=50 if quick else 200)
+        print("\n## Cross-process revocation (PostgreSQL local view)\n")
+        if isinstance(pg_measured, str):
+            print(f"skipped: {pg_measured}")
+            results["notes"].append(f"revocation (PostgreSQL): {pg_measured}")
+        else:
+            print(revocation.describe(pg_measured))
+            results["sections"]["revocation (PostgreSQL)"] = pg_measured
+        goals.append(
+            Goal(
+                "PostgreSQL local view: revocation seen by another process, p99",
+                nan if isinstance(pg_measured, str) else pg_measured["p99_ms"], 20.0, "ms", False,
+            )
+        )  # fmt: skip
 
     if "logins" not in skip:
         measured_logins = logins.run(seconds=1.0 if quick else 3.0)
@@ -236,6 +263,25 @@ def main(argv: list[str]) -> int:
                             rps[mode] / base, 0.9, "x", True,
                         )
                     )  # fmt: skip
+
+    if "demo" not in skip:
+        measured_demo = demo_server.run_all(seconds=3 if quick else 5)
+        print("\n## The demo server, before and after (TLS, loopback)\n")
+        print(demo_server.describe(measured_demo))
+        results["sections"]["demo"] = measured_demo
+        before, after = measured_demo["before"], measured_demo["after"]
+        goals.append(
+            Goal(
+                "demo server: one keep-alive connection, after / before requests/s",
+                after["one_connection_rps"] / before["one_connection_rps"], 20, "x", True,
+            )
+        )  # fmt: skip
+        goals.append(
+            Goal(
+                "demo server: SIGTERM to exit with idle keep-alive connections",
+                after["stop_seconds_with_idle_connections"], 5, "s", False,
+            )
+        )  # fmt: skip
 
     print("\n## Goals\n")
     print("| goal | measured | target | holds |")

@@ -1,4 +1,7 @@
-"""How soon a token revoked in one process is refused by another, through the Redis local view.
+"""How soon a token revoked in one process is refused by another, through a local view.
+
+Redis's (client-side tracking) and PostgreSQL's (LISTEN/NOTIFY) are measured the
+same way.
 
 The other process holds the record in its local view and asks for it in a busy
 loop (a busy server: its tracking thread has to win the GIL to apply the
@@ -52,17 +55,11 @@ def _read(process: subprocess.Popen[str]) -> str:
     return process.stdout.readline().strip()
 
 
-def run(*, samples: int) -> dict[str, Any] | str:
-    why = _redis_available()
-    if why is not None:
-        return why
-    import redis
-
-    prefix = f"tokenauth-bench:{uuid.uuid4().hex}:"
-    url = f"{REDIS_URL}?prefix={prefix}"
+def _measure(url: str, viewed_url: str, samples: int) -> dict[str, Any] | str:
+    """Revoke ``samples`` records through ``url``; time their refusal by a viewed store."""
     store = open_store(url)
     child = subprocess.Popen(
-        [sys.executable, "-c", CHILD, f"{url}&local_view=true"],
+        [sys.executable, "-c", CHILD, viewed_url],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -99,10 +96,6 @@ def run(*, samples: int) -> dict[str, Any] | str:
         if child.stdout is not None:
             child.stdout.close()
         store.close()
-        cleanup = redis.Redis.from_url(REDIS_URL)
-        for key in cleanup.scan_iter(match=f"{prefix}*", count=1000):
-            cleanup.delete(key)
-        cleanup.close()
     latencies.sort()
     return {
         "samples": len(latencies),
@@ -110,6 +103,35 @@ def run(*, samples: int) -> dict[str, Any] | str:
         "p99_ms": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
         "max_ms": latencies[-1],
     }
+
+
+def run(*, samples: int) -> dict[str, Any] | str:
+    """Through the Redis local view."""
+    why = _redis_available()
+    if why is not None:
+        return why
+    import redis
+
+    prefix = f"tokenauth-bench:{uuid.uuid4().hex}:"
+    url = f"{REDIS_URL}?prefix={prefix}"
+    try:
+        return _measure(url, f"{url}&local_view=true", samples)
+    finally:
+        cleanup = redis.Redis.from_url(REDIS_URL)
+        for key in cleanup.scan_iter(match=f"{prefix}*", count=1000):
+            cleanup.delete(key)
+        cleanup.close()
+
+
+def run_postgresql(*, samples: int) -> dict[str, Any] | str:
+    """Through the PostgreSQL local view (LISTEN/NOTIFY), on tables of the run's own."""
+    from .sql import POSTGRES_URL, tables
+
+    try:
+        with tables(POSTGRES_URL) as (url, _):
+            return _measure(url, f"{url}&local_view=true", samples)
+    except Exception as exc:  # a missing server or driver skips the measurement
+        return f"PostgreSQL skipped: {type(exc).__name__}: {exc}"[:300]
 
 
 def describe(measured: dict[str, Any]) -> str:

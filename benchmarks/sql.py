@@ -42,7 +42,7 @@ def _with(url: str, **query: str) -> str:
 
 
 @contextmanager
-def _tables(base: str) -> Iterator[tuple[str, Any]]:
+def tables(base: str) -> Iterator[tuple[str, Any]]:
     """A table prefix of the run's own on ``base``: its store URL and Schema; dropped after."""
     import sqlalchemy
 
@@ -59,6 +59,9 @@ def _tables(base: str) -> Iterator[tuple[str, Any]]:
         schema.metadata.drop_all(engine)
         with engine.begin() as connection:
             connection.execute(sqlalchemy.text(f"DROP TABLE IF EXISTS {schema.version_table}"))
+            if connection.dialect.name == "postgresql":
+                notify = f"{prefix}tokens_notify()"
+                connection.execute(sqlalchemy.text(f"DROP FUNCTION IF EXISTS {notify}"))
         engine.dispose()
 
 
@@ -72,7 +75,7 @@ def _sync_cases(base: str, n: int) -> Iterator[dict[str, Batch]]:
 
     from tokenauth import open_store
 
-    with _tables(base) as (url, schema):
+    with tables(base) as (url, schema):
         store = open_store(url)
         engine = sqlalchemy.create_engine(base)
         conn = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
@@ -118,7 +121,7 @@ def _async_cases(base: str, driver: str, n: int) -> Iterator[dict[str, Batch]]:
     from tokenauth import open_async_store
 
     runner = asyncio.new_event_loop()
-    with _tables(base) as (url, schema), _closing(runner):
+    with tables(base) as (url, schema), _closing(runner):
         async_base = _with_driver(base, driver)
         store = open_async_store(_with_driver(url, driver))
         engine = create_async_engine(async_base, isolation_level="AUTOCOMMIT")
@@ -182,6 +185,41 @@ def lookup_rows(*, rounds: int, n: int) -> tuple[dict[str, dict[str, Row]], list
             except Exception as exc:  # a missing server or driver skips its rows
                 notes.append(f"{label} skipped: {type(exc).__name__}: {exc}"[:300])
     return results, notes
+
+
+VIEW_WARM = "tokenauth warm (PostgreSQL, local view)"
+
+
+def view_rows(*, rounds: int, pool: int, n: int) -> tuple[dict[str, Row], str]:
+    """RS256 warm validations against PostgreSQL with the local view, beside the direct read."""
+    from tokenauth import JWTValidator, open_store
+
+    from .validation import issue_tokens, repeats
+
+    try:
+        with tables(POSTGRES_URL) as (url, _):
+            plain = open_store(url)
+            viewed: Any = open_store(f"{url}&local_view=true")
+            try:
+                deadline = time.monotonic() + 10
+                while not viewed._view.current:
+                    if time.monotonic() > deadline:
+                        return {}, "the PostgreSQL local view never started listening"
+                    time.sleep(0.01)
+                tokens = issue_tokens("RS256", pool, plain)
+                keys = tokens.keys
+                cases: dict[str, Batch] = {
+                    "tokenauth warm (PostgreSQL, direct read)": repeats(
+                        JWTValidator(keys), plain, tokens, max(1, n // 20)
+                    ),
+                    VIEW_WARM: repeats(JWTValidator(keys), viewed, tokens, n * 20),
+                }
+                return interleaved(cases, rounds=rounds, group="PostgreSQL view"), ""
+            finally:
+                viewed.close()
+                plain.close()
+    except Exception as exc:  # a missing server or driver skips the rows
+        return {}, f"PostgreSQL local view skipped: {type(exc).__name__}: {exc}"[:300]
 
 
 def describe(results: dict[str, dict[str, Row]]) -> str:

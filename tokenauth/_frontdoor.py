@@ -887,6 +887,16 @@ class TokenAuth(_Flows):
         """Revoke every token of ``subject`` ("log out everywhere"); returns how many."""
         return run_sync(self._revoke_subject(subject))
 
+    def refuse_plain_http(self, request: Request) -> HttpsRequired:
+        """Refuse a plain-HTTP request to a path of a binding's own (403), revoking what it exposed.
+
+        :meth:`login` and :meth:`authenticate` do this themselves; a binding calls
+        it for the rest (a JWKS document, a 405, a plain-HTTP listener), so that
+        every path revokes the tokens (and reports the API keys) a request sent
+        in clear, whatever its shape.
+        """
+        return run_sync(self._refuse_plain_http(request, self._now()))
+
     def disable_user(self, username: str) -> int:
         """Refuse ``username``'s logins from now on and revoke every token of theirs.
 
@@ -1065,6 +1075,13 @@ class AsyncTokenAuth(_Flows):
     async def revoke_subject(self, subject: str) -> int:
         """Revoke every token of ``subject``; returns how many."""
         return await run_async(self._revoke_subject(subject))
+
+    async def refuse_plain_http(self, request: Request) -> HttpsRequired:
+        """Refuse a plain-HTTP request, revoking what it exposed.
+
+        See :meth:`TokenAuth.refuse_plain_http`.
+        """
+        return await run_async(self._refuse_plain_http(request, self._now()))
 
     async def disable_user(self, username: str) -> int:
         """Refuse the user's logins and revoke their tokens; see :meth:`TokenAuth.disable_user`."""

@@ -10,6 +10,7 @@ HTTP: refused (403), no redirect; a token presented over plain HTTP is revoked".
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
@@ -179,3 +180,56 @@ def test_disable_user_names_a_missing_user(world: Deployment) -> None:
 
     with pytest.raises(ConfigurationError, match="no user named 'nobody'"):
         world.auth.disable_user("nobody")
+
+
+# -- every path of the bindings ------------------------------------------------------------
+
+
+def _asgi(app: Any, method: str, token: str) -> int:
+    """Call an ASGI app over plain HTTP with ``?token=T&token=T``; return the status."""
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http", "method": method, "path": "/x", "scheme": "http",
+        "query_string": f"token={token}&token={token}".encode(), "headers": [],
+        "client": ("192.0.2.7", 5000), "server": ("127.0.0.1", 80),
+    }  # fmt: skip
+    asyncio.run(app(scope, receive, send))
+    return int(next(m["status"] for m in sent if m["type"] == "http.response.start"))
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "method"),
+    [("LoginEndpoint", "PUT"), ("JWKSEndpoint", "GET"), ("JWKSEndpoint", "POST")],
+)
+def test_asgi_endpoints_revoke_over_plain_http(
+    world: Deployment, endpoint: str, method: str
+) -> None:
+    """A binding's own paths (a 405, the JWKS) refuse plain HTTP and revoke the same way."""
+    tokenauth_asgi = pytest.importorskip("tokenauth_asgi")
+    token = world.token()
+    app = getattr(tokenauth_asgi, endpoint)(world.async_auth)
+    assert _asgi(app, method, token) == 403
+    assert not world.valid(token)
+
+
+@pytest.mark.parametrize(("path", "method"), [("/token", "PUT"), ("/jwks", "GET")])
+def test_wsgi_endpoints_revoke_over_plain_http(world: Deployment, path: str, method: str) -> None:
+    """The WSGI endpoints' 405 and JWKS paths refuse plain HTTP and revoke the same way."""
+    tokenauth_wsgi = pytest.importorskip("tokenauth_wsgi")
+    token = world.token()
+    app = tokenauth_wsgi.TokenEndpoints(world.auth, jwks_path="/jwks")
+    statuses: list[str] = []
+    environ = {
+        "REQUEST_METHOD": method, "PATH_INFO": path, "wsgi.url_scheme": "http",
+        "QUERY_STRING": f"token={token}&token={token}", "REMOTE_ADDR": "192.0.2.7",
+    }  # fmt: skip
+    list(app(environ, lambda status, headers, exc_info=None: statuses.append(status)))
+    assert statuses[0].startswith("403")
+    assert not world.valid(token)

@@ -96,10 +96,12 @@ class Db:
                 conn.execute(delete(table))
 
     def drop(self) -> None:
-        """Drop the test's tables and their version table."""
+        """Drop the test's tables, their version table and (PostgreSQL) notify function."""
         with self.engine.begin() as conn:
             self.schema.metadata.drop_all(conn)
             conn.execute(text(f"DROP TABLE IF EXISTS {self.schema.version_table}"))
+            if conn.dialect.name == "postgresql":
+                conn.execute(text(f"DROP FUNCTION IF EXISTS {self.schema.prefix}tokens_notify()"))
 
 
 def make_db(backend: str, tmp_path: Path) -> Db:

@@ -75,10 +75,12 @@ class Proxy:
             sel.register(a, selectors.EVENT_READ, b)
             sel.register(b, selectors.EVENT_READ, a)
             while not self._stop.is_set():
-                if self.mode == "stall" or a in self._stalled:
+                if self._holding(a):
                     self._stop.wait(0.02)  # hold every byte: nothing goes through
                     continue
                 for key, _ in sel.select(timeout=0.1):
+                    if self._holding(a):
+                        break  # stalled while waiting: leave the bytes unread
                     src = key.fileobj
                     assert isinstance(src, socket.socket)
                     data = src.recv(65536)
@@ -93,6 +95,9 @@ class Proxy:
             sel.close()
             self._close(a)
             self._close(b)
+
+    def _holding(self, client: socket.socket) -> bool:
+        return self.mode == "stall" or client in self._stalled
 
     def _close(self, sock: socket.socket) -> None:
         with self._lock:

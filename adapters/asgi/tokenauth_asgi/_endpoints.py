@@ -58,10 +58,14 @@ class LoginEndpoint:
         if scope["type"] != "http":
             await not_found(scope, receive, send)
             return
+        request = request_of(scope)
         if scope["method"] not in ("GET", "POST"):
+            if not self.auth.is_https(request):
+                await send_result(send, await self.auth.refuse_plain_http(request))
+                return
             await _method_not_allowed(send, "GET, POST")
             return
-        result = await self.auth.login(request_of(scope))
+        result = await self.auth.login(request)
         await send_result(send, result)
 
 
@@ -116,6 +120,10 @@ class JWKSEndpoint:
         if scope["type"] != "http":
             await not_found(scope, receive, send)
             return
+        request = request_of(scope)
+        if not self.auth.is_https(request):
+            await send_result(send, await self.auth.refuse_plain_http(request))
+            return
         if scope["method"] not in ("GET", "HEAD"):
             await _method_not_allowed(send, "GET, HEAD")
             return
@@ -151,8 +159,8 @@ class HttpsRequiredApp:
             return
         request = request_of(scope)
         # secure=False and no forwarding headers: this listener is plain HTTP, so the
-        # core refuses, and revokes the token if the request showed one.
-        await self.auth.authenticate(
+        # core refuses, and revokes whatever credential the request showed.
+        await self.auth.refuse_plain_http(
             Request(
                 authorization=request.authorization,
                 query=request.query,

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.engine import Connection, Engine
 
 from tokenauth import (
+    MAX_LEEWAY,
     ApiKeyRegistry,
     AsyncApiKeyRegistry,
     AsyncTokenStore,
@@ -154,7 +155,9 @@ def purge_expired(url: str, *, now: int | None = None) -> int:
 
     Args:
         url: The store URL.
-        now: Unix time to purge up to (default: the current time).
+        now: Unix time to purge up to (default: the current time less
+            ``tokenauth.MAX_LEEWAY``, so that no token a front door may still
+            accept inside its leeway loses its record: the stores' expiry rule).
 
     Returns:
         How many records were removed.
@@ -165,7 +168,7 @@ def purge_expired(url: str, *, now: int | None = None) -> int:
     """
     store = SQLTokenStore.from_url(url)
     try:
-        return store.purge_expired(int(time.time()) if now is None else now)
+        return store.purge_expired(int(time.time()) - MAX_LEEWAY if now is None else now)
     finally:
         store.close()
 

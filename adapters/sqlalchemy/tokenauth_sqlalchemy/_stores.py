@@ -15,6 +15,7 @@ from ._ops import ApiKeyOps, Op, TokenOps, UserOps
 from ._run import run_async, run_sync
 from ._schema import Schema
 from ._url import parse_url
+from ._view import MISS, LocalView, open_view
 
 if TYPE_CHECKING:
     # Importing sqlalchemy.ext.asyncio needs greenlet, an optional extra.
@@ -52,16 +53,20 @@ class _Sync:
         # True for the engines this adapter makes, which run in autocommit; an
         # engine given by the caller gets a short transaction per statement.
         self._autocommit = False
+        # A token store opened with local_view=true (PostgreSQL) has one.
+        self._view: LocalView | None = None
 
     @classmethod
-    def _open(cls: type[S], url: str, *, purges: bool = False) -> S:
+    def _open(cls: type[S], url: str, *, token_store: bool = False) -> S:
         parsed = parse_url(url)
         engine = make_engine(parsed)
         schema = Schema(parsed.table_prefix)
-        extra = {"purge_batch_size": parsed.purge_batch_size} if purges else {}
+        extra = {"purge_batch_size": parsed.purge_batch_size} if token_store else {}
         opened = cls(engine, schema=schema, timeout=DEADLINE_TIMEOUTS * parsed.timeout, **extra)
         opened._owns_engine = True
         opened._autocommit = True
+        if token_store and parsed.local_view:
+            opened._view = open_view(parsed)
         if parsed.in_memory_sqlite:
             # Nothing else can ever reach this database to initialise it.
             try:
@@ -76,6 +81,8 @@ class _Sync:
 
     def close(self) -> None:
         """Release the connections, if this object opened the engine itself."""
+        if self._view is not None:
+            self._view.close()
         if self._owns_engine:
             self.engine.dispose()
 
@@ -91,14 +98,15 @@ class _Async:
         self.timeout = timeout
         self._owns_engine = False
         self._autocommit = False
+        self._view: LocalView | None = None
         self._create_tables = False
         self._init_lock: asyncio.Lock | None = None
 
     @classmethod
-    def _open(cls: type[A], url: str, *, purges: bool = False) -> A:
+    def _open(cls: type[A], url: str, *, token_store: bool = False) -> A:
         parsed = parse_url(url, asynchronous=True)
         engine = make_async_engine(parsed)
-        extra = {"purge_batch_size": parsed.purge_batch_size} if purges else {}
+        extra = {"purge_batch_size": parsed.purge_batch_size} if token_store else {}
         # One statement may wait for the pool, then a connect, then run: each
         # bounded by the timeout, so the whole is bounded by three of them.
         schema = Schema(parsed.table_prefix)
@@ -107,6 +115,8 @@ class _Async:
         opened._autocommit = True
         # Created on first use: opening is not a coroutine.
         opened._create_tables = parsed.in_memory_sqlite
+        if token_store and parsed.local_view:
+            opened._view = open_view(parsed)
         return opened
 
     async def _run(self, op: Op[T]) -> T:
@@ -129,6 +139,8 @@ class _Async:
 
     async def aclose(self) -> None:
         """Release the connections, if this object opened the engine itself."""
+        if self._view is not None:
+            self._view.close()
         if self._owns_engine:
             await self.engine.dispose()
 
@@ -179,23 +191,48 @@ class SQLTokenStore(_Sync):
         Raises:
             ConfigurationError: A bad URL or option, or a missing driver.
         """
-        return cls._open(url, purges=True)
+        return cls._open(url, token_store=True)
 
     def add(self, record: TokenRecord) -> None:
         """Store a new record; raises DuplicateTokenError if the ``jti`` is taken."""
-        self._run(self._ops.add(record))
+        self._write(self._ops.add(record), (record.jti,))
 
     def get(self, jti: str) -> TokenRecord | None:
-        """Return the record for ``jti``, or None."""
-        return self._run(self._ops.get(jti))
+        """Return the record for ``jti``, or None (from the local view, if any, when it knows)."""
+        view = self._view
+        if view is None:
+            return self._run(self._ops.get(jti))
+        found = view.lookup(jti)
+        if found is not MISS:
+            return found
+        ticket = view.reserve(jti)
+        try:
+            record = self._run(self._ops.get(jti))
+        except BaseException:
+            view.release(jti, ticket)
+            raise
+        view.fill(jti, ticket, record)
+        return record
 
     def remove(self, jti: str) -> bool:
         """Remove one record; True if this call removed it."""
-        return self._run(self._ops.remove(jti))
+        return self._write(self._ops.remove(jti), (jti,))
 
     def remove_subject(self, subject: str) -> int:
         """Remove every record of ``subject``; returns how many."""
-        return self._run(self._ops.remove_subject(subject))
+        return self._write(self._ops.remove_subject(subject), None)
+
+    def _write(self, op: Op[T], jtis: tuple[str, ...] | None) -> T:
+        # The local view forgets what is written (None: everything) before and after
+        # the write, so no lookup in between is kept and this process sees it at once.
+        view = self._view
+        if view is None:
+            return self._run(op)
+        view.forget(jtis)
+        try:
+            return self._run(op)
+        finally:
+            view.forget(jtis)
 
     def list_subject(self, subject: str) -> list[TokenRecord]:
         """Return the records of ``subject``, oldest first (ties by ``jti``)."""
@@ -203,7 +240,7 @@ class SQLTokenStore(_Sync):
 
     def purge_expired(self, now: int) -> int:
         """Remove every record with ``expires_at <= now``, in batches; returns how many."""
-        return self._run(self._ops.purge_expired(now))
+        return self._write(self._ops.purge_expired(now), None)
 
 
 class AsyncSQLTokenStore(_Async):
@@ -239,23 +276,47 @@ class AsyncSQLTokenStore(_Async):
         See :meth:`SQLTokenStore.from_url`; a URL without a driver gets the
         default async driver (aiosqlite, asyncpg, aiomysql).
         """
-        return cls._open(url, purges=True)
+        return cls._open(url, token_store=True)
 
     async def add(self, record: TokenRecord) -> None:
         """Store a new record; raises DuplicateTokenError if the ``jti`` is taken."""
-        await self._run(self._ops.add(record))
+        await self._write(self._ops.add(record), (record.jti,))
 
     async def get(self, jti: str) -> TokenRecord | None:
-        """Return the record for ``jti``, or None."""
-        return await self._run(self._ops.get(jti))
+        """Return the record for ``jti``, or None (from the local view, if any, when it knows)."""
+        view = self._view
+        if view is None:
+            return await self._run(self._ops.get(jti))
+        found = view.lookup(jti)
+        if found is not MISS:
+            return found
+        ticket = view.reserve(jti)
+        try:
+            record = await self._run(self._ops.get(jti))
+        except BaseException:
+            view.release(jti, ticket)
+            raise
+        view.fill(jti, ticket, record)
+        return record
 
     async def remove(self, jti: str) -> bool:
         """Remove one record; True if this call removed it."""
-        return await self._run(self._ops.remove(jti))
+        return await self._write(self._ops.remove(jti), (jti,))
 
     async def remove_subject(self, subject: str) -> int:
         """Remove every record of ``subject``; returns how many."""
-        return await self._run(self._ops.remove_subject(subject))
+        return await self._write(self._ops.remove_subject(subject), None)
+
+    async def _write(self, op: Op[T], jtis: tuple[str, ...] | None) -> T:
+        # As SQLTokenStore._write.
+        view = self._view
+        if view is None:
+            return await self._run(op)
+        view.forget(jtis)
+        try:
+            return await self._run(op)
+        finally:
+            view.forget(jtis)
 
     async def list_subject(self, subject: str) -> list[TokenRecord]:
         """Return the records of ``subject``, oldest first (ties by ``jti``)."""
@@ -263,7 +324,7 @@ class AsyncSQLTokenStore(_Async):
 
     async def purge_expired(self, now: int) -> int:
         """Remove every record with ``expires_at <= now``, in batches; returns how many."""
-        return await self._run(self._ops.purge_expired(now))
+        return await self._write(self._ops.purge_expired(now), None)
 
 
 class SQLUserRegistry(_Sync):

@@ -12,6 +12,7 @@ from sqlalchemy.exc import ArgumentError
 from tokenauth import ConfigurationError
 
 from ._schema import DEFAULT_PREFIX
+from ._view import DEFAULT_MAX_LAG, DEFAULT_VIEW_SIZE
 
 __all__ = ["DEFAULT_TIMEOUT", "StoreURL", "parse_url"]
 
@@ -21,7 +22,17 @@ _N = TypeVar("_N", int, float)
 DEFAULT_TIMEOUT = 5.0
 
 #: The adapter's options, taken out of the query string before SQLAlchemy sees it.
-_OPTIONS = ("table_prefix", "purge_batch_size", "timeout")
+_OPTIONS = (
+    "table_prefix",
+    "purge_batch_size",
+    "timeout",
+    "local_view",
+    "local_view_size",
+    "local_view_max_lag",
+)
+_LOCAL_VIEW_OPTIONS = ("local_view", "local_view_size", "local_view_max_lag")
+_TRUE = ("true", "1", "yes", "on")
+_FALSE = ("false", "0", "no", "off")
 
 #: The driver used when a URL names only the database (``postgresql://``).
 _SYNC_DRIVERS = {"sqlite": "pysqlite", "postgresql": "psycopg", "mysql": "pymysql"}
@@ -52,6 +63,11 @@ class StoreURL:
         table_prefix: Prefix of the adapter's tables.
         purge_batch_size: Rows deleted per transaction when purging.
         timeout: Seconds to wait for a connection (server and pool).
+        local_view: Keep a process-local view of token records, kept exact by
+            PostgreSQL's LISTEN/NOTIFY (PostgreSQL only; token stores only).
+        local_view_size: How many records the local view keeps.
+        local_view_max_lag: Seconds the local view may go without proof that it
+            is current before it stops answering.
     """
 
     url: URL
@@ -60,6 +76,9 @@ class StoreURL:
     table_prefix: str = DEFAULT_PREFIX
     purge_batch_size: int = 1000
     timeout: float = DEFAULT_TIMEOUT
+    local_view: bool = False
+    local_view_size: int = DEFAULT_VIEW_SIZE
+    local_view_max_lag: float = DEFAULT_MAX_LAG
 
     @property
     def in_memory_sqlite(self) -> bool:
@@ -143,6 +162,28 @@ def parse_url(url: str, *, asynchronous: bool = False) -> StoreURL:
         if not 0 < timeout <= 3600:
             raise ConfigurationError("timeout must be more than 0 and at most 3600 seconds")
         kwargs["timeout"] = timeout
+    if "local_view" in options:
+        flag = options["local_view"].lower()
+        if flag not in _TRUE + _FALSE:
+            raise ConfigurationError(f"local_view must be true or false, not {flag!r}")
+        kwargs["local_view"] = flag in _TRUE
+    if "local_view_size" in options:
+        size = _number(options["local_view_size"], "local_view_size", int)
+        if not 1 <= size <= 10_000_000:
+            raise ConfigurationError("local_view_size must be between 1 and 10000000")
+        kwargs["local_view_size"] = size
+    if "local_view_max_lag" in options:
+        lag = _number(options["local_view_max_lag"], "local_view_max_lag", float)
+        if not 0 < lag <= 60:
+            raise ConfigurationError(
+                "local_view_max_lag must be more than 0 and at most 60 seconds"
+            )
+        kwargs["local_view_max_lag"] = lag
+    if family != "postgresql" and any(name in options for name in _LOCAL_VIEW_OPTIONS):
+        raise ConfigurationError(
+            f"the local view follows PostgreSQL's LISTEN/NOTIFY; {family} has no such "
+            "thing: drop the local_view options from this URL (or use PostgreSQL or Redis)"
+        )
     return StoreURL(url=sa_url, database=family, driver=driver, **kwargs)
 
 

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from http import HTTPStatus
 from typing import TYPE_CHECKING
 
-from tokenauth import Authenticated, HttpsRequired, TokenAuth
+from tokenauth import Authenticated, TokenAuth
 from tokenauth.extend import PathMatcher, PathRule
 
 from ._environ import (
@@ -16,12 +16,12 @@ from ._environ import (
     UserLoader,
     authenticate_environ,
     is_missing_token,
-    is_secure_environ,
     jwks_environ,
     load_user,
     login_environ,
     logout_environ,
     render,
+    request_of,
     store_authenticated,
 )
 
@@ -163,8 +163,9 @@ class TokenEndpoints:
             return respond(Document(404, {"error": "not_found"}), start_response)
         methods = _METHODS[endpoint]
         if environ.get("REQUEST_METHOD") not in methods:
-            if not is_secure_environ(self.auth, environ):
-                return respond(HttpsRequired.make(), start_response)
+            request = request_of(environ)
+            if not self.auth.is_https(request):
+                return respond(self.auth.refuse_plain_http(request), start_response)
             allow = (("Allow", ", ".join(methods)),)
             return respond(Document(405, {"error": "method_not_allowed"}, allow), start_response)
         if endpoint == "login":

@@ -20,7 +20,6 @@ from tokenauth import (
     AuthResult,
     Claims,
     Failure,
-    HttpsRequired,
     InsufficientScope,
     LoginResult,
     LogoutResult,
@@ -219,8 +218,9 @@ def jwks_environ(auth: TokenAuth, environ: Environ) -> Renderable:
     Returns:
         Something to render with :func:`render`.
     """
-    if not is_secure_environ(auth, environ):
-        return HttpsRequired.make()
+    request = request_of(environ)
+    if not auth.is_https(request):
+        return auth.refuse_plain_http(request)
     # Public keys only; a short cache lets verifiers pick up a rotation soon.
     return Document(200, auth.keys.jwks(), (("Cache-Control", f"max-age={JWKS_MAX_AGE}"),))
 
