@@ -54,7 +54,7 @@ from tokenauth.cli import (
     without_password,
 )
 
-from ._demo_server import Listener, bind, self_signed, serve
+from ._demo_server import Listener, bind, event_loop_factory, http_parser, run, self_signed, serve
 
 DEMO_SUBJECT = "demo"
 DEMO_SERVICE = "demo-service"
@@ -153,7 +153,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
             cacert: Path | None = cert_file
         else:
             cert_file, key_file, cacert = args.cert_file, args.key_file, None
-        return asyncio.run(_demo(args, keys, https, http, cert_file, key_file, cacert, uvicorn))
+        return run(_demo(args, keys, https, http, cert_file, key_file, cacert, uvicorn))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
         for listener in (https, http):
@@ -210,6 +210,7 @@ async def _demo(
         )  # fmt: skip
 
         def started() -> None:
+            say(f"serving on {event_loop_factory()[1]} with the {http_parser()} HTTP parser")
             print(_banner(https, http, access, cacert, args.cert_file is None), flush=True)
 
         await serve(
