@@ -355,6 +355,15 @@ class LoginThrottle:
             else:
                 yield Call(self.counters.undo, (key, now))
 
+    def unchecked(self, keys: tuple[tuple[str, Limit], ...], *, now: int) -> Flow[None]:
+        """Take back a login that was counted but never checked (it was shed, 503).
+
+        A client retrying through a flood of logins is then not throttled for
+        attempts whose password nobody looked at.
+        """
+        for key, _ in keys:
+            yield Call(self.counters.undo, (key, now))
+
 
 _COUNTERS_HINT = (
     "use 'memory://', a redis:// URL (pip install tokenauth-redis) or a SQL URL "
