@@ -10,10 +10,14 @@ from tokenauth import Authenticated, TokenAuth
 from tokenauth.extend import PathMatcher, PathRule
 
 from ._environ import (
+    ENVIRON_AUTH,
     Document,
     Renderable,
+    UserLoader,
     authenticate_environ,
+    is_missing_token,
     jwks_environ,
+    load_user,
     login_environ,
     logout_environ,
     render,
@@ -52,15 +56,21 @@ class TokenAuthMiddleware:
     """Check the bearer token of every request to a secured path.
 
     A request with a valid token reaches ``app`` with the result in its
-    environ (see :func:`principal_of`, :func:`claims_of`); any other request
-    to a secured path gets the core's answer (400, 401, 403 or 503) and never
-    reaches ``app``. Requests to other paths pass through untouched.
+    environ (see :func:`authenticated`, :func:`principal_of`,
+    :func:`current_user`); any other request to a secured path gets the core's
+    answer (400, 401, 403 or 503) and never reaches ``app``. Requests to other
+    paths pass through untouched.
 
     Args:
         app: The WSGI application to protect.
         auth: The configured core.
         paths: Path prefixes to secure (``PATH_INFO``); None secures every path.
         exclude: Path prefixes to leave open, such as a health check.
+        optional: Path prefixes where a token is checked when one is sent, and
+            the request goes on anonymously when none is.
+        user_loader: Maps a token's subject to the application's user, which
+            :func:`current_user` then gives; a subject it returns None for is
+            refused (401 ``invalid_token``).
         secured: A predicate on ``PATH_INFO`` that replaces ``paths`` and ``exclude``.
     """
 
@@ -71,22 +81,36 @@ class TokenAuthMiddleware:
         *,
         paths: Iterable[str] | None = None,
         exclude: Iterable[str] = (),
+        optional: Iterable[str] = (),
+        user_loader: UserLoader | None = None,
         secured: PathRule | None = None,
     ) -> None:
         """Wrap ``app``; see the class docstring for the arguments."""
         self.app = app
         self.auth = auth
+        self.user_loader = user_loader
         self.secured: PathRule = secured or PathMatcher.of(paths, exclude)
+        optional = tuple(optional)
+        self.optional: PathRule | None = PathMatcher.of(optional) if optional else None
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         """Serve one request."""
-        if not self.secured(environ.get("PATH_INFO", "")):
+        path = environ.get("PATH_INFO", "")
+        optional = self.optional is not None and self.optional(path)
+        if not optional and not self.secured(path):
+            environ[ENVIRON_AUTH] = self.auth
             return self.app(environ, start_response)
         result = authenticate_environ(self.auth, environ)
-        if not isinstance(result, Authenticated):
-            return respond(result, start_response)
-        store_authenticated(environ, result)
-        return self.app(environ, start_response)
+        if isinstance(result, Authenticated):
+            store_authenticated(environ, result, self.auth)
+            refusal = load_user(self.auth, self.user_loader, environ, result)
+            if refusal is not None:
+                return respond(refusal, start_response)
+            return self.app(environ, start_response)
+        if optional and is_missing_token(result):
+            environ[ENVIRON_AUTH] = self.auth
+            return self.app(environ, start_response)
+        return respond(result, start_response)
 
 
 class TokenEndpoints:
