@@ -245,5 +245,5 @@ def test_the_throttled_answer() -> None:
 def test_a_store_backend_without_counters_names_what_has_them() -> None:
     """The SQL backend keeps no counters yet: the error says to use memory:// or Redis."""
     pytest.importorskip("tokenauth_sqlalchemy")
-    with pytest.raises(ConfigurationError, match="keeps no login counters.*redis://"):
+    with pytest.raises(ConfigurationError, match=r"keeps no login counters.*redis://"):
         open_counters("sqlite:///counters.db")
