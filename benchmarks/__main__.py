@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import e2e, logins, revocation, sql, validation
+from . import demo_server, e2e, logins, revocation, sql, validation
 from ._timing import Row
 
 RESULTS = Path(__file__).resolve().parent / "results"
-SECTIONS = ("validation", "redis", "sql", "revocation", "logins", "e2e")
+SECTIONS = ("validation", "redis", "sql", "revocation", "logins", "e2e", "demo")
 
 
 @dataclass
@@ -263,6 +263,25 @@ def main(argv: list[str]) -> int:
                             rps[mode] / base, 0.9, "x", True,
                         )
                     )  # fmt: skip
+
+    if "demo" not in skip:
+        measured_demo = demo_server.run_all(seconds=3 if quick else 5)
+        print("\n## The demo server, before and after (TLS, loopback)\n")
+        print(demo_server.describe(measured_demo))
+        results["sections"]["demo"] = measured_demo
+        before, after = measured_demo["before"], measured_demo["after"]
+        goals.append(
+            Goal(
+                "demo server: one keep-alive connection, after / before requests/s",
+                after["one_connection_rps"] / before["one_connection_rps"], 20, "x", True,
+            )
+        )  # fmt: skip
+        goals.append(
+            Goal(
+                "demo server: SIGTERM to exit with idle keep-alive connections",
+                after["stop_seconds_with_idle_connections"], 5, "s", False,
+            )
+        )  # fmt: skip
 
     print("\n## Goals\n")
     print("| goal | measured | target | holds |")

@@ -26,3 +26,17 @@ def unavailable(service: str, why: str) -> NoReturn:
     if services_required():
         pytest.fail(f"{message} (TOKENAUTH_REQUIRE_SERVICES=1)")
     pytest.skip(message)
+
+
+def require_redis(url: str = REDIS_URL) -> str:
+    """``url`` when its Redis answers PING; else skip (or fail, when services are required)."""
+    import redis
+
+    client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        unavailable("redis", f"{url} did not answer PING ({exc})")
+    finally:
+        client.close()
+    return url

@@ -160,6 +160,9 @@ class Claims:
         nbf: Not-before, Unix seconds, when present.
         client_id: The OAuth client the token was issued to (RFC 9068 section 2.2).
         extra: The application's own claims, immutable (see :class:`JSONObject`).
+        auth_time: When the login this token descends from happened, Unix seconds
+            (OpenID Connect Core section 2), when the token says; a token without
+            it was issued by its login, at ``iat`` (see :func:`~tokenauth.login_time`).
     """
 
     sub: str
@@ -172,6 +175,7 @@ class Claims:
     nbf: int | None = None
     client_id: str | None = None
     extra: JSONObject = EMPTY
+    auth_time: int | None = None
 
     def to_json(self) -> dict[str, object]:
         """The claims as a JSON-ready dict, leaving out those that are absent."""
@@ -191,6 +195,8 @@ class Claims:
             out["scope"] = " ".join(self.scope)
         if self.nbf is not None:
             out["nbf"] = self.nbf
+        if self.auth_time is not None:
+            out["auth_time"] = self.auth_time
         if self.extra:
             out.update(self.extra.to_json())
         return out

@@ -15,6 +15,7 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from dataclasses import fields as dataclass_fields
 from enum import Enum
 
 from ._query import is_token_name
@@ -72,6 +73,8 @@ class SecurityEvent:
         reason: Why, for refusals and rejections.
         client: The client's address, as the server saw it.
         count: How many tokens, for bulk revocations.
+        detail: For store outages, what failed and how to fix it (the store
+            adapter's message, redacted).
     """
 
     kind: EventKind
@@ -82,6 +85,7 @@ class SecurityEvent:
     reason: Reason | None = None
     client: str | None = None
     count: int | None = None
+    detail: str | None = None
 
     def __post_init__(self) -> None:
         # The text fields may come from the client (a refused username, a peer
@@ -104,7 +108,8 @@ class SecurityEvent:
         return out
 
 
-_TEXT_FIELDS = ("subject", "jti", "api_key_id", "client")
+#: Every text field of an event, present and future: each is redacted when the event is made.
+_TEXT_FIELDS = tuple(f.name for f in dataclass_fields(SecurityEvent) if "str" in str(f.type))
 
 EventHook = Callable[[SecurityEvent], None]
 

@@ -100,7 +100,9 @@ RESERVED_CLAIMS = frozenset(
 #: Largest an application's own claims may be, as compact JSON (bytes).
 MAX_EXTRA_CLAIMS_SIZE = 4096
 #: The claims the validator types itself; every other member is an application's own.
-_TYPED_CLAIMS = frozenset({"sub", "jti", "iat", "exp", "iss", "aud", "client_id", "scope", "nbf"})
+_TYPED_CLAIMS = frozenset(
+    {"sub", "jti", "iat", "exp", "iss", "aud", "client_id", "scope", "nbf", "auth_time"}
+)
 
 #: An issue-time hook: the principal a token is for, to the application's own claims.
 ExtraClaims = Callable[[Principal], Mapping[str, object]]
@@ -573,9 +575,18 @@ class JWTValidator:
             scope = tuple(payload["scope"].split())
             typed += 1
         extra = EMPTY
+        auth_time = None
         if len(payload) > typed + (nbf is not None):
-            extra = JSONObject({k: v for k, v in payload.items() if k not in _TYPED_CLAIMS})
-        claims = claims_of(sub, jti, iat, exp, iss, aud, scope, nbf, client_id, extra)
+            # Looked at only past the members our tokens straight from a login carry.
+            if "auth_time" in payload:
+                auth_time = _numeric_date(payload["auth_time"])
+                # A login after the token it issued is no login time at all.
+                if auth_time is None or auth_time > iat:
+                    return bad
+                typed += 1
+            if len(payload) > typed + (nbf is not None):
+                extra = JSONObject({k: v for k, v in payload.items() if k not in _TYPED_CLAIMS})
+        claims = claims_of(sub, jti, iat, exp, iss, aud, scope, nbf, client_id, extra, auth_time)
         leeway = self._leeway
         if iat > now + leeway:
             return TokenRejected(Reason.NOT_YET_VALID, "The token was issued in the future.")
@@ -693,8 +704,15 @@ class JWTIssuer:
     def keys(self, keys: KeySet) -> None:
         self._keys = keys
 
-    def issue(self, principal: Principal, *, now: int) -> IssuedToken:
+    def issue(self, principal: Principal, *, now: int, auth_time: int | None = None) -> IssuedToken:
         """Sign a new token for ``principal`` at Unix time ``now``.
+
+        Args:
+            principal: Who the token is for.
+            now: The issue time, Unix seconds.
+            auth_time: When the login the token descends from happened, if not
+                ``now``; the token then carries it as ``auth_time``. A token
+                issued by its login leaves it out: its ``iat`` is the login time.
 
         Raises:
             ConfigurationError: The ``extra_claims`` hook returned claims that
@@ -716,6 +734,7 @@ class JWTIssuer:
             scope=principal.scope,
             client_id=self._client_id,
             extra=extra,
+            auth_time=auth_time if auth_time is not None and auth_time != now else None,
         )
         # "alg" first, so every token starts the same recognisable way.
         header = {"alg": key.alg, "kid": key.kid, "typ": TOKEN_TYPE}

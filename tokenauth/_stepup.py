@@ -33,8 +33,7 @@ def login_time(claims: Claims) -> int:
     ``auth_time`` when the token carries it, else ``iat``: a token issued
     straight by a login was issued at the login.
     """
-    auth_time = getattr(claims, "auth_time", None)
-    return auth_time if isinstance(auth_time, int) else claims.iat
+    return claims.iat if claims.auth_time is None else claims.auth_time
 
 
 @dataclass(frozen=True, slots=True)

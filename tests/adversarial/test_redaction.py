@@ -152,7 +152,10 @@ def test_no_credential_reaches_an_event_a_record_or_a_message(
     old_level = logger.level
     logger.setLevel(logging.DEBUG)
     errors: list[str] = []
-    transport: dict[str, Any] = {"secure": secure, "client": "192.0.2.7"}
+    # A client may put the secret in any header the core reads, the User-Agent too.
+    transport: dict[str, Any] = {
+        "secure": secure, "client": "192.0.2.7", "user_agent": f"curl/8.5 {secret}",
+    }  # fmt: skip
     if proxied is not None:
         transport.update(client=PROXY, forwarded_proto=proxied)
     try:

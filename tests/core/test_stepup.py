@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 
 import pytest
 from hypothesis import given
@@ -13,17 +14,22 @@ from tokenauth import (
     AsyncMemoryStore,
     AsyncTokenAuth,
     Authenticated,
+    Claims,
     ConfigurationError,
     EventKind,
     InsufficientScope,
+    JWTIssuer,
+    JWTValidator,
     KeySet,
     LoginAgeRequirement,
     MemoryStore,
     MemoryUserRegistry,
+    Principal,
     Reason,
     SecurityEvent,
     StepUpRequired,
     TokenAuth,
+    TokenRejected,
     login_time,
 )
 from tokenauth.testing import FrozenClock
@@ -137,3 +143,60 @@ def test_authorize_decides_scopes_and_login_age_in_one_call() -> None:
     assert isinstance(auth.authorize(result, "admin", max_age=120), InsufficientScope)
     assert isinstance(auth.authorize(result, "admin", max_age=60), InsufficientScope)
     assert auth.authorize(result) is result
+
+
+def _signed(payload: dict[str, object]) -> str:
+    from tokenauth._jwt import TOKEN_TYPE
+    from tokenauth._keys import b64url
+
+    key = KEYS.signer(NOW)
+    header = {"alg": key.alg, "kid": key.kid, "typ": TOKEN_TYPE}
+    encoded = b64url(json.dumps(header).encode()) + "." + b64url(json.dumps(payload).encode())
+    return f"{encoded}.{b64url(key.sign(encoded.encode('ascii')))}"
+
+
+def _payload(**claims: object) -> dict[str, object]:
+    base: dict[str, object] = {
+        "iss": "tokenauth", "sub": "alice", "aud": "tokenauth", "iat": NOW, "exp": NOW + 600,
+        "jti": "j-1", "client_id": "tokenauth",
+    }  # fmt: skip
+    return {**base, **claims}
+
+
+def test_a_refreshed_token_carries_its_login_time() -> None:
+    """Issued later than its login, a token says auth_time, and step-up counts from it."""
+    issuer = JWTIssuer(KEYS, ttl=600)
+    principal = Principal("alice", "password")
+    issued = issuer.issue(principal, now=NOW + 1000, auth_time=NOW)
+    claims = JWTValidator(KEYS).validate(issued.token, now=NOW + 1000)
+    assert isinstance(claims, Claims)
+    assert claims.auth_time == NOW
+    assert login_time(claims) == NOW
+    result = Authenticated(principal, claims, issued.token)
+    requirement = LoginAgeRequirement.of(600, realm="api")
+    assert isinstance(requirement.check(result, now=NOW + 1000), StepUpRequired)
+
+
+def test_a_token_from_its_login_does_not_repeat_the_time() -> None:
+    """auth_time equal to iat is left out: the token stays as short as before."""
+    issued = JWTIssuer(KEYS).issue(Principal("alice", "password"), now=NOW, auth_time=NOW)
+    assert issued.claims.auth_time is None
+    assert "auth_time" not in issued.claims.to_json()
+
+
+@pytest.mark.parametrize("auth_time", [NOW + 1, "yesterday", True, -5, None])
+def test_a_nonsense_auth_time_is_a_bad_token(auth_time: object) -> None:
+    """A login after its token, or one that is not a NumericDate, is refused as bad claims."""
+    token = _signed(_payload(auth_time=auth_time))
+    rejected = JWTValidator(KEYS).validate(token, now=NOW)
+    assert isinstance(rejected, TokenRejected)
+    assert rejected.reason is Reason.BAD_CLAIMS
+
+
+def test_auth_time_is_typed_not_an_application_claim() -> None:
+    """auth_time reads back as Claims.auth_time, never in the application's extra claims."""
+    token = _signed(_payload(auth_time=NOW - 50, team="blue"))
+    claims = JWTValidator(KEYS).validate(token, now=NOW)
+    assert isinstance(claims, Claims)
+    assert claims.auth_time == NOW - 50
+    assert dict(claims.extra) == {"team": "blue"}

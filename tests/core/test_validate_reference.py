@@ -95,8 +95,13 @@ def reference_claims(v: JWTValidator, payload: dict[str, Any], now: int) -> Clai
         if not isinstance(payload["scope"], str):
             return _BAD
         scope = tuple(payload["scope"].split())
+    auth_time = None
+    if "auth_time" in payload:
+        auth_time = _date(payload["auth_time"])
+        if auth_time is None or auth_time > iat:
+            return _BAD
     extra = JSONObject({k: value for k, value in payload.items() if k not in _TYPED_CLAIMS})
-    claims = Claims(sub, jti, iat, exp, iss, aud, scope, nbf, client_id, extra)
+    claims = Claims(sub, jti, iat, exp, iss, aud, scope, nbf, client_id, extra, auth_time)
     if iat > now + v._leeway:
         return TokenRejected(Reason.NOT_YET_VALID, "The token was issued in the future.")
     if nbf is not None and nbf > now + v._leeway:

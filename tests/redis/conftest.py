@@ -11,7 +11,7 @@ import pytest
 import redis
 import redis.cluster
 
-from tests.services import REDIS_URL, unavailable
+from tests.services import REDIS_URL, require_redis
 
 from ._servers import RedisServer, redis_cluster, require_redis_server
 
@@ -19,14 +19,7 @@ from ._servers import RedisServer, redis_cluster, require_redis_server
 @pytest.fixture(scope="session")
 def redis_url() -> str:
     """The machine's Redis (tests.services.REDIS_URL), or skip when it does not answer."""
-    client = redis.Redis.from_url(REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        unavailable("redis", f"{REDIS_URL} did not answer PING ({exc})")
-    finally:
-        client.close()
-    return REDIS_URL
+    return require_redis(REDIS_URL)
 
 
 def with_option(url: str, name: str, value: str) -> str:
