@@ -519,6 +519,8 @@ class _Flows:
             if hashes:
                 wait = self._admit_hash()
                 if wait:
+                    if throttle is not None:
+                        yield from throttle.unchecked(counted, now=now)
                     return self._refused(Overloaded.login(wait), now, who, client)
             try:
                 outcome = yield from self.authenticator.authenticate(credentials, now=now)
