@@ -30,7 +30,12 @@ if TYPE_CHECKING:
 
 __all__ = ["TokenAuthMiddleware", "TokenEndpoints", "respond"]
 
-_METHODS = {"login": ("GET", "POST"), "logout": ("POST",), "jwks": ("GET", "HEAD")}
+_METHODS = {
+    "login": ("GET", "POST"),
+    "logout": ("POST",),
+    "jwks": ("GET", "HEAD"),
+    "health": ("GET", "HEAD"),
+}
 
 
 def respond(result: Renderable, start_response: StartResponse) -> list[bytes]:
@@ -130,6 +135,16 @@ class TokenEndpoints:
         login_path: Where to serve login.
         logout_path: Where to serve logout.
         jwks_path: Where to serve the JWKS document.
+        health_path: Where to answer a health check (``GET``, no token: 200
+            ``{"status": "ok"}``, or 503 ``{"status": "unavailable"}`` while the
+            store or a registry fails, with the cause in the ``tokenauth`` log),
+            or None for none.
+        check: Run :meth:`tokenauth.TokenAuth.check` now, so that a store that
+            is not set up (tables missing, unknown database) stops the server
+            from starting, with the fix in the message.
+
+    Raises:
+        ConfigurationError: ``check`` found the store not set up.
     """
 
     def __init__(
@@ -140,6 +155,8 @@ class TokenEndpoints:
         login_path: str | None = "/token",
         logout_path: str | None = "/logout",
         jwks_path: str | None = "/.well-known/jwks.json",
+        health_path: str | None = None,
+        check: bool = True,
     ) -> None:
         """Configure; see the class docstring for the arguments."""
         self.auth = auth
@@ -150,9 +167,12 @@ class TokenEndpoints:
                 (login_path, "login"),
                 (logout_path, "logout"),
                 (jwks_path, "jwks"),
+                (health_path, "health"),
             )
             if path is not None
         }
+        if check:
+            auth.check()
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         """Serve one request."""
@@ -172,5 +192,10 @@ class TokenEndpoints:
             return respond(login_environ(self.auth, environ), start_response)
         if endpoint == "logout":
             return respond(logout_environ(self.auth, environ), start_response)
+        if endpoint == "health":
+            request = request_of(environ)
+            if not self.auth.is_https(request):
+                return respond(self.auth.refuse_plain_http(request), start_response)
+            return respond(self.auth.health(), start_response)
         body = respond(jwks_environ(self.auth, environ), start_response)
         return [] if environ.get("REQUEST_METHOD") == "HEAD" else body
