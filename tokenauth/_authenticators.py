@@ -242,18 +242,22 @@ class PasswordAuthenticator:
         """Run argon2 work, in small slices, until a check at the current parameters is due.
 
         Django's ``harden_runtime`` in the argon2 way: the slices use the current
-        parallelism and a sixteenth of its memory, so the last one overshoots the
-        median of recent current checks by a few percent at most.
+        parallelism and a sixteenth of its memory, and stop where the median of
+        recent current checks is nearest, half a slice either side at most.
         """
         target = started + statistics.median(self._current_costs)
         hasher = self.hasher
         memory = max(8 * hasher.parallelism, hasher.memory_cost // _TOP_UP_SLICES)
         salt = secrets.token_bytes(16)
-        while time.perf_counter() < target:
+        now = time.perf_counter()
+        last = 0.0
+        # Stop when the next slice would end further past the target than short of it.
+        while now + last / 2 < target:
             hash_secret_raw(
                 b"top-up", salt, time_cost=1, memory_cost=memory,
                 parallelism=hasher.parallelism, hash_len=16, type=Type.ID,
             )  # fmt: skip
+            last, now = time.perf_counter() - now, time.perf_counter()
 
     def authenticate(self, credentials: BasicCredentials, *, now: int) -> Flow[Principal | Reason]:
         """Look the user up and verify the password (see the class docstring)."""
