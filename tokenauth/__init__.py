@@ -52,6 +52,7 @@ from ._errors import (
 )
 from ._events import EventKind, RedactingFilter, SecurityEvent, redact
 from ._frontdoor import AsyncTokenAuth, TokenAuth
+from ._health import Health
 from ._identity import AnonymousUser, TokenUser
 from ._jwt import (
     DEFAULT_AUDIENCE,
@@ -162,6 +163,7 @@ __all__ = [
     "ExtraClaims",
     "Failure",
     "Granted",
+    "Health",
     "HttpsRequired",
     "InsufficientScope",
     "IssuedToken",

@@ -73,6 +73,8 @@ class SecurityEvent:
         reason: Why, for refusals and rejections.
         client: The client's address, as the server saw it.
         count: How many tokens, for bulk revocations.
+        detail: For store outages, what failed and how to fix it (the store
+            adapter's message, redacted).
     """
 
     kind: EventKind
@@ -83,6 +85,7 @@ class SecurityEvent:
     reason: Reason | None = None
     client: str | None = None
     count: int | None = None
+    detail: str | None = None
 
     def __post_init__(self) -> None:
         # The text fields may come from the client (a refused username, a peer

@@ -38,6 +38,7 @@ from ._clock import Clock, system_clock
 from ._drivers import Call, Flow, call_of, run_async, run_sync
 from ._errors import ConfigurationError, StoreError
 from ._events import EventHook, EventKind, SecurityEvent, emit
+from ._health import Health, OutageLog, describe, health_flow
 from ._http import (
     TrustedProxies,
     carries_no_query_token,
@@ -187,6 +188,7 @@ class _Flows:
         self.authenticator = authenticator
         self.throttle = throttle
         warn_if_per_process(keys, store)
+        self._outages = OutageLog()
         self._no_token = Unauthorized.no_token(realm)
         # (scopes, any_of) -> its requirement, built once: see requirement().
         self._requirements: dict[tuple[str | tuple[str, ...], bool], ScopeRequirement] = {}
@@ -221,9 +223,23 @@ class _Flows:
         except _STORE_FAILURES as exc:
             return self._unavailable(exc, now, client)
 
+    def _reported(self, health: Health) -> Health:
+        """``health``, its cause logged (once per cause) when it is not ok."""
+        if health.detail is not None:
+            self._outages.report(health.detail, self._now())
+        return health
+
+    @staticmethod
+    def _ready(health: Health) -> Health:
+        """``health``, after raising for a store that answered but is not set up."""
+        if not health.ok and health.reachable:
+            raise ConfigurationError(f"the token store is not ready: {health.detail}")
+        return health
+
     def _unavailable(self, exc: BaseException, now: int, client: str | None) -> StoreUnavailable:
-        _log.error("token store or registry unavailable: %s", type(exc).__name__)
-        self._emit(EventKind.STORE_UNAVAILABLE, now, client=client)
+        detail = describe(exc)
+        self._outages.report(detail, now)  # once per cause, not once per request
+        self._emit(EventKind.STORE_UNAVAILABLE, now, client=client, detail=detail)
         return StoreUnavailable.make()
 
     def _refused(self, result: _Refusal, now: int, who: str | None, client: str | None) -> _Refusal:
@@ -503,6 +519,8 @@ class _Flows:
             if hashes:
                 wait = self._admit_hash()
                 if wait:
+                    if throttle is not None:
+                        yield from throttle.unchecked(counted, now=now)
                     return self._refused(Overloaded.login(wait), now, who, client)
             try:
                 outcome = yield from self.authenticator.authenticate(credentials, now=now)
@@ -879,6 +897,27 @@ class TokenAuth(_Flows):
         """Revoke ``token`` after validating it; :class:`LoggedOut` renders 204."""
         return run_sync(self._guarded(self._logout(token), self._now(), None))
 
+    def health(self) -> Health:
+        """Ask the store and registries one cheap question each; never raises.
+
+        Serve it as a health check: ``health.status``, ``health.headers`` and
+        ``health.body`` (which never carries the ``detail``).
+        """
+        return self._reported(run_sync(health_flow(self.store, self.users, self.api_keys)))
+
+    def check(self) -> Health:
+        """Call at start-up: fail now, with the fix, if the store is not set up.
+
+        Returns:
+            The store's health. A store that does not answer is logged and
+            returned, not raised: it may come up after this process.
+
+        Raises:
+            ConfigurationError: The store or a registry answered but cannot be
+                used (tables missing, unknown database); the message names the fix.
+        """
+        return self._ready(self.health())
+
     def revoke(self, jti: str) -> bool:
         """Remove one token by ``jti``; True if it was stored. Raises StoreError on failure."""
         return run_sync(self._revoke(jti))
@@ -1067,6 +1106,19 @@ class AsyncTokenAuth(_Flows):
     async def logout(self, token: str) -> LogoutResult:
         """Revoke ``token`` after validating it; :class:`LoggedOut` renders 204."""
         return await run_async(self._guarded(self._logout(token), self._now(), None))
+
+    async def health(self) -> Health:
+        """Ask the store and registries one cheap question each; never raises."""
+        return self._reported(await run_async(health_flow(self.store, self.users, self.api_keys)))
+
+    async def check(self) -> Health:
+        """Call at start-up: fail now, with the fix, if the store is not set up.
+
+        Raises:
+            ConfigurationError: The store or a registry answered but cannot be
+                used (tables missing, unknown database); the message names the fix.
+        """
+        return self._ready(await self.health())
 
     async def revoke(self, jti: str) -> bool:
         """Remove one token by ``jti``; True if it was stored."""

@@ -14,7 +14,7 @@ accounts stays throttled).
 The counters are fixed windows: the first count opens a window of
 ``Limit.window`` seconds, and the count starts again from zero after it. They
 live in a :class:`LoginCounters` (or :class:`AsyncLoginCounters`) store:
-:class:`MemoryCounters` here, Redis and SQL ones in the adapters, opened by URL
+:class:`MemoryCounters` here, Redis ones in ``tokenauth-redis``, opened by URL
 with :func:`open_counters` like the token stores.
 
 Keys never hold a secret: an account is keyed by a digest of its username, and
@@ -297,7 +297,7 @@ class LoginThrottle:
 
     Args:
         counters: Where the counts live: :class:`MemoryCounters`, or one from
-            :func:`open_counters` (Redis, SQL), sync or async to match the front door.
+            :func:`open_counters` (Redis), sync or async to match the front door.
         per_account: Failed logins allowed per account (the Basic username).
         per_client: Failed logins allowed per client address (per /64 for IPv6);
             the front door finds the address with :func:`client_address`, believing
@@ -355,10 +355,19 @@ class LoginThrottle:
             else:
                 yield Call(self.counters.undo, (key, now))
 
+    def unchecked(self, keys: tuple[tuple[str, Limit], ...], *, now: int) -> Flow[None]:
+        """Take back a login that was counted but never checked (it was shed, 503).
+
+        A client retrying through a flood of logins is then not throttled for
+        attempts whose password nobody looked at.
+        """
+        for key, _ in keys:
+            yield Call(self.counters.undo, (key, now))
+
 
 _COUNTERS_HINT = (
-    "use 'memory://', a redis:// URL (pip install tokenauth-redis) or a SQL URL "
-    "(pip install tokenauth-sqlalchemy)"
+    "use 'memory://' or a redis:// URL (pip install tokenauth-redis); the SQL stores "
+    "keep no login counters yet"
 )
 
 

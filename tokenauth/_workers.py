@@ -12,16 +12,15 @@ from __future__ import annotations
 
 import logging
 import os
-import warnings
 from pathlib import Path
 from typing import Any
 
+from ._health import say
 from ._keys import KeySet
 from ._memory import AsyncMemoryStore, MemoryStore
 
 __all__ = ["server_workers", "warn_if_per_process"]
 
-_log = logging.getLogger("tokenauth")
 _SERVERS = ("gunicorn", "uvicorn")
 
 
@@ -71,25 +70,6 @@ def server_workers() -> tuple[str, int, bool] | None:
     return None
 
 
-def _heard(logger: logging.Logger) -> bool:
-    """Whether a record on ``logger`` reaches a handler other than the library's NullHandler."""
-    current: logging.Logger | None = logger
-    while current is not None:
-        if any(not isinstance(h, logging.NullHandler) for h in current.handlers):
-            return True
-        current = current.parent if current.propagate else None
-    return False
-
-
-def _warn(message: str) -> None:
-    # A server that configured logging sees it there; otherwise, as a warning on
-    # standard error, since tokenauth's own NullHandler would swallow the record.
-    if _heard(_log):
-        _log.warning("%s", message)
-    else:
-        warnings.warn(message, RuntimeWarning, stacklevel=5)  # the caller of TokenAuth(...)
-
-
 def warn_if_per_process(keys: KeySet, store: Any) -> None:
     """Log a warning if several workers will each have their own keys or store."""
     found = server_workers()
@@ -98,14 +78,16 @@ def warn_if_per_process(keys: KeySet, store: Any) -> None:
     server, workers, forked_later = found
     where = f"this process is one of {workers} {server} workers"
     if getattr(keys, "_in_process", False) and not forked_later:
-        _warn(
+        say(
+            logging.WARNING,
             f"{where}, and its key set was generated in this process (KeySet.generate): "
             "each worker signs with its own key and refuses the others' tokens. Load one "
-            "key set in every worker: keys=KeySet.load_or_create('/path/to/keys.json')"
+            "key set in every worker: keys=KeySet.load_or_create('/path/to/keys.json')",
         )
     if isinstance(store, MemoryStore | AsyncMemoryStore):
-        _warn(
+        say(
+            logging.WARNING,
             f"{where}, and its token store is in this process's memory (memory://): a "
             "token issued by one worker is unknown to the others. Use a store they share: "
-            "sqlite:///path/tokens.db on one machine, or PostgreSQL, MariaDB or Redis"
+            "sqlite:///path/tokens.db on one machine, or PostgreSQL, MariaDB or Redis",
         )

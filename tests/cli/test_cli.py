@@ -584,3 +584,30 @@ def test_async_urls_in_sync_commands_name_the_sync_scheme(
     assert code == 1
     assert "'sqlite' in place of 'sqlite+aiosqlite'" in err
     assert "MissingGreenlet" not in err
+
+
+# -- the demo's --scope option ---------------------------------------------------------------
+
+
+@given(st.text(alphabet=st.characters(blacklist_characters="= ,\x00"), min_size=1),
+       st.lists(st.from_regex(r"[a-z:]{1,8}", fullmatch=True), min_size=1))  # fmt: skip
+def test_scope_option_splits_name_and_scopes(name: str, scopes: list[str]) -> None:
+    from tokenauth_asgi._demo_cli import parse_scope_option
+
+    assert parse_scope_option(f"{name}={','.join(scopes)}") == (name, tuple(dict.fromkeys(scopes)))
+    assert parse_scope_option(f"{name}={' '.join(scopes)}")[1] == tuple(dict.fromkeys(scopes))
+
+
+@pytest.mark.parametrize("value", ["alice", "=admin", "alice=", "alice= ,"])
+def test_scope_option_refuses_what_grants_nothing(value: str) -> None:
+    from tokenauth_asgi._demo_cli import parse_scope_option
+
+    with pytest.raises(argparse.ArgumentTypeError, match="NAME=SCOPE"):
+        parse_scope_option(value)
+
+
+def test_scope_for_an_unknown_account_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "demo", "--http-port", "0", "--port", "0", "--user", "alice:pw",
+                       "--scope", "bob=admin")  # fmt: skip
+    assert code == 1
+    assert "bob is neither a --user nor an --api-key subject" in err

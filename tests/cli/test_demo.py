@@ -133,6 +133,11 @@ def test_the_printed_curl_commands_work_in_a_shell(demo: Demo) -> None:
             assert json.loads(output)["token_type"] == "Bearer", command
         elif command.endswith("/me") and "http://" not in command:
             assert json.loads(output)["sub"] == "demo", command
+        elif command.endswith("/admin") and "$ADMIN_TOKEN" in command:
+            assert json.loads(output) == {"sub": "demo-service", "scope": "admin", "admin": True}
+        elif command.endswith("/admin"):
+            assert output.startswith("HTTP/1.1 403"), command
+            assert 'error="insufficient_scope", scope="admin"' in output
         elif command.endswith("/logout"):
             assert output.startswith("HTTP/1.1 204"), command
         elif command.endswith("/jwks.json"):
@@ -168,6 +173,29 @@ def test_the_demo_over_httpx(demo: Demo) -> None:
         assert exposed.status_code == 403
         assert exposed.json()["error"] == "https_required"
         assert client.get("/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+
+
+def test_admin_needs_the_admin_scope(demo: Demo) -> None:
+    """The demo's user lacks ``admin`` (403 insufficient_scope), its API key holds it (200)."""
+    assert "  scopes   demo-service: admin" in demo.banner()
+    name, password, key = demo.credentials()
+    with httpx.Client(base_url=demo.https, verify=demo.context(), timeout=30) as client:
+        user_token = client.post("/token", auth=(name, password)).json()["token"]
+        key_token = client.post("/token", auth=(key, "")).json()["token"]
+        refused = client.get("/admin", headers={"Authorization": f"Bearer {user_token}"})
+        assert refused.status_code == 403
+        assert refused.headers["www-authenticate"] == (
+            'Bearer realm="tokenauth-demo", error="insufficient_scope", scope="admin"'
+        )
+        assert refused.json()["error"] == "insufficient_scope"
+        allowed = client.get("/admin", headers={"Authorization": f"Bearer {key_token}"})
+        assert allowed.status_code == 200
+        assert allowed.json() == {"sub": "demo-service", "scope": "admin", "admin": True}
+        assert client.get("/admin").status_code == 401
+        assert (
+            client.post("/admin", headers={"Authorization": f"Bearer {key_token}"}).status_code
+            == 405
+        )
 
 
 def test_tokens_never_reach_the_logs_even_from_the_query_string(demo: Demo) -> None:

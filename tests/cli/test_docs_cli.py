@@ -11,6 +11,7 @@ must be what its commands print.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -27,10 +28,22 @@ PAGE = "docs/cli.md"
 PASSWORD = "correct horse battery"
 MARK = "#### command "
 
-# Runs one `tokenauth demo ...` line: on free ports, until its banner, then SIGTERM.
+# Runs one `tokenauth demo ...` line on free ports, and leaves it running (for the
+# page's curl lines, whose https://127.0.0.1:8443 becomes its address) until the
+# next demo line or the end, when it gets SIGTERM and must exit 0.
 PREAMBLE = r"""
 set -euo pipefail
+DEMO_PID=
+demo_stop() {
+    if [ -n "$DEMO_PID" ]; then
+        kill -TERM "$DEMO_PID"
+        wait "$DEMO_PID"
+        DEMO_PID=
+    fi
+}
+trap demo_stop EXIT
 demo_run() {
+    demo_stop
     local log="demo-$RANDOM.log"
     command tokenauth demo "$@" --port 0 --http-port 0 > "$log" 2>&1 &
     local pid=$!
@@ -42,10 +55,10 @@ demo_run() {
     grep -q "Press Ctrl+C to stop." "$log" || { cat "$log"; return 1; }
     local url
     url=$(grep -o 'serving https://[^ ]*' "$log" | head -n 1 | cut -d' ' -f2)
+    DEMO_PID=$pid
+    DEMO_URL=$url
     # A login as alice, where she is a user (in the SQL store): a token for later lines.
     curl -sk -o /dev/null -u "alice:$PASSWORD" "$url/token"
-    kill -TERM "$pid"
-    wait "$pid"
     grep -m 1 "tokenauth demo: serving" "$log"
 }
 """
@@ -57,6 +70,7 @@ def _script(commands: list[str]) -> str:
         lines.append(f"echo '{MARK}{number}'")
         if command.startswith("tokenauth demo"):
             command = "demo_run" + command.removeprefix("tokenauth demo")
+        command = command.replace("https://127.0.0.1:8443", "$DEMO_URL")
         lines.append(f"{{ {command}\n}} 2>&1")
     return "\n".join(lines) + "\n"
 
@@ -118,3 +132,9 @@ def test_every_command_line_of_the_cli_page_runs(tmp_path: Path) -> None:
     assert users[0].split() == ["USERNAME", "CREATED", "DISABLED", "SCOPE"]
     assert [line.split()[0] for line in users[1:]] == ["alice", "bob"]
     assert "deleted bob" in by_command["tokenauth users delete bob --store sqlite:///app.db"]
+    # The scopes example: Alice (admin) gets 200, Bob gets 403 insufficient_scope.
+    admin = [c for c in commands if c.endswith("/admin")]
+    alice, bob = (by_command[c] for c in admin)
+    assert json.loads(alice) == {"sub": "alice", "scope": "admin", "admin": True}
+    assert bob.startswith("HTTP/1.1 403")
+    assert 'error="insufficient_scope", scope="admin"' in bob

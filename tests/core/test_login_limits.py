@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import threading
+import time
 from typing import Any, Literal
 
 import argon2
@@ -314,3 +315,32 @@ def test_simultaneous_guesses_cannot_slip_past_the_limit() -> None:
     statuses, verified = asyncio.run(main())
     assert statuses == [401] * 3 + [429] * 47
     assert verified == 3
+
+
+def test_a_shed_login_is_not_counted_against_the_account() -> None:
+    """Logins shed with 503 were never checked, so they leave the throttle's counts as they were."""
+
+    async def main() -> tuple[list[int], int]:
+        counters = MemoryCounters()
+        auth = AsyncTokenAuth(
+            keys=KEYS, store=AsyncMemoryStore(), users=MemoryUserRegistry(),
+            hasher=ts.fast_hasher(), max_login_wait=3.0,
+            throttle=LoginThrottle(counters, per_account=THREE_A_MINUTE, per_client=FIVE_A_MINUTE),
+        )  # fmt: skip
+        await auth.add_user("alice", "correct horse")
+        for _ in range(100):
+            auth.hash_queue.observe(10.0)  # a hash now "takes" 10 s: every login is shed
+        statuses = []
+        for _ in range(5):
+            result = await auth.login(
+                Request(authorization=basic("alice", "correct horse"), secure=True,
+                        client="203.0.113.7")
+            )  # fmt: skip
+            statuses.append(result.status)
+        keys = [key for key, _ in auth.throttle.keys("alice", "203.0.113.7")]  # type: ignore[union-attr]
+        windows = [counters.get(key, int(time.time())) for key in keys]
+        return statuses, sum(w.count for w in windows if w is not None)
+
+    statuses, counted = asyncio.run(main())
+    assert statuses == [503] * 5
+    assert counted == 0

@@ -240,3 +240,10 @@ def test_the_throttled_answer() -> None:
     assert not any(name == "WWW-Authenticate" for name, _ in result.headers)
     assert result.json["error"] == "too_many_requests"
     assert dict(TooManyRequests.login(42).headers)["Retry-After"] == "42"
+
+
+def test_a_store_backend_without_counters_names_what_has_them() -> None:
+    """The SQL backend keeps no counters yet: the error says to use memory:// or Redis."""
+    pytest.importorskip("tokenauth_sqlalchemy")
+    with pytest.raises(ConfigurationError, match=r"keeps no login counters.*redis://"):
+        open_counters("sqlite:///counters.db")

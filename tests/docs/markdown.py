@@ -91,6 +91,18 @@ class Block:
             continuing = bool(_CONTINUED.search(line))
         return joined
 
+    def console(self) -> list[tuple[str, str]]:
+        """A ``console`` block's commands, each with the output the page shows for it."""
+        pairs: list[tuple[str, str]] = []
+        commands = iter(self.commands())
+        for line in self.code.splitlines():
+            if line.startswith("$ "):
+                pairs.append((next(commands), ""))
+            elif pairs and not pairs[-1][0].endswith(line) and not line.startswith(" "):
+                command, shown = pairs[-1]
+                pairs[-1] = (command, f"{shown}{line}\n")
+        return pairs
+
 
 def relative(page: Path) -> str:
     """The page's path from the repository root, as tests name it."""

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import traceback
 import types
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,10 @@ def _shell(block: Block, folder: Path) -> None:
 
 def run(page: Path, folder: Path) -> None:
     """Run every block of ``page`` in ``folder``."""
+    # An example that uses a name tokenauth has renamed, or that tokenauth warns
+    # about (workers that cannot share keys), is an example to fix.
+    warnings.filterwarnings("error", message=r".*tokenauth", category=DeprecationWarning)
+    warnings.filterwarnings("error", category=RuntimeWarning, module=r"tokenauth")
     os.chdir(folder)
     sys.path.insert(0, str(folder))
     # A real module, since frameworks look handlers' modules up in sys.modules.

@@ -15,8 +15,8 @@ from sqlalchemy import create_engine, event, select, text
 from sqlalchemy.engine import Engine, make_url
 
 from tests.sqlalchemy.conftest import Db, with_driver, with_query
-from tokenauth import StoreUnreachableError, TokenRecord, open_async_store, open_store
-from tokenauth_sqlalchemy import SQLTokenStore
+from tokenauth import StoreError, StoreUnreachableError, TokenRecord, open_async_store, open_store
+from tokenauth_sqlalchemy import AsyncSQLTokenStore, SQLTokenStore
 
 ALL = ["sqlite", "postgresql", "mariadb"]
 
@@ -148,5 +148,74 @@ def test_async_dead_connection_is_replaced_for_a_read_and_fails_a_write_closed(
             assert await store.remove(record.jti) is True
         finally:
             await store.aclose()
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("db", ALL, indirect=True)
+def test_a_lookup_on_the_driver_answers_as_sqlalchemy_does(db: Db) -> None:
+    """The plain path (the driver's own cursor) and SQLAlchemy's give the same records."""
+    plain = SQLTokenStore.from_url(db.url)
+    layered = SQLTokenStore.from_url(db.url)
+    _statements(layered.engine)  # a statement listener: every statement goes through SQLAlchemy
+    try:
+        for jti in ("one", "Zoë ☃", "x" * 64):
+            plain.add(_record(jti))
+        for jti in ("one", "Zoë ☃", "x" * 64, "none", "ONE", "one "):
+            assert plain.get(jti) == layered.get(jti)
+        assert [each is not None for each in plain._plain.values()] == [True]
+        assert layered._plain == {}
+    finally:
+        plain.close()
+        layered.close()
+
+
+@pytest.mark.parametrize("db", ["sqlite"], indirect=True)
+def test_a_plain_lookup_is_one_select(db: Db) -> None:
+    """Seen by SQLite itself: a lookup on the plain path runs the one SELECT."""
+    store = SQLTokenStore.from_url(db.url)
+    seen: list[str] = []
+
+    @event.listens_for(store.engine, "connect")
+    def _trace(dbapi_connection: Any, record: Any) -> None:
+        dbapi_connection.set_trace_callback(seen.append)
+
+    try:
+        store.add(_record("traced"))
+        seen.clear()
+        assert store.get("traced") is not None
+        assert store.get("untraced") is None
+        assert len(seen) == 2
+        assert all(each.startswith("SELECT") for each in seen)
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("db", ["postgresql"], indirect=True)
+def test_an_asyncpg_lookup_on_the_driver_answers_as_sqlalchemy_does(db: Db) -> None:
+    """asyncpg's plain path and SQLAlchemy's give the same records; a server's refusal
+    (a missing table) is the same StoreError with its fix."""
+
+    async def scenario() -> None:
+        url = with_driver(db.url, "asyncpg")
+        plain: Any = AsyncSQLTokenStore.from_url(url)
+        layered: Any = AsyncSQLTokenStore.from_url(url)
+        _statements(layered.engine.sync_engine)
+        try:
+            for jti in ("one", "Zoë ☃"):
+                await plain.add(_record(jti))
+            for jti in ("one", "Zoë ☃", "none", "one "):
+                assert await plain.get(jti) == await layered.get(jti)
+            assert [each is not None for each in plain._plain.values()] == [True]
+            assert layered._plain == {}
+        finally:
+            await plain.aclose()
+            await layered.aclose()
+        missing: Any = AsyncSQLTokenStore.from_url(with_query(url, table_prefix="nosuch_"))
+        try:
+            with pytest.raises(StoreError, match="tables are missing"):
+                await missing.get("one")
+        finally:
+            await missing.aclose()
 
     asyncio.run(scenario())

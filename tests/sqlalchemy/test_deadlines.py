@@ -11,13 +11,15 @@ clean-up. Then the proxy forwards again and the same store recovers.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+from sqlalchemy.engine import make_url
 
-from tests.sqlalchemy.conftest import Db, via, with_driver
+from tests.sqlalchemy.conftest import Db, via, with_driver, with_query
 from tests.sqlalchemy.proxy import Proxy
 from tokenauth import (
     AsyncTokenAuth,
@@ -25,6 +27,7 @@ from tokenauth import (
     KeySet,
     Principal,
     StoreUnavailable,
+    StoreUnreachableError,
     TokenAuth,
     open_async_store,
     open_store,
@@ -132,6 +135,44 @@ def test_hung_database_async_answers_503_within_the_bound(
                 await asyncio.sleep(0.05)
         finally:
             proxy.restore()
+            await store.aclose()
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("db", ["sqlite"], indirect=True)
+def test_locked_sqlite_file_async_answers_503_within_the_bound(db: Db) -> None:
+    """aiosqlite, the file held by another process's writer: 503 within 3 x timeout, then 200."""
+    path = make_url(db.url).database
+    assert path is not None
+
+    async def scenario() -> None:
+        store = open_async_store(with_query(db.async_url, timeout=f"{TIMEOUT:g}"))
+        auth = AsyncTokenAuth(keys=KEYS, store=store)
+        locker = sqlite3.connect(path, isolation_level=None)
+        try:
+            issued = JWTIssuer(KEYS, ttl=600).issue(
+                Principal("alice", "password"), now=int(time.time())
+            )
+            await store.add(issued.record)
+            header = f"Bearer {issued.token}"
+            assert isinstance(await auth.authenticate(header, secure=True), Authenticated)
+            # A login's write waits for the other writer's lock: the busy timeout gives
+            # up within the deadline (WAL readers never wait, so reads go on meanwhile).
+            locker.execute("BEGIN EXCLUSIVE")
+            started = time.monotonic()
+            with pytest.raises(StoreUnreachableError):
+                await store.add(
+                    JWTIssuer(KEYS, ttl=600)
+                    .issue(Principal("bob", "password"), now=int(time.time()))
+                    .record
+                )
+            took = time.monotonic() - started
+            assert took < BOUND + SLACK, f"a write took {took:.2f} s, bound {BOUND} s"
+            locker.execute("ROLLBACK")
+            assert isinstance(await auth.authenticate(header, secure=True), Authenticated)
+        finally:
+            locker.close()
             await store.aclose()
 
     asyncio.run(scenario())

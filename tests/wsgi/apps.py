@@ -7,6 +7,7 @@ Routes: ``/token`` (login), ``/logout``, ``/.well-known/jwks.json``, ``/api/me``
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import argon2
@@ -20,7 +21,15 @@ from tokenauth import (
     TokenAuth,
 )
 from tokenauth.testing import FrozenClock
-from tokenauth_wsgi import TokenAuthMiddleware, TokenEndpoints, claims_of, principal_of
+from tokenauth_wsgi import (
+    TokenAuthMiddleware,
+    TokenEndpoints,
+    check_scopes,
+    claims_of,
+    current_user,
+    principal_of,
+    respond,
+)
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -51,7 +60,34 @@ def make_auth(
         **options,
     )
     auth.add_user("alice", PASSWORD, scope=("read",))
+    auth.add_user("root", PASSWORD, scope=("admin", "read"))
+    auth.add_user("ghost", PASSWORD, scope=("admin",))  # a token subject load_user does not know
     return auth
+
+
+@dataclass(frozen=True)
+class AppUser:
+    """The application's own user object, which ``load_user`` returns."""
+
+    username: str
+    name: str
+
+    @property
+    def is_authenticated(self) -> bool:
+        """What Django and DRF ask of a user (DRF's IsAuthenticated, say)."""
+        return True
+
+
+USERS = {"alice": AppUser("alice", "Alice"), "root": AppUser("root", "Rita Root")}
+
+
+def load_user(subject: str) -> AppUser | None:
+    """The test applications' user loader (a database lookup, in a real one)."""
+    return USERS.get(subject)
+
+
+def admin_body(user: AppUser) -> bytes:
+    return json.dumps({"name": user.name}).encode()
 
 
 def _me(principal: Any, claims: Any) -> bytes:
@@ -70,6 +106,12 @@ def _inner(environ: WSGIEnvironment, start_response: StartResponse) -> list[byte
         body = _me(principal_of(environ), claims_of(environ))
         start_response("200 OK", [("Content-Type", "application/json")])
         return [body]
+    if environ["PATH_INFO"] == "/api/admin":
+        refusal = check_scopes(environ, ["admin"])
+        if refusal is not None:
+            return respond(refusal, start_response)
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [admin_body(current_user(environ))]
     if environ["PATH_INFO"] == "/public":
         start_response("200 OK", [("Content-Type", "text/plain")])
         return [b"open"]
@@ -78,22 +120,34 @@ def _inner(environ: WSGIEnvironment, start_response: StartResponse) -> list[byte
 
 
 def wsgi_app(auth: TokenAuth) -> WSGIApplication:
-    return TokenEndpoints(auth, TokenAuthMiddleware(_inner, auth, paths=["/api"]))
+    middleware = TokenAuthMiddleware(_inner, auth, paths=["/api"], user_loader=load_user)
+    return TokenEndpoints(auth, middleware)
 
 
 def flask_app(auth: TokenAuth) -> WSGIApplication:
     import flask
 
-    from tokenauth_wsgi.flask import FlaskTokenAuth, current_claims, current_principal
+    from tokenauth_wsgi.flask import (
+        FlaskTokenAuth,
+        current_claims,
+        current_principal,
+        current_user,
+    )
 
     app = flask.Flask("tokenauth_test")
     tokens = FlaskTokenAuth(auth, app)
+    tokens.user_loader(load_user)
 
     @app.get("/api/me")
     @tokens.required
     def me() -> flask.Response:
         body = _me(current_principal(), current_claims())
         return flask.Response(body, content_type="application/json")
+
+    @app.get("/api/admin")
+    @tokens.requires("admin")
+    def admin() -> flask.Response:
+        return flask.Response(admin_body(current_user), content_type="application/json")
 
     @app.get("/public")
     def public() -> str:
@@ -115,6 +169,14 @@ def django_app(auth: TokenAuth) -> WSGIApplication:
             MIDDLEWARE=["tokenauth_wsgi.django.TokenAuthMiddleware"],
             INSTALLED_APPS=[],
             TOKENAUTH_PATHS=["/api"],
+            TOKENAUTH_USER_LOADER="tests.wsgi.apps.load_user",
+            REST_FRAMEWORK={
+                "DEFAULT_AUTHENTICATION_CLASSES": ["tokenauth_wsgi.drf.TokenAuthentication"],
+                "DEFAULT_PERMISSION_CLASSES": [],
+                "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+                "UNAUTHENTICATED_USER": "tokenauth.AnonymousUser",
+                "EXCEPTION_HANDLER": "tokenauth_wsgi.drf.exception_handler",
+            },
             USE_TZ=True,
         )
         django.setup()

@@ -4,15 +4,46 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
 from django.urls import path
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
 import tokenauth_wsgi.django as tokenauth_views
-from tests.wsgi.apps import _me
+from tests.wsgi.apps import _me, admin_body
+from tokenauth import Authenticated
 from tokenauth_wsgi import claims_of, principal_of
+from tokenauth_wsgi.drf import HasScopes
 
 
 def me(request: HttpRequest) -> HttpResponse:
     body = _me(principal_of(request.META), claims_of(request.META))
     return HttpResponse(body, content_type="application/json")
+
+
+@tokenauth_views.requires("admin")
+def admin(request: HttpRequest) -> HttpResponse:
+    return HttpResponse(admin_body(request.user), content_type="application/json")  # type: ignore[arg-type]
+
+
+class DRFAdmin(APIView):
+    """A Django REST framework view that needs the admin scope."""
+
+    permission_classes = (HasScopes,)
+    required_scopes = ("admin",)
+
+    def get(self, request: Request) -> Response:
+        assert isinstance(request.auth, Authenticated)
+        return Response({"name": request.user.name})  # type: ignore[union-attr]
+
+
+class DRFMe(APIView):
+    """A DRF view any valid token may use: who DRF says is calling."""
+
+    permission_classes = (IsAuthenticated,)
+
+    def get(self, request: Request) -> Response:
+        return Response({"name": request.user.name, "sub": request.auth.claims.sub})  # type: ignore[union-attr]
 
 
 def public(request: HttpRequest) -> HttpResponse:
@@ -24,5 +55,8 @@ urlpatterns = [
     path("logout", tokenauth_views.logout),
     path(".well-known/jwks.json", tokenauth_views.jwks),
     path("api/me", me),
+    path("api/admin", admin),
+    path("drf/admin", DRFAdmin.as_view()),
+    path("drf/me", DRFMe.as_view()),
     path("public", public),
 ]

@@ -1,4 +1,4 @@
-"""Test kit for tokenauth users: a frozen clock, strategies, the store and counter contracts.
+"""Test kit for tokenauth users: a frozen clock, logged-in tokens, strategies, the contracts.
 
 Needs the ``testing`` extra (``pip install 'tokenauth-core[testing]'``) for Hypothesis and pytest.
 """
@@ -9,6 +9,7 @@ from . import strategies
 from ._clock import FrozenClock
 from ._contract import AsyncTokenStoreContract, TokenStoreContract
 from ._counters_contract import AsyncLoginCountersContract, LoginCountersContract
+from ._login import alogin, login
 from ._registry_contract import (
     ApiKeyRegistryContract,
     AsyncApiKeyRegistryContract,
@@ -26,5 +27,7 @@ __all__ = [
     "LoginCountersContract",
     "TokenStoreContract",
     "UserRegistryContract",
+    "alogin",
+    "login",
     "strategies",
 ]

@@ -345,10 +345,17 @@ class _ContractBase:
             now = int(time.time())
             old = _record("p-old", issued=now - 7200, ttl=3600)
             fresh = _record("p-fresh", issued=now, ttl=3600)
-            runner.call("add", old)
-            runner.call("add", fresh)
+            # Expires exactly at the purge time: "expires_at <= now" removes it (a
+            # store that compares with "<" keeps it, and fails here).
+            edge = _record("p-edge", issued=now - 3600, ttl=3600)
+            for record in (old, fresh, edge):
+                runner.call("add", record)
             purged = runner.call("purge_expired", now)
-            assert purged == 1 or (self.forgets_expired and purged == 0)
+            assert purged == 2 or (self.forgets_expired and 0 <= purged <= 2), purged
+            assert runner.call("get", "p-edge") is None, (
+                "purge_expired(now) kept a record whose expires_at == now: it removes "
+                "every record with expires_at <= now"
+            )
             assert runner.call("get", "p-old") is None
             assert runner.call("get", "p-fresh") == fresh
             assert runner.call("purge_expired", now) == 0

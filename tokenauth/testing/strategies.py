@@ -213,28 +213,44 @@ def tokens(
     now: int,
     kinds: tuple[TokenKind, ...] = TOKEN_KINDS,
     ttl: int = 3600,
+    issuer: str | None = None,
+    audience: str | None = None,
 ) -> TokenSample:
     """Tokens of the given kinds for ``keys`` at time ``now``.
 
     ``"valid"`` tokens are signed correctly and unexpired; every other kind must
     be rejected by a validator that trusts ``keys``. A valid token is not in any
-    store: record its ``jti`` (``TokenSample.jti``) if your test needs it stored.
+    store: record its ``jti`` (``TokenSample.jti``) if your test needs it stored,
+    or log in with :func:`tokenauth.testing.login` for a stored one.
+
+    Args:
+        draw: Given by Hypothesis.
+        keys: The key set the validator under test trusts.
+        now: The validator's current time.
+        kinds: Which kinds to draw from.
+        ttl: The lifetime of the tokens.
+        issuer: The ``iss`` your app is configured with (``TokenAuth(issuer=...)``);
+            the default is the core's.
+        audience: The ``aud`` your app is configured with; the default is the core's.
     """
     kind = draw(st.sampled_from(kinds))
     subject = draw(usernames())
-    issuer = JWTIssuer(keys, ttl=ttl)
+    issuer_ = JWTIssuer(keys, ttl=ttl, issuer=issuer, audience=audience)
     principal = Principal(subject, "password")
     if kind == "valid":
-        issued = issuer.issue(principal, now=now - draw(st.integers(0, ttl - 60)))
+        issued = issuer_.issue(principal, now=now - draw(st.integers(0, max(0, ttl - 60))))
         return TokenSample(kind, issued.token, issued.claims.jti)
     if kind == "expired":
-        issued = issuer.issue(principal, now=now - ttl - draw(st.integers(60, 10**6)))
+        issued = issuer_.issue(principal, now=now - ttl - draw(st.integers(60, 10**6)))
         return TokenSample(kind, issued.token, issued.claims.jti)
-    good = issuer.issue(principal, now=now).token
+    good_token = issuer_.issue(principal, now=now)
+    good = good_token.token
     head, body, sig = good.split(".")
     signing = keys.signing
     header = {"alg": signing.alg, "kid": signing.kid, "typ": "at+jwt"}
-    claims = {"sub": subject, "jti": "j" * 22, "iat": now, "exp": now + ttl}
+    # The valid token's claims (iss, aud, client_id ...), so that each bad kind
+    # differs from a good token only in the way its name says.
+    claims = {**good_token.claims.to_json(), "jti": "j" * 22, "iat": now, "exp": now + ttl}
     if kind == "tampered_payload":
         return TokenSample(
             kind, f"{head}.{_flip(body, draw(st.integers(0, len(body) - 2)))}.{sig}", None
@@ -295,9 +311,16 @@ def tokens(
     return TokenSample(kind, _sign_raw(signing, header, {**claims, "exp": bad_exp}), None)
 
 
-def bad_tokens(keys: KeySet, *, now: int) -> st.SearchStrategy[TokenSample]:
-    """Every kind of token a validator trusting ``keys`` must reject."""
-    return tokens(keys, now=now, kinds=tuple(k for k in TOKEN_KINDS if k != "valid"))
+def bad_tokens(
+    keys: KeySet, *, now: int, issuer: str | None = None, audience: str | None = None
+) -> st.SearchStrategy[TokenSample]:
+    """Every kind of token a validator trusting ``keys`` must reject.
+
+    Pass the ``issuer`` and ``audience`` your app is configured with, so that
+    each token is refused for its own flaw and not merely for a foreign ``iss``.
+    """
+    bad = tuple(k for k in TOKEN_KINDS if k != "valid")
+    return tokens(keys, now=now, kinds=bad, issuer=issuer, audience=audience)
 
 
 def json_values() -> st.SearchStrategy[Any]:

@@ -17,6 +17,7 @@ import warnings as _warnings
 from tokenauth import AnonymousUser, TokenUser
 
 from ._endpoints import (
+    HealthEndpoint,
     HttpsRequiredApp,
     JWKSEndpoint,
     LoginEndpoint,
@@ -42,6 +43,7 @@ __all__ = [
     "SCOPE_KEY",
     "ASGIApp",
     "AnonymousUser",
+    "HealthEndpoint",
     "HttpsRequiredApp",
     "JWKSEndpoint",
     "LoginEndpoint",

@@ -1,15 +1,18 @@
-"""The demo API served by ``tokenauth demo``: a secured path, a health check and the endpoints."""
+"""The demo API served by ``tokenauth demo``: secured paths, a health check and the endpoints."""
 
 from __future__ import annotations
 
 from tokenauth import AsyncTokenAuth
 
 from ._endpoints import TokenAuthApp, not_found
-from ._middleware import authenticated
-from ._scope import send_json
+from ._middleware import authenticated, check_scopes
+from ._scope import send_json, send_result
 from ._types import Receive, Scope, Send
 
-__all__ = ["demo_app"]
+__all__ = ["ADMIN_SCOPE", "demo_app"]
+
+#: The scope ``GET /admin`` needs.
+ADMIN_SCOPE = "admin"
 
 
 async def _routes(scope: Scope, receive: Receive, send: Send) -> None:
@@ -33,11 +36,25 @@ async def _routes(scope: Scope, receive: Receive, send: Send) -> None:
         else:
             await send_json(send, 405, {"error": "method_not_allowed"}, [("Allow", "GET")])
         return
+    if path == "/admin" and found is not None:
+        if method != "GET":
+            await send_json(send, 405, {"error": "method_not_allowed"}, [("Allow", "GET")])
+            return
+        refusal = check_scopes(scope, ADMIN_SCOPE)
+        if refusal is not None:
+            await send_result(send, refusal)  # 403 insufficient_scope, as the core words it
+            return
+        document = {"sub": found.claims.sub, "scope": " ".join(found.claims.scope)}
+        await send_json(send, 200, {**document, "admin": True}, [("Cache-Control", "no-store")])
+        return
     await not_found(scope, receive, send)
 
 
 def demo_app(auth: AsyncTokenAuth) -> TokenAuthApp:
-    """The demo API: ``/token``, ``/me``, ``/logout``, ``/.well-known/jwks.json``, ``/health``.
+    """The demo API: ``/token``, ``/me``, ``/admin``, ``/logout``, the JWKS, ``/health``.
+
+    ``GET /admin`` needs the ``admin`` scope: a token without it gets 403
+    ``insufficient_scope``.
 
     Args:
         auth: The configured front door.

@@ -54,6 +54,7 @@ from tokenauth.cli import (
     without_password,
 )
 
+from ._demo import ADMIN_SCOPE
 from ._demo_server import Listener, bind, event_loop_factory, http_parser, run, self_signed, serve
 
 DEMO_SUBJECT = "demo"
@@ -65,6 +66,26 @@ INSTALL_UVICORN = "pip install 'tokenauth-asgi[uvicorn]'"
 class _DemoAccess:
     users: list[tuple[str, str]] = field(default_factory=list)
     api_keys: list[tuple[str, str]] = field(default_factory=list)
+    #: Scopes granted, by user name or API-key subject.
+    scopes: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def has_admin(self, name: str) -> bool:
+        return ADMIN_SCOPE in self.scopes.get(name, ())
+
+
+def parse_scope_option(value: str) -> tuple[str, tuple[str, ...]]:
+    """Split ``NAME=SCOPE[,SCOPE...]`` (scopes may also be separated by spaces).
+
+    Raises:
+        argparse.ArgumentTypeError: No ``=``, an empty name or no scope.
+    """
+    name, equals, scopes = value.partition("=")
+    granted = tuple(dict.fromkeys(scopes.replace(",", " ").split()))
+    if not equals or not name or not granted:
+        raise argparse.ArgumentTypeError(
+            "expected NAME=SCOPE[,SCOPE...], e.g. alice=admin (NAME: a --user or API-key subject)"
+        )
+    return name, granted
 
 
 def _banner(
@@ -88,6 +109,8 @@ def _banner(
         lines.append(f"  user     {name} / {password}")
     for subject, key in access.api_keys:
         lines.append(f"  API key  {key}  (logs in as {subject})")
+    for name, scopes in access.scopes.items():
+        lines.append(f"  scopes   {name}: {' '.join(scopes)}")
     lines.append("")
     logins: list[tuple[str, str]] = []
     if access.users:
@@ -115,6 +138,30 @@ def _banner(
         f"     TOKEN=$({login} | {extract})",
         f'     curl -s {tls}-H "Authorization: Bearer $TOKEN" {base}/me',
         "",
+    ]
+    step += 1
+    first = access.users[0][0] if access.users else None
+    admin_login = _admin_login(access, tls, base)
+    if first is not None and not access.has_admin(first) and admin_login is not None:
+        lines += [
+            f"  {step}. /admin needs the {ADMIN_SCOPE} scope: {first} is refused (403), "
+            f"{admin_login[0]} is let in (200):",
+            f'     curl -s -i {tls}-H "Authorization: Bearer $TOKEN" {base}/admin',
+            f"     ADMIN_TOKEN=$({admin_login[1]} | {extract})",
+            f'     curl -s {tls}-H "Authorization: Bearer $ADMIN_TOKEN" {base}/admin',
+            "",
+        ]
+        step += 1
+    elif first is not None:
+        verdict = "has it (200)" if access.has_admin(first) else "lacks it (403)"
+        lines += [
+            f"  {step}. /admin needs the {ADMIN_SCOPE} scope; {first} {verdict}:",
+            f'     curl -s -i {tls}-H "Authorization: Bearer $TOKEN" {base}/admin',
+            "",
+        ]
+        step += 1
+    step -= 1
+    lines += [
         f"  {step + 1}. log out (the token stops working at once):",
         f'     curl -s -i {tls}-X POST -H "Authorization: Bearer $TOKEN" {base}/logout',
         "",
@@ -130,6 +177,17 @@ def _banner(
         ]
     lines += ["", "Press Ctrl+C to stop."]
     return "\n".join(lines)
+
+
+def _admin_login(access: _DemoAccess, tls: str, base: str) -> tuple[str, str] | None:
+    """Who holds the admin scope, and the curl that logs them in (an API key first)."""
+    for subject, key in access.api_keys:
+        if access.has_admin(subject):
+            return subject, f"curl -s {tls}-u {shlex.quote(key + ':')} -X POST {base}/token"
+    for name, password in access.users:
+        if access.has_admin(name):
+            return name, f"curl -s {tls}-u {shlex.quote(f'{name}:{password}')} {base}/token"
+    return None
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -203,6 +261,13 @@ async def _demo(
             access.users.append((DEMO_SUBJECT, secrets.token_urlsafe(12)))
             key, _ = generate_api_key(subject=DEMO_SERVICE, name="demo", pepper=pepper, now=now)
             access.api_keys.append((DEMO_SERVICE, key))
+            # One account with the admin scope and one without: /admin answers 200 and 403.
+            access.scopes[DEMO_SERVICE] = (ADMIN_SCOPE,)
+        named = {name for name, _ in access.users} | {subject for subject, _ in access.api_keys}
+        for name, scopes in args.scope:
+            if name not in named:
+                fail(f"--scope {name}=...: {name} is neither a --user nor an --api-key subject")
+            access.scopes[name] = tuple(dict.fromkeys((*access.scopes.get(name, ()), *scopes)))
         await _add_accounts(access, users, api_keys, pepper, now, persistent=persistent)
         auth = AsyncTokenAuth(
             keys=keys, store=store, users=users, api_keys=api_keys, pepper=pepper,
@@ -235,17 +300,22 @@ async def _add_accounts(
             fail(f"--user {name} is given twice")
         seen.add(name)
         # The default (production) argon2 cost: the demo shows the real thing.
-        record = await asyncio.to_thread(new_user, name, password, now=now)
+        record = await asyncio.to_thread(
+            new_user, name, password, now=now, scope=access.scopes.get(name, ())
+        )
         try:
             await _maybe_await(users.add_user(record))
         except AlreadyExistsError:
-            say(f"note: user {record.username} is already stored; the stored password stays")
+            say(
+                f"note: user {record.username} is already stored; the stored password and "
+                "scopes stay"
+            )
     for subject, key in access.api_keys:
         digest = api_key_digest(key, pepper)
         try:
             await _maybe_await(api_keys.add_key(ApiKeyRecord(
                 key_id="demo_" + digest[:16], subject=subject, name="demo",
-                digest=digest, created_at=now,
+                digest=digest, created_at=now, scope=access.scopes.get(subject, ()),
             )))  # fmt: skip
         except AlreadyExistsError:
             if not persistent:
@@ -282,6 +352,12 @@ def add_command(commands: Commands) -> None:
     demo.add_argument(
         "--api-key", type=parse_api_key_option, action="append", default=[],
         metavar="[SUBJECT:]KEY", help="an API key that may log in (repeatable)",
+    )  # fmt: skip
+    demo.add_argument(
+        "--scope", type=parse_scope_option, action="append", default=[],
+        metavar="NAME=SCOPE[,SCOPE]",
+        help=f"grant scopes to a --user or --api-key subject (repeatable); GET /admin needs "
+        f"{ADMIN_SCOPE!r}",
     )  # fmt: skip
     demo.add_argument(
         "--ttl", type=positive_int, default=DEFAULT_TTL,

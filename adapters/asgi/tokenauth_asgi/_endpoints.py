@@ -1,4 +1,4 @@
-"""ASGI endpoints: login, logout, the JWKS document, and a plain-HTTP refuser.
+"""ASGI endpoints: login, logout, the JWKS document, a health check and a plain-HTTP refuser.
 
 Each is a small ASGI app; :class:`TokenEndpoints` routes to them and sends
 every other path to your app (put :class:`~tokenauth_asgi.TokenAuthMiddleware`
@@ -9,13 +9,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from tokenauth import JWKS_MAX_AGE, AsyncTokenAuth, Authenticated, HttpsRequired, Request
+from tokenauth import (
+    JWKS_MAX_AGE,
+    AsyncTokenAuth,
+    Authenticated,
+    ConfigurationError,
+    HttpsRequired,
+    Request,
+)
 
 from ._middleware import TokenAuthMiddleware, authenticated
 from ._scope import request_of, send_json, send_result
-from ._types import ASGIApp, Receive, Scope, Send
+from ._types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = [
+    "HealthEndpoint",
     "HttpsRequiredApp",
     "JWKSEndpoint",
     "LoginEndpoint",
@@ -203,6 +211,13 @@ class TokenEndpoints:
         login_path: Where clients log in.
         logout_path: Where clients revoke their token.
         jwks_path: Where the public keys are published.
+        health_path: Where to answer a health check (``GET``, no token: 200
+            ``{"status": "ok"}``, or 503 ``{"status": "unavailable"}`` while the
+            store or a registry fails, with the cause in the ``tokenauth`` log),
+            or None for none.
+        check: At lifespan start-up, run :meth:`tokenauth.AsyncTokenAuth.check`
+            and fail the start-up with its message when the store is not set up
+            (tables missing, unknown database).
     """
 
     def __init__(
@@ -213,10 +228,13 @@ class TokenEndpoints:
         login_path: str | None = "/token",
         logout_path: str | None = "/logout",
         jwks_path: str | None = "/.well-known/jwks.json",
+        health_path: str | None = None,
+        check: bool = True,
     ) -> None:
         """Build the routes; see the class docstring for the arguments."""
         self.auth = auth
         self.app = app
+        self.check = check
         self._routes: dict[str, ASGIApp] = {}
         if login_path is not None:
             self._routes[login_path] = LoginEndpoint(auth)
@@ -224,15 +242,64 @@ class TokenEndpoints:
             self._routes[logout_path] = LogoutEndpoint(auth)
         if jwks_path is not None:
             self._routes[jwks_path] = JWKSEndpoint(auth)
+        if health_path is not None:
+            self._routes[health_path] = HealthEndpoint(auth)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Route by exact path; everything else goes to ``app``."""
+        if scope["type"] == "lifespan" and self.check:
+            await self._lifespan(scope, receive, send)
+            return
         if scope["type"] == "http":
             route = self._routes.get(scope.get("path", ""))
             if route is not None:
                 await route(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+    async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Check the store at start-up, then hand the lifespan to the app as it came."""
+        first = await receive()
+        if first["type"] == "lifespan.startup":
+            try:
+                await self.auth.check()
+            except ConfigurationError as exc:
+                await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                return
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return first
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+class HealthEndpoint:
+    """``GET`` a health check: 200 while the store and registries answer, else 503.
+
+    The body says only ``ok`` or ``unavailable``; the cause, with its fix, goes
+    to the ``tokenauth`` log (once per cause). Plain HTTP is refused like any
+    other request.
+    """
+
+    def __init__(self, auth: AsyncTokenAuth) -> None:
+        """Serve the health of ``auth``'s store and registries."""
+        self.auth = auth
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer one health check."""
+        request = request_of(scope)
+        if not self.auth.is_https(request):
+            await send_result(send, await self.auth.refuse_plain_http(request))
+            return
+        if scope.get("method") not in ("GET", "HEAD"):
+            await _method_not_allowed(send, "GET, HEAD")
+            return
+        await send_result(send, await self.auth.health())
 
 
 class TokenAuthApp(TokenEndpoints):
@@ -247,6 +314,8 @@ class TokenAuthApp(TokenEndpoints):
         login_path: Where clients log in (``GET`` or ``POST`` with Basic credentials).
         logout_path: Where clients revoke their token (``POST``), or None for none.
         jwks_path: Where the public keys are published, or None for none.
+        health_path: Where to answer a health check, or None (see :class:`TokenEndpoints`).
+        check: Check the store at lifespan start-up (see :class:`TokenEndpoints`).
         middleware: Keyword arguments for :class:`~tokenauth_asgi.TokenAuthMiddleware`
             (``paths``, ``exclude``, ``optional``, ``user_loader``, ``https_only``).
     """
@@ -259,10 +328,12 @@ class TokenAuthApp(TokenEndpoints):
         login_path: str | None = "/token",
         logout_path: str | None = "/logout",
         jwks_path: str | None = "/.well-known/jwks.json",
+        health_path: str | None = None,
+        check: bool = True,
         **middleware: Any,
     ) -> None:
         """Build the routes; see the class docstring for the arguments."""
         super().__init__(
             auth, TokenAuthMiddleware(app, auth, **middleware), login_path=login_path,
-            logout_path=logout_path, jwks_path=jwks_path,
+            logout_path=logout_path, jwks_path=jwks_path, health_path=health_path, check=check,
         )  # fmt: skip

@@ -32,7 +32,7 @@ from typing import Any, TypeVar
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-__all__ = ["Deadline", "bounded", "guard_engine", "watch"]
+__all__ = ["Deadline", "bounded", "guard_engine", "watch", "watch_dbapi"]
 
 T = TypeVar("T")
 
@@ -157,9 +157,14 @@ _WATCHDOG = _Watchdog()
 
 def watch(connection: Any) -> None:
     """Put a checked-out SQLAlchemy connection under the calling statement's deadline, if any."""
+    watch_dbapi(connection.connection.dbapi_connection)
+
+
+def watch_dbapi(dbapi_connection: Any) -> None:
+    """Put a driver's connection under the calling statement's deadline, if any."""
     deadline = _current()
     if deadline is not None:
-        deadline.watch(connection.connection.dbapi_connection)
+        deadline.watch(dbapi_connection)
 
 
 #: Drivers whose ``connect_timeout`` bounds the whole connection set-up.

@@ -44,6 +44,9 @@ class Step:
         conflict: Raised (instead of a StoreError) when the statement breaks a
             unique constraint.
         params: Values for the statement's bound parameters, if it has any.
+        plain: The statement may run on the driver's own connection, without
+            SQLAlchemy's execution and result layers (see ``_run``): a read whose
+            rows are read by position.
         retry: Whether running the statement again on a new connection, after
             the first found its connection dead, gives an answer as true as the
             first would have: so for reads, never for writes (a DELETE that
@@ -55,13 +58,14 @@ class Step:
     conflict: type[AlreadyExistsError] | None = None
     params: Mapping[str, Any] | None = None
     retry: bool = False
+    plain: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """What a statement gave back: its rows (for a SELECT) and its row count."""
 
-    rows: Sequence[Row[Any]] = field(default_factory=tuple)
+    rows: Sequence[Any] = field(default_factory=tuple)
     rowcount: int = 0
 
 
@@ -85,14 +89,17 @@ class TokenOps:
         self.batch = purge_batch_size
         self._get = select(self.table).where(self.table.c.jti == bindparam("key"))
 
-    def _record(self, row: Row[Any]) -> TokenRecord:
+    def _record(self, row: Sequence[Any]) -> TokenRecord:
+        # By position, in the table's column order: rows come from SQLAlchemy or,
+        # for a lookup, straight from the driver (plain tuples).
+        jti, subject, issued_at, expires_at, method, api_key_id = row
         return TokenRecord(
-            jti=row.jti,
-            subject=row.subject,
-            issued_at=int(row.issued_at),
-            expires_at=int(row.expires_at),
-            method=row.method,
-            api_key_id=row.api_key_id,
+            jti=jti,
+            subject=subject,
+            issued_at=int(issued_at),
+            expires_at=int(expires_at),
+            method=method,
+            api_key_id=api_key_id,
         )
 
     def add(self, record: TokenRecord) -> Op[None]:
@@ -112,7 +119,7 @@ class TokenOps:
         )
 
     def get(self, jti: str) -> Op[TokenRecord | None]:
-        out = yield Step(self._get, "reading a token", params={"key": jti}, retry=True)
+        out = yield Step(self._get, "reading a token", params={"key": jti}, retry=True, plain=True)
         return self._record(out.rows[0]) if out.rows else None
 
     def remove(self, jti: str) -> Op[bool]:

@@ -12,7 +12,7 @@ from tokenauth import ApiKeyRecord, TokenRecord, UserRecord
 from ._deadline import guard_engine
 from ._engine import make_async_engine, make_engine, store_error
 from ._ops import ApiKeyOps, Op, TokenOps, UserOps
-from ._run import run_async, run_sync
+from ._run import Plain, run_async, run_sync
 from ._schema import Schema
 from ._url import parse_url
 from ._view import MISS, LocalView, open_view
@@ -55,6 +55,8 @@ class _Sync:
         self._autocommit = False
         # A token store opened with local_view=true (PostgreSQL) has one.
         self._view: LocalView | None = None
+        # Lookups' SQL compiled for the driver's own cursor (see _run.Plain).
+        self._plain: dict[int, Plain | None] = {}
 
     @classmethod
     def _open(cls: type[S], url: str, *, token_store: bool = False) -> S:
@@ -77,7 +79,13 @@ class _Sync:
         return opened
 
     def _run(self, op: Op[T]) -> T:
-        return run_sync(self.engine, op, deadline=self.timeout, autocommit=self._autocommit)
+        return run_sync(
+            self.engine,
+            op,
+            deadline=self.timeout,
+            autocommit=self._autocommit,
+            plain=self._plain if self._autocommit else None,
+        )
 
     def close(self) -> None:
         """Release the connections, if this object opened the engine itself."""
@@ -99,6 +107,7 @@ class _Async:
         self._owns_engine = False
         self._autocommit = False
         self._view: LocalView | None = None
+        self._plain: dict[int, Plain | None] = {}
         self._create_tables = False
         self._init_lock: asyncio.Lock | None = None
 
@@ -122,7 +131,14 @@ class _Async:
     async def _run(self, op: Op[T]) -> T:
         if self._create_tables:
             await self._create()
-        return await run_async(self.engine, op, deadline=self.timeout, autocommit=self._autocommit)
+        return await run_async(
+            self.engine,
+            op,
+            deadline=self.timeout,
+            autocommit=self._autocommit,
+            plain=self._plain if self._autocommit else None,
+            timeout=None if self.timeout is None else self.timeout / DEADLINE_TIMEOUTS,
+        )
 
     async def _create(self) -> None:
         if self._init_lock is None:

@@ -5,50 +5,47 @@ Pure WSGI, no framework imported here::
     app = TokenEndpoints(auth, TokenAuthMiddleware(my_app, auth, paths=["/api"]))
 
 Framework idioms live in submodules that import their framework:
-:mod:`tokenauth_wsgi.flask`, :mod:`tokenauth_wsgi.django` and
+:mod:`tokenauth_wsgi.flask`, :mod:`tokenauth_wsgi.django`,
+:mod:`tokenauth_wsgi.drf` (Django REST framework) and
 :mod:`tokenauth_wsgi.gunicorn` (an access log that never shows a token).
+
+The same names mean the same things in ``tokenauth_asgi``.
 """
 
 from __future__ import annotations
 
+from tokenauth import AnonymousUser, TokenUser
+
 from ._apps import TokenAuthMiddleware, TokenEndpoints, respond
 from ._environ import (
-    ENVIRON_AUTHENTICATED,
-    ENVIRON_CLAIMS,
-    ENVIRON_PRINCIPAL,
-    PathMatcher,
-    Renderable,
-    Rendered,
+    UserLoader,
     authenticate_environ,
+    authenticated,
+    check_scopes,
     claims_of,
-    is_secure_environ,
+    current_user,
     jwks_environ,
     login_environ,
     logout_environ,
     principal_of,
-    render,
     request_of,
-    status_line,
 )
 
 __all__ = [
-    "ENVIRON_AUTHENTICATED",
-    "ENVIRON_CLAIMS",
-    "ENVIRON_PRINCIPAL",
-    "PathMatcher",
-    "Renderable",
-    "Rendered",
+    "AnonymousUser",
     "TokenAuthMiddleware",
     "TokenEndpoints",
+    "TokenUser",
+    "UserLoader",
     "authenticate_environ",
+    "authenticated",
+    "check_scopes",
     "claims_of",
-    "is_secure_environ",
+    "current_user",
     "jwks_environ",
     "login_environ",
     "logout_environ",
     "principal_of",
-    "render",
     "request_of",
     "respond",
-    "status_line",
 ]

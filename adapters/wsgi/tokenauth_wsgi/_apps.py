@@ -10,10 +10,14 @@ from tokenauth import Authenticated, TokenAuth
 from tokenauth.extend import PathMatcher, PathRule
 
 from ._environ import (
+    ENVIRON_AUTH,
     Document,
     Renderable,
+    UserLoader,
     authenticate_environ,
+    is_missing_token,
     jwks_environ,
+    load_user,
     login_environ,
     logout_environ,
     render,
@@ -26,7 +30,12 @@ if TYPE_CHECKING:
 
 __all__ = ["TokenAuthMiddleware", "TokenEndpoints", "respond"]
 
-_METHODS = {"login": ("GET", "POST"), "logout": ("POST",), "jwks": ("GET", "HEAD")}
+_METHODS = {
+    "login": ("GET", "POST"),
+    "logout": ("POST",),
+    "jwks": ("GET", "HEAD"),
+    "health": ("GET", "HEAD"),
+}
 
 
 def respond(result: Renderable, start_response: StartResponse) -> list[bytes]:
@@ -52,15 +61,21 @@ class TokenAuthMiddleware:
     """Check the bearer token of every request to a secured path.
 
     A request with a valid token reaches ``app`` with the result in its
-    environ (see :func:`principal_of`, :func:`claims_of`); any other request
-    to a secured path gets the core's answer (400, 401, 403 or 503) and never
-    reaches ``app``. Requests to other paths pass through untouched.
+    environ (see :func:`authenticated`, :func:`principal_of`,
+    :func:`current_user`); any other request to a secured path gets the core's
+    answer (400, 401, 403 or 503) and never reaches ``app``. Requests to other
+    paths pass through untouched.
 
     Args:
         app: The WSGI application to protect.
         auth: The configured core.
         paths: Path prefixes to secure (``PATH_INFO``); None secures every path.
         exclude: Path prefixes to leave open, such as a health check.
+        optional: Path prefixes where a token is checked when one is sent, and
+            the request goes on anonymously when none is.
+        user_loader: Maps a token's subject to the application's user, which
+            :func:`current_user` then gives; a subject it returns None for is
+            refused (401 ``invalid_token``).
         secured: A predicate on ``PATH_INFO`` that replaces ``paths`` and ``exclude``.
     """
 
@@ -71,22 +86,36 @@ class TokenAuthMiddleware:
         *,
         paths: Iterable[str] | None = None,
         exclude: Iterable[str] = (),
+        optional: Iterable[str] = (),
+        user_loader: UserLoader | None = None,
         secured: PathRule | None = None,
     ) -> None:
         """Wrap ``app``; see the class docstring for the arguments."""
         self.app = app
         self.auth = auth
+        self.user_loader = user_loader
         self.secured: PathRule = secured or PathMatcher.of(paths, exclude)
+        optional = tuple(optional)
+        self.optional: PathRule | None = PathMatcher.of(optional) if optional else None
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         """Serve one request."""
-        if not self.secured(environ.get("PATH_INFO", "")):
+        path = environ.get("PATH_INFO", "")
+        optional = self.optional is not None and self.optional(path)
+        if not optional and not self.secured(path):
+            environ[ENVIRON_AUTH] = self.auth
             return self.app(environ, start_response)
         result = authenticate_environ(self.auth, environ)
-        if not isinstance(result, Authenticated):
-            return respond(result, start_response)
-        store_authenticated(environ, result)
-        return self.app(environ, start_response)
+        if isinstance(result, Authenticated):
+            store_authenticated(environ, result, self.auth)
+            refusal = load_user(self.auth, self.user_loader, environ, result)
+            if refusal is not None:
+                return respond(refusal, start_response)
+            return self.app(environ, start_response)
+        if optional and is_missing_token(result):
+            environ[ENVIRON_AUTH] = self.auth
+            return self.app(environ, start_response)
+        return respond(result, start_response)
 
 
 class TokenEndpoints:
@@ -106,6 +135,16 @@ class TokenEndpoints:
         login_path: Where to serve login.
         logout_path: Where to serve logout.
         jwks_path: Where to serve the JWKS document.
+        health_path: Where to answer a health check (``GET``, no token: 200
+            ``{"status": "ok"}``, or 503 ``{"status": "unavailable"}`` while the
+            store or a registry fails, with the cause in the ``tokenauth`` log),
+            or None for none.
+        check: Run :meth:`tokenauth.TokenAuth.check` now, so that a store that
+            is not set up (tables missing, unknown database) stops the server
+            from starting, with the fix in the message.
+
+    Raises:
+        ConfigurationError: ``check`` found the store not set up.
     """
 
     def __init__(
@@ -116,6 +155,8 @@ class TokenEndpoints:
         login_path: str | None = "/token",
         logout_path: str | None = "/logout",
         jwks_path: str | None = "/.well-known/jwks.json",
+        health_path: str | None = None,
+        check: bool = True,
     ) -> None:
         """Configure; see the class docstring for the arguments."""
         self.auth = auth
@@ -126,9 +167,12 @@ class TokenEndpoints:
                 (login_path, "login"),
                 (logout_path, "logout"),
                 (jwks_path, "jwks"),
+                (health_path, "health"),
             )
             if path is not None
         }
+        if check:
+            auth.check()
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         """Serve one request."""
@@ -148,5 +192,10 @@ class TokenEndpoints:
             return respond(login_environ(self.auth, environ), start_response)
         if endpoint == "logout":
             return respond(logout_environ(self.auth, environ), start_response)
+        if endpoint == "health":
+            request = request_of(environ)
+            if not self.auth.is_https(request):
+                return respond(self.auth.refuse_plain_http(request), start_response)
+            return respond(self.auth.health(), start_response)
         body = respond(jwks_environ(self.auth, environ), start_response)
         return [] if environ.get("REQUEST_METHOD") == "HEAD" else body

@@ -8,36 +8,48 @@ same way.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
 from tokenauth import (
     JWKS_MAX_AGE,
+    AnonymousUser,
     Authenticated,
     AuthResult,
     Claims,
+    Failure,
+    InsufficientScope,
     LoginResult,
     LogoutResult,
     Principal,
+    Reason,
     Request,
     Response,
     TokenAuth,
+    TokenUser,
+    Unauthorized,
 )
-from tokenauth.extend import PathMatcher
 
 __all__ = [
+    "ENVIRON_AUTH",
     "ENVIRON_AUTHENTICATED",
     "ENVIRON_CLAIMS",
     "ENVIRON_PRINCIPAL",
-    "PathMatcher",
+    "ENVIRON_USER",
     "Renderable",
     "Rendered",
+    "UserLoader",
     "authenticate_environ",
+    "authenticated",
+    "check_scopes",
     "claims_of",
+    "current_user",
+    "is_missing_token",
     "is_secure_environ",
     "jwks_environ",
+    "load_user",
     "login_environ",
     "logout_environ",
     "principal_of",
@@ -52,6 +64,13 @@ ENVIRON_AUTHENTICATED = "tokenauth.authenticated"
 ENVIRON_PRINCIPAL = "tokenauth.principal"
 #: Environ key holding the verified :class:`~tokenauth.Claims` of a secured request.
 ENVIRON_CLAIMS = "tokenauth.claims"
+#: Environ key holding the user a ``user_loader`` returned for the request's token.
+ENVIRON_USER = "tokenauth.user"
+#: Environ key holding the front door that checked the request (for scope checks).
+ENVIRON_AUTH = "tokenauth.auth"
+
+#: The application's user for a token's subject; None when there is none.
+UserLoader = Callable[[str], Any]
 
 Environ = Mapping[str, Any]
 
@@ -206,11 +225,21 @@ def jwks_environ(auth: TokenAuth, environ: Environ) -> Renderable:
     return Document(200, auth.keys.jwks(), (("Cache-Control", f"max-age={JWKS_MAX_AGE}"),))
 
 
-def store_authenticated(environ: dict[str, Any], result: Authenticated) -> None:
-    """Put an authenticated result where handlers look for it."""
+def store_authenticated(
+    environ: dict[str, Any], result: Authenticated, auth: TokenAuth | None = None
+) -> None:
+    """Put an authenticated result (and the front door that decided it) where handlers look."""
     environ[ENVIRON_AUTHENTICATED] = result
     environ[ENVIRON_PRINCIPAL] = result.principal
     environ[ENVIRON_CLAIMS] = result.claims
+    if auth is not None:
+        environ[ENVIRON_AUTH] = auth
+
+
+def authenticated(environ: Environ) -> Authenticated | None:
+    """The result the binding stored for this request, or None when no token was checked."""
+    value = environ.get(ENVIRON_AUTHENTICATED)
+    return value if isinstance(value, Authenticated) else None
 
 
 def principal_of(environ: Environ) -> Principal | None:
@@ -223,3 +252,63 @@ def claims_of(environ: Environ) -> Claims | None:
     """The verified claims of this request's token, or None."""
     value = environ.get(ENVIRON_CLAIMS)
     return value if isinstance(value, Claims) else None
+
+
+def current_user(environ: Environ) -> Any:
+    """The current user: the ``user_loader``'s, else a :class:`~tokenauth.TokenUser`.
+
+    :class:`~tokenauth.AnonymousUser` when no token was checked (an open path,
+    or an optional one with no token).
+    """
+    if ENVIRON_USER in environ:
+        return environ[ENVIRON_USER]
+    found = authenticated(environ)
+    if found is None:
+        return AnonymousUser()
+    return TokenUser(found.principal, found.claims)
+
+
+def load_user(
+    auth: TokenAuth, loader: UserLoader | None, environ: dict[str, Any], result: Authenticated
+) -> Renderable | None:
+    """Run ``loader`` for the token's subject and keep its user; the refusal when it has none.
+
+    Returns:
+        None when the user was found (or there is no loader), else the 401 to send.
+    """
+    if loader is None:
+        return None
+    user = loader(result.principal.subject)
+    if user is None:
+        return Unauthorized.unknown_subject(auth.realm)
+    environ[ENVIRON_USER] = user
+    return None
+
+
+def check_scopes(
+    environ: Environ, scopes: str | Iterable[str], *, any_of: bool = False
+) -> Failure | None:
+    """None when this request's token has ``scopes`` (all, or ``any_of``); else the refusal.
+
+    The refusal is the core's: 401 with a bare challenge when no token was
+    checked, 403 ``insufficient_scope`` naming the scopes when the token lacks one.
+
+    Raises:
+        RuntimeError: No tokenauth middleware or decorator saw this request.
+    """
+    auth = environ.get(ENVIRON_AUTH)
+    if not isinstance(auth, TokenAuth):
+        raise RuntimeError(
+            "a scope check needs tokenauth_wsgi.TokenAuthMiddleware (or a tokenauth "
+            "decorator) in front of the view"
+        )
+    found = authenticated(environ)
+    if found is None:
+        return Unauthorized.no_token(auth.realm)
+    outcome = auth.authorize(found, scopes, any_of=any_of)
+    return outcome if isinstance(outcome, InsufficientScope) else None
+
+
+def is_missing_token(result: object) -> bool:
+    """Whether ``result`` is the core's answer to a request that sent no token at all."""
+    return type(result) is Unauthorized and result.reason is Reason.NO_TOKEN

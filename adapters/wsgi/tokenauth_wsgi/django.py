@@ -1,10 +1,12 @@
-"""Django idioms: a middleware for secured paths, the token views and a view decorator.
+"""Django idioms: a middleware (sync and async), the token views, view decorators.
 
 Settings::
 
     TOKENAUTH = "myproject.security.token_auth"  # a TokenAuth, or its dotted path
     TOKENAUTH_PATHS = ["/api/"]                   # secured prefixes; None: every path
     TOKENAUTH_EXCLUDE = ["/api/health"]           # open prefixes
+    TOKENAUTH_OPTIONAL = ["/blog/"]               # token checked when sent, else anonymous
+    TOKENAUTH_USER_LOADER = "myproject.users.by_username"  # subject -> user, optional
     MIDDLEWARE = [..., "tokenauth_wsgi.django.TokenAuthMiddleware"]
 
 URLs::
@@ -12,27 +14,48 @@ URLs::
     path("token", tokenauth_wsgi.django.login),
     path("logout", tokenauth_wsgi.django.logout),
     path(".well-known/jwks.json", tokenauth_wsgi.django.jwks),
+
+On requests it checked, the middleware sets ``request.user`` (lazily: the
+loader runs when a view first looks) and ``request.auth`` (the
+:class:`~tokenauth.Authenticated` result). Django REST framework's pieces are
+in :mod:`tokenauth_wsgi.drf`.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar, cast
 
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
+from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.utils.functional import SimpleLazyObject
 from django.utils.module_loading import import_string
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from tokenauth import Authenticated, TokenAuth
+from tokenauth import (
+    AnonymousUser,
+    Authenticated,
+    TokenAuth,
+    TokenUser,
+    Unauthorized,
+    scope_tokens,
+)
+from tokenauth.extend import PathMatcher
 
 from ._environ import (
-    PathMatcher,
+    ENVIRON_AUTH,
+    ENVIRON_USER,
     Renderable,
+    UserLoader,
     authenticate_environ,
+    authenticated,
+    check_scopes,
+    is_missing_token,
     jwks_environ,
     login_environ,
     logout_environ,
@@ -42,15 +65,33 @@ from ._environ import (
 
 __all__ = [
     "TokenAuthMiddleware",
+    "anonymous_user",
+    "environ_of",
     "get_auth",
+    "get_user_loader",
     "jwks",
     "login",
     "logout",
+    "requires",
     "to_response",
     "token_required",
 ]
 
 F = TypeVar("F", bound=Callable[..., HttpResponseBase])
+
+
+def environ_of(request: HttpRequest) -> dict[str, Any]:
+    """``request.META``, with the scheme the server reported as ``wsgi.url_scheme``.
+
+    Under WSGI, ``META`` is the environ and has it already; under ASGI, Django
+    keeps the scheme in the ASGI scope, not in ``META``.
+    """
+    meta = request.META
+    if "wsgi.url_scheme" not in meta:
+        # The server's own scheme, before SECURE_PROXY_SSL_HEADER: the core
+        # decides about proxies itself, from its trusted_proxies.
+        meta["wsgi.url_scheme"] = request._get_scheme()  # type: ignore[attr-defined]
+    return meta
 
 
 def get_auth() -> TokenAuth:
@@ -85,65 +126,178 @@ def to_response(result: Renderable) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def login(request: HttpRequest) -> HttpResponse:
     """Login view: HTTP Basic credentials in, a token out."""
-    return to_response(login_environ(get_auth(), request.META))
+    return to_response(login_environ(get_auth(), environ_of(request)))
 
 
 @csrf_exempt
 @require_POST
 def logout(request: HttpRequest) -> HttpResponse:
     """Logout view: revokes the bearer token sent; 204."""
-    return to_response(logout_environ(get_auth(), request.META))
+    return to_response(logout_environ(get_auth(), environ_of(request)))
 
 
 @require_GET
 def jwks(request: HttpRequest) -> HttpResponse:
     """JWKS view: the public keys tokens are verified with."""
-    return to_response(jwks_environ(get_auth(), request.META))
+    return to_response(jwks_environ(get_auth(), environ_of(request)))
+
+
+def get_user_loader() -> UserLoader | None:
+    """The ``TOKENAUTH_USER_LOADER`` setting: a callable or its dotted path, or None."""
+    value: Any = getattr(settings, "TOKENAUTH_USER_LOADER", None)
+    if isinstance(value, str):
+        value = import_string(value)
+    if value is not None and not callable(value):
+        raise ImproperlyConfigured(
+            "settings.TOKENAUTH_USER_LOADER must be a function of the token's subject "
+            "(or the dotted path to one)"
+        )
+    return cast("UserLoader | None", value)
+
+
+def anonymous_user() -> Any:
+    """Django's ``AnonymousUser`` when ``django.contrib.auth`` is installed, else tokenauth's."""
+    if apps.is_installed("django.contrib.auth"):
+        from django.contrib.auth.models import AnonymousUser as DjangoAnonymousUser
+
+        return DjangoAnonymousUser()
+    return AnonymousUser()
+
+
+def _set_user(request: HttpRequest, result: Authenticated, loader: UserLoader | None) -> None:
+    """``request.user`` (lazy, from the loader) and ``request.auth`` for a checked request."""
+    meta = request.META
+
+    def user() -> Any:
+        if loader is None:
+            return TokenUser(result.principal, result.claims)
+        found = loader(result.principal.subject)
+        if found is None:
+            # A token whose subject has no user any more: nobody, for the view (the
+            # decorators refuse it with 401; see _checked).
+            return anonymous_user()
+        meta[ENVIRON_USER] = found
+        return found
+
+    # django-stubs types request.user as a model user; a lazy one stands in for it.
+    request.user = SimpleLazyObject(user)  # type: ignore[assignment]
+    request.auth = result  # type: ignore[attr-defined]  # the DRF convention
+
+
+def _checked(request: HttpRequest, scopes: tuple[str, ...], any_of: bool) -> HttpResponse | None:
+    """Authenticate (unless the middleware did) and check scopes; the refusal, if any."""
+    auth = get_auth()
+    if authenticated(request.META) is None:
+        result = authenticate_environ(auth, environ_of(request))
+        if not isinstance(result, Authenticated):
+            return to_response(result)
+        store_authenticated(request.META, result, auth)
+        _set_user(request, result, get_user_loader())
+    if get_user_loader() is not None and ENVIRON_USER not in request.META:
+        # Reading the lazy user runs the loader, which records the user it found.
+        getattr(request.user, "is_authenticated", None)
+        if ENVIRON_USER not in request.META:
+            return to_response(Unauthorized.unknown_subject(auth.realm))
+    if scopes:
+        denied = check_scopes(request.META, scopes, any_of=any_of)
+        if denied is not None:
+            return to_response(denied)
+    return None
 
 
 def token_required(view: F) -> F:
     """Decorate a view so that it runs only with a valid bearer token.
 
-    The view finds the principal with ``tokenauth_wsgi.principal_of(request.META)``.
+    Inside it, ``request.user`` is the loader's user (or a
+    :class:`~tokenauth.TokenUser`) and ``request.auth`` the result.
     """
 
     @functools.wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        result = authenticate_environ(get_auth(), request.META)
-        if not isinstance(result, Authenticated):
-            return to_response(result)
-        store_authenticated(request.META, result)
-        return view(request, *args, **kwargs)
+        return _checked(request, (), False) or view(request, *args, **kwargs)
 
     return cast(F, wrapper)
 
 
-class TokenAuthMiddleware:
-    """Check the bearer token of every request to a secured path.
+def requires(scopes: str | Iterable[str], *, any_of: bool = False) -> Callable[[F], F]:
+    """Decorate a view so that it runs only with a valid token that has ``scopes``.
 
-    Reads ``TOKENAUTH``, ``TOKENAUTH_PATHS`` and ``TOKENAUTH_EXCLUDE`` once, at
-    startup. A request with a valid token goes on with the principal and claims
-    in ``request.META`` (see ``tokenauth_wsgi.principal_of``); any other request
-    to a secured path gets the core's answer.
+    ``@requires("admin")``: a token without the scope gets 403
+    ``insufficient_scope`` naming it; ``any_of=True`` lets any one of several do.
+
+    Raises:
+        ConfigurationError: A scope name is not an RFC 6749 scope token.
+    """
+    wanted = scope_tokens(scopes)
+
+    def decorate(view: F) -> F:
+        @functools.wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+            return _checked(request, wanted, any_of) or view(request, *args, **kwargs)
+
+        return cast(F, wrapper)
+
+    return decorate
+
+
+class TokenAuthMiddleware:
+    """Check the bearer token of every request to a secured path; sync and async.
+
+    Reads ``TOKENAUTH``, ``TOKENAUTH_PATHS``, ``TOKENAUTH_EXCLUDE``,
+    ``TOKENAUTH_OPTIONAL`` and ``TOKENAUTH_USER_LOADER`` once, at startup. A
+    request with a valid token goes on with ``request.user`` (lazy),
+    ``request.auth`` and the result in ``request.META`` (see
+    ``tokenauth_wsgi.authenticated``); any other request to a secured path gets
+    the core's answer. Under ASGI it runs as async middleware, the core's
+    check in a worker thread (Django's ``sync_to_async``).
 
     Args:
         get_response: The next handler, as Django passes it.
     """
 
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
         """Configure from the settings."""
         self.get_response = get_response
         self.auth = get_auth()
+        self.user_loader = get_user_loader()
         self.secured = PathMatcher.of(
             getattr(settings, "TOKENAUTH_PATHS", None), getattr(settings, "TOKENAUTH_EXCLUDE", ())
         )
+        optional = tuple(getattr(settings, "TOKENAUTH_OPTIONAL", ()))
+        self.optional = PathMatcher.of(optional) if optional else None
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
+            markcoroutinefunction(self)
 
-    def __call__(self, request: HttpRequest) -> HttpResponseBase:
-        """Serve one request."""
-        if not self.secured(request.path_info):
-            return self.get_response(request)
-        result = authenticate_environ(self.auth, request.META)
-        if not isinstance(result, Authenticated):
-            return to_response(result)
-        store_authenticated(request.META, result)
-        return self.get_response(request)
+    def __call__(self, request: HttpRequest) -> Any:
+        """Serve one request (a coroutine when Django runs the middleware async)."""
+        if self.is_async:
+            return self._acall(request)
+        return self._check(request) or self.get_response(request)
+
+    async def _acall(self, request: HttpRequest) -> HttpResponseBase:
+        refusal = await sync_to_async(self._check)(request)
+        if refusal is not None:
+            return refusal
+        response: HttpResponseBase = await self.get_response(request)
+        return response
+
+    def _check(self, request: HttpRequest) -> HttpResponse | None:
+        """The refusal for this request, or None to go on (with the user set)."""
+        path = request.path_info
+        optional = self.optional is not None and self.optional(path)
+        if not optional and not self.secured(path):
+            return None
+        result = authenticate_environ(self.auth, environ_of(request))
+        if isinstance(result, Authenticated):
+            store_authenticated(request.META, result, self.auth)
+            _set_user(request, result, self.user_loader)
+            return None
+        if optional and is_missing_token(result):
+            request.META[ENVIRON_AUTH] = self.auth
+            request.user = SimpleLazyObject(anonymous_user)  # type: ignore[assignment]
+            return None
+        return to_response(result)

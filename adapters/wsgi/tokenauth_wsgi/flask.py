@@ -1,38 +1,57 @@
-"""Flask idioms: an extension that serves the token endpoints and a view decorator.
+"""Flask idioms: an extension that serves the token endpoints, a view decorator, ``current_user``.
 
 ::
 
-    tokens = FlaskTokenAuth(auth, app)
+    tokens = FlaskTokenAuth(auth, app, user_loader=User.by_username)
 
     @app.get("/api/me")
     @tokens.required
     def me():
-        return {"sub": current_principal().subject}
+        return {"name": current_user.name}
+
+    @app.get("/api/admin")
+    @tokens.requires("admin")
+    def admin():
+        ...
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar, cast
 
 import flask
+from werkzeug.local import LocalProxy
 
-from tokenauth import Authenticated, TokenAuth
+from tokenauth import Authenticated, TokenAuth, scope_tokens
 
 from ._environ import (
     Renderable,
+    UserLoader,
     authenticate_environ,
+    authenticated,
+    check_scopes,
     claims_of,
     jwks_environ,
+    load_user,
     login_environ,
     logout_environ,
     principal_of,
     render,
     store_authenticated,
 )
+from ._environ import (
+    current_user as _current_user_of,
+)
 
-__all__ = ["FlaskTokenAuth", "current_claims", "current_principal", "to_response"]
+__all__ = [
+    "FlaskTokenAuth",
+    "current_claims",
+    "current_principal",
+    "current_user",
+    "to_response",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -57,12 +76,21 @@ def current_claims() -> Any:
     return claims_of(flask.request.environ)
 
 
+#: The current request's user: the ``user_loader``'s object, else a
+#: :class:`~tokenauth.TokenUser`; :class:`~tokenauth.AnonymousUser` when no token was checked.
+current_user: Any = LocalProxy(lambda: _current_user_of(flask.request.environ))
+
+
 class FlaskTokenAuth:
     """A Flask extension: the token endpoints as routes, and ``required`` for views.
 
     Args:
         auth: The configured core.
         app: The app to register with now; or call :meth:`init_app` later.
+        user_loader: Maps a token's subject to the application's user, which
+            :data:`current_user` then is; or register it with
+            ``@tokens.user_loader``. A subject it returns None for is refused
+            (401 ``invalid_token``).
         login_path: The login route (``GET``, ``POST``); None to leave it out.
         logout_path: The logout route (``POST``); None to leave it out.
         jwks_path: The JWKS route (``GET``); None to leave it out.
@@ -73,12 +101,14 @@ class FlaskTokenAuth:
         auth: TokenAuth,
         app: flask.Flask | None = None,
         *,
+        user_loader: UserLoader | None = None,
         login_path: str | None = "/token",
         logout_path: str | None = "/logout",
         jwks_path: str | None = "/.well-known/jwks.json",
     ) -> None:
         """Configure; see the class docstring for the arguments."""
         self.auth = auth
+        self.loader = user_loader
         self.login_path = login_path
         self.logout_path = logout_path
         self.jwks_path = jwks_path
@@ -97,6 +127,11 @@ class FlaskTokenAuth:
         if self.jwks_path is not None:
             app.add_url_rule(self.jwks_path, "tokenauth_jwks", self._jwks, methods=["GET"])
 
+    def user_loader(self, loader: UserLoader) -> UserLoader:
+        """Register ``loader`` (subject to user), as a decorator: ``@tokens.user_loader``."""
+        self.loader = loader
+        return loader
+
     def _login(self) -> flask.Response:
         return to_response(login_environ(self.auth, flask.request.environ))
 
@@ -109,17 +144,44 @@ class FlaskTokenAuth:
     def required(self, view: F) -> F:
         """Decorate a view so that it runs only with a valid bearer token.
 
-        Inside the view, :func:`current_principal` and :func:`current_claims`
-        tell who is calling; any other request gets the core's answer.
+        Inside the view, :data:`current_user`, :func:`current_principal` and
+        :func:`current_claims` say who is calling; any other request gets the
+        core's answer.
         """
+        return self._guard((), any_of=False)(view)
 
-        @functools.wraps(view)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            environ = flask.request.environ
-            result = authenticate_environ(self.auth, environ)
-            if not isinstance(result, Authenticated):
-                return to_response(result)
-            store_authenticated(environ, result)
-            return view(*args, **kwargs)
+    def requires(self, scopes: str | Iterable[str], *, any_of: bool = False) -> Callable[[F], F]:
+        """Decorate a view so that it runs only with a valid token that has ``scopes``.
 
-        return cast(F, wrapper)
+        ``@tokens.requires("admin")``: a token without the scope gets 403
+        ``insufficient_scope`` naming it; ``any_of=True`` lets any one of
+        several scopes do.
+
+        Raises:
+            ConfigurationError: A scope name is not an RFC 6749 scope token.
+        """
+        return self._guard(scope_tokens(scopes), any_of=any_of)
+
+    def _guard(self, wanted: tuple[str, ...], *, any_of: bool) -> Callable[[F], F]:
+        def decorate(inner: F) -> F:
+            @functools.wraps(inner)
+            def wrapper(*args: Any, **kwargs: Any) -> Any:
+                environ = flask.request.environ
+                result: Any = authenticated(environ)
+                if result is None:
+                    result = authenticate_environ(self.auth, environ)
+                    if not isinstance(result, Authenticated):
+                        return to_response(result)
+                    store_authenticated(environ, result, self.auth)
+                    refusal = load_user(self.auth, self.loader, environ, result)
+                    if refusal is not None:
+                        return to_response(refusal)
+                if wanted:
+                    denied = check_scopes(environ, wanted, any_of=any_of)
+                    if denied is not None:
+                        return to_response(denied)
+                return inner(*args, **kwargs)
+
+            return cast(F, wrapper)
+
+        return decorate
