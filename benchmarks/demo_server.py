@@ -43,7 +43,7 @@ def _serve(mode: str, ready: Path) -> None:
     import uvicorn
 
     from tokenauth import AsyncTokenAuth, KeySet, MemoryUserRegistry, new_user, open_async_store
-    from tokenauth_asgi import demo_app
+    from tokenauth_asgi._demo import demo_app
     from tokenauth_asgi._demo_server import Listener, bind, run, self_signed, serve
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-demo-"))

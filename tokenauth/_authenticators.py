@@ -21,6 +21,7 @@ from typing import Protocol
 
 import argon2
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from argon2.low_level import Type, hash_secret_raw
 
 from ._claims import Principal
 from ._drivers import Call, Flow
@@ -57,6 +58,8 @@ _CHECKSUM_LENGTH = 6  # CRC32 in base62
 _MIN_PEPPER_BYTES = 32
 #: Recent durations of checks at the current parameters kept to time a top-up by.
 _COST_SAMPLES = 15
+#: A top-up slice uses this fraction of the current memory cost (one pass).
+_TOP_UP_SLICES = 16
 
 
 def default_password_hasher() -> argon2.PasswordHasher:
@@ -184,10 +187,11 @@ class PasswordAuthenticator:
     user whose hash was made with other (older) parameters is topped up to the
     time a check at the current parameters takes (the median of the last few
     such checks in this process), so that users who have not logged in since a
-    change of parameters cannot be told apart either. The top-up waits rather
-    than hashes: an attacker gets no extra CPU work out of it, and it holds the
-    hashing slot exactly as long as a current check would. Hashes made with
-    older parameters are replaced on a successful login.
+    change of parameters cannot be told apart either. The top-up is argon2 work
+    at the current parallelism, in slices, like Django's ``harden_runtime``: such
+    a login costs the server what any other failed login costs, and holds the
+    hashing slot as long. Hashes made with older parameters are replaced on a
+    successful login.
 
     Args:
         users: The registry, sync or async.
@@ -231,10 +235,29 @@ class PasswordAuthenticator:
         if matched:
             return True, True
         # A stale (or unreadable) hash answered wrong: take as long as a current check.
-        target = statistics.median(self._current_costs)
-        if target > elapsed:
-            time.sleep(target - elapsed)
+        self._top_up(started)
         return False, False
+
+    def _top_up(self, started: float) -> None:
+        """Run argon2 work, in small slices, until a check at the current parameters is due.
+
+        Django's ``harden_runtime`` in the argon2 way: the slices use the current
+        parallelism and a sixteenth of its memory, and stop where the median of
+        recent current checks is nearest, half a slice either side at most.
+        """
+        target = started + statistics.median(self._current_costs)
+        hasher = self.hasher
+        memory = max(8 * hasher.parallelism, hasher.memory_cost // _TOP_UP_SLICES)
+        salt = secrets.token_bytes(16)
+        now = time.perf_counter()
+        last = 0.0
+        # Stop when the next slice would end further past the target than short of it.
+        while now + last / 2 < target:
+            hash_secret_raw(
+                b"top-up", salt, time_cost=1, memory_cost=memory,
+                parallelism=hasher.parallelism, hash_len=16, type=Type.ID,
+            )  # fmt: skip
+            last, now = time.perf_counter() - now, time.perf_counter()
 
     def authenticate(self, credentials: BasicCredentials, *, now: int) -> Flow[Principal | Reason]:
         """Look the user up and verify the password (see the class docstring)."""

@@ -26,7 +26,7 @@ from .conftest import KEYS, basic
 
 #: The bound: each kind's median within this fraction of the unknown user's.
 TOLERANCE = 0.10
-ROUNDS = 31
+ROUNDS = 41
 ATTEMPTS = 3
 
 

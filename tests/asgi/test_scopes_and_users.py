@@ -220,6 +220,40 @@ def test_endpoints_app_runs_lifespan_for_testclient(world: World) -> None:
         assert client.get("/.well-known/jwks.json").status_code == 200
     with TestClient(TokenEndpoints(world.auth), base_url="http://testserver") as client:
         assert client.get("/.well-known/jwks.json").json()["error"] == "https_required"
+    from tokenauth_asgi._demo import demo_app
+
+    with TestClient(demo_app(world.auth), base_url="https://testserver") as client:
+        assert client.get("/health").json() == {"status": "ok"}
+
+
+def test_optional_paths_outside_the_secured_ones_still_check_a_token(world: World) -> None:
+    """An optional prefix is checked when a token comes, even where paths= does not reach."""
+    seen: list[Any] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        seen.append(current_user(scope))
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    middleware = TokenAuthMiddleware(app, world.auth, paths=["/api"], optional=["/blog"])
+    root = f"Bearer {_token(world, 'root', 'pw')}"
+    sent: list[Any] = []
+
+    async def receive() -> Any:
+        return {"type": "http.request"}
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    for authorization in (None, root, "Bearer not-a-token"):
+        headers = [] if authorization is None else [(b"authorization", authorization.encode())]
+        scope = {"type": "http", "scheme": "https", "path": "/blog/x", "headers": headers}
+        sent.clear()
+        asyncio.run(middleware(scope, receive, send))
+        seen.append(sent[0]["status"])
+    assert seen[0] is None  # no token: anonymous
+    assert seen[2].display_name == "root"
+    assert seen[4] == 401  # a bad token on an optional path is still refused
 
 
 def test_old_name_still_imports_with_a_warning() -> None:

@@ -37,14 +37,21 @@ DEMO_PID=
 demo_stop() {
     if [ -n "$DEMO_PID" ]; then
         kill -TERM "$DEMO_PID"
-        wait "$DEMO_PID"
+        local code=0
+        wait "$DEMO_PID" || code=$?
         DEMO_PID=
+        if [ "$code" -ne 0 ]; then
+            echo "the demo exited with $code on SIGTERM:"
+            cat "$DEMO_LOG"
+            return "$code"
+        fi
     fi
 }
 trap demo_stop EXIT
 demo_run() {
     demo_stop
-    local log="demo-$RANDOM.log"
+    local log
+    log="demo-$(date +%s%N).log"
     command tokenauth demo "$@" --port 0 --http-port 0 > "$log" 2>&1 &
     local pid=$!
     for _ in $(seq 900); do
@@ -57,6 +64,7 @@ demo_run() {
     url=$(grep -o 'serving https://[^ ]*' "$log" | head -n 1 | cut -d' ' -f2)
     DEMO_PID=$pid
     DEMO_URL=$url
+    DEMO_LOG=$log
     # A login as alice, where she is a user (in the SQL store): a token for later lines.
     curl -sk -o /dev/null -u "alice:$PASSWORD" "$url/token"
     grep -m 1 "tokenauth demo: serving" "$log"

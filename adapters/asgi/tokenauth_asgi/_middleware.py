@@ -247,14 +247,17 @@ class TokenAuthMiddleware:
             return
         request = request_of(scope)
         secured = self._secured
-        if (
-            secured is not None
-            and not secured(scope.get("path", ""))
-            and (not self.https_only or self.auth.is_https(request))
-        ):
-            self._anonymous(scope)
-            await self.app(scope, receive, send)
-            return
+        if secured is not None:
+            path = scope.get("path", "")
+            optional = self._optional
+            if (
+                not secured(path)
+                and (optional is None or not optional(path))
+                and (not self.https_only or self.auth.is_https(request))
+            ):
+                self._anonymous(scope)
+                await self.app(scope, receive, send)
+                return
         # Over plain HTTP the core answers 403 and revokes any token it was shown.
         result: Any = await self.auth.authenticate(request)
         if isinstance(result, Authenticated):

@@ -23,6 +23,7 @@ statement); driver errors are wrapped and judged as SQLAlchemy does.
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import exc as sa_exc
@@ -248,13 +249,22 @@ def run_sync(
             raise store_error(exc, step.doing) from exc
 
 
-async def _plain_async(engine: AsyncEngine, step: Step, plain: Plain) -> Outcome:
-    """An asyncpg lookup on the driver's pooled connection, as :func:`_plain_sync` does."""
+async def _plain_async(
+    engine: AsyncEngine, step: Step, plain: Plain, deadline: float | None, timeout: float | None
+) -> Outcome:
+    """An asyncpg lookup on the driver's pooled connection, as :func:`_plain_sync` does.
+
+    The deadline is kept without a task of its own (which costs event-loop turns on
+    every lookup): the pool wait and the connect are each bounded by ``timeout``
+    (the URL's), the read by asyncpg's own timeout with whatever time is left, and
+    the retry is only tried while a connect and a read still fit.
+    """
     import asyncpg  # type: ignore[import-untyped]  # ships no type information
 
     dialect = engine.dialect
     dbapi_error = dialect.loaded_dbapi.Error
     params = plain.params(step.params)
+    ends = None if deadline is None else time.monotonic() + deadline
     for attempt in (0, 1):  # the second pass is the one retry
         try:
             raw = await engine.raw_connection()
@@ -267,8 +277,15 @@ async def _plain_async(engine: AsyncEngine, step: Step, plain: Plain) -> Outcome
         used = _USED in info
         settled = False
         try:
-            rows = await driver.fetch(plain.sql, *params)
+            left = None if ends is None else ends - time.monotonic()
+            if left is not None and left <= 0:
+                raise TimeoutError("no time was left to read before the deadline")
+            rows = await driver.fetch(plain.sql, *params, timeout=left)
             settled = True
+        except (TimeoutError, asyncio.TimeoutError) as exc:
+            raw.invalidate(exc)
+            settled = True
+            raise TimeoutError(f"the lookup did not finish within {deadline:g} s") from exc
         except Exception as exc:
             # A server's refusal leaves the connection as it was; anything else (a
             # closed connection, a socket error, asyncpg's command timeout) does not.
@@ -278,7 +295,8 @@ async def _plain_async(engine: AsyncEngine, step: Step, plain: Plain) -> Outcome
             settled = True
             kind = sa_exc.OperationalError if dead else sa_exc.DBAPIError
             error = kind(plain.sql, params, exc, connection_invalidated=dead)
-            if attempt == 0 and step.retry and used and dead:
+            fits = ends is None or timeout is None or ends - time.monotonic() > 2 * timeout
+            if attempt == 0 and step.retry and used and dead and fits:
                 continue
             raise error from exc
         finally:
@@ -316,7 +334,12 @@ async def _step_async(engine: AsyncEngine, step: Step, autocommit: bool) -> Outc
 
 
 async def _one_step_async(
-    engine: AsyncEngine, step: Step, autocommit: bool, plain: dict[int, Plain | None] | None
+    engine: AsyncEngine,
+    step: Step,
+    autocommit: bool,
+    plain: dict[int, Plain | None] | None,
+    deadline: float | None,
+    timeout: float | None,
 ) -> Outcome:
     if (
         plain is not None
@@ -329,8 +352,8 @@ async def _one_step_async(
             plain[key] = Plain.compile(step.statement, engine.dialect)
         compiled = plain[key]
         if compiled is not None:
-            return await _plain_async(engine, step, compiled)
-    return await _step_async(engine, step, autocommit)
+            return await _plain_async(engine, step, compiled, deadline, timeout)
+    return await bounded(_step_async(engine, step, autocommit), deadline)
 
 
 async def run_async(
@@ -340,6 +363,7 @@ async def run_async(
     deadline: float | None = None,
     autocommit: bool = False,
     plain: dict[int, Plain | None] | None = None,
+    timeout: float | None = None,
 ) -> T:
     """Run ``op`` on an async engine, as :func:`run_sync` does.
 
@@ -354,6 +378,8 @@ async def run_async(
             psycopg's cancellation waits up to 10 s.
         autocommit: As for :func:`run_sync`.
         plain: As for :func:`run_sync`; the plain path is taken on asyncpg only.
+        timeout: The URL's timeout, which bounds the pool wait and the connect on
+            their own; with ``deadline``, it decides whether a retry still fits.
     """
     outcome: Outcome | None = None
     while True:
@@ -363,7 +389,7 @@ async def run_async(
             result: T = done.value
             return result
         try:
-            outcome = await bounded(_one_step_async(engine, step, autocommit, plain), deadline)
+            outcome = await _one_step_async(engine, step, autocommit, plain, deadline, timeout)
         except TimeoutError as exc:
             if deadline is None:
                 raise store_error(exc, step.doing) from exc

@@ -137,6 +137,7 @@ class _Async:
             deadline=self.timeout,
             autocommit=self._autocommit,
             plain=self._plain if self._autocommit else None,
+            timeout=None if self.timeout is None else self.timeout / DEADLINE_TIMEOUTS,
         )
 
     async def _create(self) -> None:
