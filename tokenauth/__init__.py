@@ -102,7 +102,7 @@ from ._results import (
     Unauthorized,
 )
 from ._scopes import ScopeRequirement, authorize, scope_tokens
-from ._stepup import LoginAgeRequirement, login_time
+from ._stepup import LoginAgeRequirement, login_max_age, login_time
 from ._store import (
     MAX_LEEWAY,
     AsyncTokenStore,
@@ -219,6 +219,7 @@ __all__ = [
     "default_password_hasher",
     "generate_api_key",
     "is_well_formed_api_key",
+    "login_max_age",
     "login_time",
     "new_user",
     "open_api_key_registry",
