@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 from ._errors import ConfigurationError, DuplicateTokenError
-from ._store import AsyncTokenStore, TokenRecord, TokenStore
+from ._store import AsyncTokenStore, CapOutcome, CapPolicy, Session, TokenRecord, TokenStore
 from ._throttle import MemoryCounters
 
 __all__ = ["AsyncMemoryStore", "MemoryStore"]
@@ -18,21 +18,64 @@ class MemoryStore:
     processes: use it for tests, demos and single-process servers.
     """
 
-    __slots__ = ("_by_jti", "_by_subject", "_lock")
+    __slots__ = ("_by_jti", "_by_subject", "_last_used", "_lock")
 
     def __init__(self) -> None:
         """Create an empty store."""
         self._lock = threading.Lock()
         self._by_jti: dict[str, TokenRecord] = {}
         self._by_subject: dict[str, dict[str, None]] = {}
+        self._last_used: dict[str, int] = {}
 
     def add(self, record: TokenRecord) -> None:
         """Store a new record; raises DuplicateTokenError if the ``jti`` is taken."""
         with self._lock:
+            self._insert(record)
+
+    def _insert(self, record: TokenRecord) -> None:
+        if record.jti in self._by_jti:
+            raise DuplicateTokenError("a token with this jti is already stored")
+        self._by_jti[record.jti] = record
+        self._by_subject.setdefault(record.subject, {})[record.jti] = None
+
+    def add_capped(
+        self, record: TokenRecord, limit: int, policy: CapPolicy, now: int
+    ) -> CapOutcome:
+        """Store ``record`` unless its subject would exceed ``limit`` live tokens.
+
+        See :meth:`tokenauth.CappedTokenStore.add_capped`; one lock makes it atomic.
+        """
+        with self._lock:
             if record.jti in self._by_jti:
                 raise DuplicateTokenError("a token with this jti is already stored")
-            self._by_jti[record.jti] = record
-            self._by_subject.setdefault(record.subject, {})[record.jti] = None
+            live = sorted(
+                (
+                    r
+                    for r in map(self._by_jti.__getitem__, self._by_subject.get(record.subject, ()))
+                    if r.expires_at > now
+                ),
+                key=lambda r: (r.issued_at, r.jti),
+            )
+            excess = len(live) - limit + 1
+            if excess > 0 and policy != "evict_oldest":
+                return CapOutcome(False, (), len(live))
+            evicted = tuple(live[: max(0, excess)])
+            for victim in evicted:
+                self._pop(victim.jti)
+            self._insert(record)
+            return CapOutcome(True, evicted, len(live))
+
+    def touch(self, record: TokenRecord, at: int) -> None:
+        """Record a use of ``record``'s token at ``at`` (never moving back); see SessionStore."""
+        with self._lock:
+            jti = record.jti
+            if jti in self._by_jti and self._last_used.get(jti, -1) < at:
+                self._last_used[jti] = at
+
+    def list_sessions(self, subject: str) -> list[Session]:
+        """The subject's records with their last use, oldest first."""
+        last_used = self._last_used
+        return [Session.of(r, last_used.get(r.jti)) for r in self.list_subject(subject)]
 
     def get(self, jti: str) -> TokenRecord | None:
         """Return the record for ``jti``, or None."""
@@ -47,6 +90,7 @@ class MemoryStore:
         record = self._by_jti.pop(jti, None)
         if record is None:
             return False
+        self._last_used.pop(jti, None)
         jtis = self._by_subject[record.subject]
         del jtis[jti]
         if not jtis:
@@ -59,6 +103,7 @@ class MemoryStore:
             jtis = self._by_subject.pop(subject, {})
             for jti in jtis:
                 del self._by_jti[jti]
+                self._last_used.pop(jti, None)
             return len(jtis)
 
     def list_subject(self, subject: str) -> list[TokenRecord]:
@@ -80,6 +125,7 @@ class MemoryStore:
         with self._lock:
             self._by_jti.clear()
             self._by_subject.clear()
+            self._last_used.clear()
 
     def __len__(self) -> int:
         """The number of stored records."""
@@ -121,6 +167,20 @@ class AsyncMemoryStore:
     async def purge_expired(self, now: int) -> int:
         """Remove every record with ``expires_at <= now``; returns how many."""
         return self.sync.purge_expired(now)
+
+    async def add_capped(
+        self, record: TokenRecord, limit: int, policy: CapPolicy, now: int
+    ) -> CapOutcome:
+        """See :meth:`MemoryStore.add_capped`."""
+        return self.sync.add_capped(record, limit, policy, now)
+
+    async def touch(self, record: TokenRecord, at: int) -> None:
+        """See :meth:`MemoryStore.touch`."""
+        self.sync.touch(record, at)
+
+    async def list_sessions(self, subject: str) -> list[Session]:
+        """See :meth:`MemoryStore.list_sessions`."""
+        return self.sync.list_sessions(subject)
 
     async def aclose(self) -> None:
         """Drop every record."""
