@@ -34,6 +34,7 @@ LoginMethod = Literal["password", "api_key"]
 MAX_JTI_LENGTH = 64
 MAX_SUBJECT_LENGTH = 255
 MAX_KEY_ID_LENGTH = 64
+MAX_SESSION_LENGTH = 64
 
 #: The largest clock-skew leeway, in seconds, a validator accepts on ``exp``. It is
 #: also the expiry rule every store follows: a store that forgets records by
@@ -55,6 +56,9 @@ class TokenRecord:
         expires_at: Unix time the token expires (``exp``).
         method: How the client logged in: ``"password"`` or ``"api_key"``.
         api_key_id: The public id of the API key used, when ``method`` is ``"api_key"``.
+        session: The id of the login session the token descends from, when
+            refresh tokens are enabled (every access and refresh token of one
+            login shares it, see :class:`~tokenauth.RefreshRecord`); None otherwise.
     """
 
     jti: str
@@ -63,6 +67,7 @@ class TokenRecord:
     expires_at: int
     method: LoginMethod
     api_key_id: str | None = None
+    session: str | None = None
 
     def __post_init__(self) -> None:
         _check_text("jti", self.jti, MAX_JTI_LENGTH)
@@ -81,13 +86,13 @@ class TokenRecord:
             raise ValueError("TokenRecord.api_key_id is set exactly when method is 'api_key'")
         if self.api_key_id is not None:
             _check_text("api_key_id", self.api_key_id, MAX_KEY_ID_LENGTH)
+        if self.session is not None:
+            _check_text("session", self.session, MAX_SESSION_LENGTH)
 
 
-def _check_text(name: str, value: object, limit: int) -> None:
+def _check_text(name: str, value: object, limit: int, owner: str = "TokenRecord") -> None:
     if not isinstance(value, str) or not 0 < len(value) <= limit:
-        raise ValueError(
-            f"TokenRecord.{name} must be a non-empty str of at most {limit} characters"
-        )
+        raise ValueError(f"{owner}.{name} must be a non-empty str of at most {limit} characters")
 
 
 @runtime_checkable
