@@ -92,6 +92,7 @@ from ._results import (
     RefreshResult,
     StepUpRequired,
     StoreUnavailable,
+    TokenLimitReached,
     TooManyRequests,
     Unauthorized,
     authenticated_of,
@@ -99,7 +100,19 @@ from ._results import (
 from ._scopes import ScopeRequirement
 from ._shedding import HashQueue
 from ._stepup import LoginAgeRequirement
-from ._store import AsyncTokenStore, TokenRecord, TokenStore
+from ._store import (
+    CAP_METHODS,
+    SESSION_METHODS,
+    AsyncTokenStore,
+    CapOutcome,
+    CapPolicy,
+    Session,
+    TokenRecord,
+    TokenStore,
+    require_methods,
+    sanitize_client,
+    sanitize_user_agent,
+)
 from ._throttle import Limit, LoginThrottle, client_address
 from ._workers import warn_if_per_process
 
@@ -116,6 +129,8 @@ _REQUIREMENTS_MAX = 1024
 _RECENT_MAX = 10_000
 #: Distinct requirements a front door remembers (routes declare a handful).
 _REQUIREMENTS_MAX = 1024
+#: The last-use write time of a token this process has not written yet.
+_NEVER = -(1 << 62)
 
 
 def _default_hash_slots(hasher: argon2.PasswordHasher | None) -> int:
@@ -193,6 +208,10 @@ class _Flows:
         throttle: LoginThrottle | None = None,
         refresh_ttl: int | bool | None = None,
         session_lifetime: int | None = None,
+        max_tokens_per_subject: int | None = None,
+        cap_policy: CapPolicy = "refuse",
+        track_last_use: bool = False,
+        last_use_interval: int = 60,
     ) -> None:
         if any(c in realm for c in '\r\n"\\') or not realm.isprintable():
             raise ConfigurationError("the realm must be printable, without quotes or backslashes")
@@ -241,6 +260,42 @@ class _Flows:
         self._recent: dict[str, Authenticated] = {}
         # max_age -> its requirement, built once per value a route declares.
         self._login_ages: dict[int, LoginAgeRequirement] = {}
+        self._configure_sessions(
+            store, max_tokens_per_subject, cap_policy, track_last_use, last_use_interval
+        )
+
+    def _configure_sessions(
+        self,
+        store: Any,
+        max_tokens: int | None,
+        policy: CapPolicy,
+        track_last_use: bool,
+        interval: int,
+    ) -> None:
+        """Check and keep the per-subject cap and the last-use tracking settings."""
+        if max_tokens is not None:
+            if type(max_tokens) is not int or max_tokens < 1:
+                raise ConfigurationError(
+                    f"max_tokens_per_subject must be a whole number of at least 1, or None "
+                    f"for no cap, not {max_tokens!r}"
+                )
+            require_methods(store, CAP_METHODS, "max_tokens_per_subject")
+        if policy not in ("refuse", "evict_oldest"):
+            raise ConfigurationError(
+                f"cap_policy must be 'refuse' or 'evict_oldest', not {policy!r}"
+            )
+        self.max_tokens_per_subject = max_tokens
+        self.cap_policy: CapPolicy = policy
+        # jti -> when this process last wrote its use; None when tracking is off.
+        self._touched: dict[str, int] | None = None
+        if track_last_use:
+            if type(interval) is not int or not 1 <= interval <= 86_400:
+                raise ConfigurationError(
+                    f"last_use_interval must be whole seconds from 1 to 86400, not {interval!r}"
+                )
+            require_methods(store, SESSION_METHODS, "track_last_use")
+            self._touched = {}
+        self.last_use_interval = interval
 
     # -- helpers ----------------------------------------------------------------
 
@@ -350,6 +405,20 @@ class _Flows:
             return True
         self._recent.pop(authorization or "", None)
         return False
+
+    def _claim_touch(self, touched: dict[str, int], jti: str, now: int) -> None:
+        """Note that this process writes the token's use now, so concurrent requests do not."""
+        if len(touched) >= _RECENT_MAX:
+            # Another thread may change it meanwhile: then the bound holds roughly.
+            with contextlib.suppress(KeyError, RuntimeError, StopIteration):
+                del touched[next(iter(touched))]
+        touched[jti] = now
+
+    def _touch_failed(self, jti: str, exc: BaseException) -> None:
+        """A last-use write failed: the request goes on, and the write is tried again next time."""
+        if self._touched is not None:
+            self._touched.pop(jti, None)
+        _log.warning("could not record a token's last use: %s", describe(exc))
 
     def _remember(self, request: Request, result: AuthResult) -> None:
         """Remember a header's Authenticated result, when a repeat can be recognised."""
@@ -579,7 +648,25 @@ class _Flows:
         sessions = self.sessions
         session = None if sessions is None else sessions.new_id()
         issued = self._issue(outcome, now, session)
-        yield Call(self.store.add, (issued.record,))
+        record = self._stamped(issued.record, request)
+        limit = self.max_tokens_per_subject
+        if limit is None:
+            yield Call(self.store.add, (record,))
+        else:
+            capped: CapOutcome = yield Call(
+                self.store.add_capped, (record, limit, self.cap_policy, now)
+            )
+            if not capped.added:
+                self._emit(
+                    EventKind.LOGIN_REFUSED, now, subject=outcome.subject,
+                    api_key_id=outcome.api_key_id, reason=Reason.TOKEN_LIMIT, client=client,
+                )  # fmt: skip
+                return TokenLimitReached.make(limit)
+            for evicted in capped.evicted:
+                self._emit(
+                    EventKind.TOKEN_REVOKED, now, subject=evicted.subject, jti=evicted.jti,
+                    reason=Reason.EVICTED, client=client,
+                )  # fmt: skip
         refresh_token: str | None = None
         if sessions is not None and session is not None:
             refresh_token, first = sessions.first(session, outcome, now)
@@ -607,6 +694,17 @@ class _Flows:
         )  # fmt: skip
         return Granted(
             issued.token, self.issuer.ttl, outcome, issued.claims, refresh_token=refresh_token
+        )
+
+    def _stamped(self, record: TokenRecord, request: Request) -> TokenRecord:
+        """``record`` with the client and ``User-Agent`` when last use is tracked."""
+        if self._touched is None:
+            return record
+        client = client_address(request.client, request.forwarded, self.trusted_proxies)
+        return replace(
+            record,
+            client=sanitize_client(client),
+            user_agent=sanitize_user_agent(request.user_agent),
         )
 
     def _issue(
@@ -666,7 +764,8 @@ class _Flows:
         principal = Principal(record.subject, record.method, record.api_key_id, scope)
         issued = self._issue(principal, now, record.session, record.auth_time)
         token, successor = sessions.successor(record, now)
-        won = yield Call(self.store.rotate_refresh, (digest, successor, issued.record, now))
+        access = self._stamped(issued.record, request)
+        won = yield Call(self.store.rotate_refresh, (digest, successor, access, now))
         if not won:
             # Another request traded it first (or the session ended meanwhile): the
             # same token presented twice is reuse, whichever came first.
@@ -778,7 +877,38 @@ class _Flows:
         principal = principal_of(
             record.subject, record.method, record.api_key_id, result.scope, result.extra
         )
+        touched = self._touched
+        if touched is not None and now - touched.get(record.jti, _NEVER) >= (
+            self.last_use_interval
+        ):
+            yield from self._touch(record, now)
         return authenticated_of(principal, result, token)
+
+    def _touch(self, record: TokenRecord, now: int) -> Flow[None]:
+        """Write a token's last use, once its interval has passed; a failure is only logged.
+
+        The callers test ``now - touched.get(jti, _NEVER) >= last_use_interval``
+        themselves: on a warm token, that lookup and comparison is all it costs.
+        """
+        touched = self._touched
+        if touched is None:
+            return
+        self._claim_touch(touched, record.jti, now)
+        try:
+            yield Call(self.store.touch, (record, now))
+        except _STORE_FAILURES as exc:
+            self._touch_failed(record.jti, exc)
+
+    def _list_sessions(self, subject: str) -> Flow[tuple[Session, ...]]:
+        now = self._now()
+        store = self.store
+        if callable(getattr(store, "list_sessions", None)):
+            sessions: list[Session] = yield Call(store.list_sessions, (subject,))
+        else:
+            records: list[TokenRecord] = yield Call(store.list_subject, (subject,))
+            sessions = [Session.of(r) for r in records]
+        # Tokens past the leeway are refused: they are no session any more.
+        return tuple(s for s in sessions if s.expires_at + self._leeway > now)
 
     def _refuse_plain_http(self, request: Request, now: int) -> Flow[HttpsRequired]:
         """Refuse a plain-HTTP request, revoking every credential it exposed.
@@ -996,6 +1126,18 @@ class TokenAuth(_Flows):
             refresh tokens (:class:`~tokenauth.RefreshStore`).
         session_lifetime: The most seconds a login session lasts, whatever the
             refreshes (default :data:`~tokenauth.DEFAULT_SESSION_LIFETIME`, 30 days).
+        max_tokens_per_subject: The most live (unexpired) tokens one subject may
+            hold at once; None (the default) caps nothing. Needs a store with
+            ``add_capped`` (:class:`~tokenauth.CappedTokenStore`; every built-in one has it).
+        cap_policy: At the cap, ``"refuse"`` the login (403
+            :class:`~tokenauth.TokenLimitReached`) or ``"evict_oldest"``: revoke the
+            subject's oldest live tokens to make room.
+        track_last_use: Keep each token's last use, client address and
+            ``User-Agent`` (see :meth:`list_sessions`). Needs a store with ``touch``
+            and ``list_sessions`` (:class:`~tokenauth.SessionStore`). Off by default.
+        last_use_interval: Seconds between two writes of one token's last use
+            from this process (default 60): a request writes nothing unless its
+            token's last write from this process is that old.
     """
 
     def __init__(
@@ -1025,6 +1167,10 @@ class TokenAuth(_Flows):
         throttle: LoginThrottle | None = None,
         refresh_ttl: int | bool | None = None,
         session_lifetime: int | None = None,
+        max_tokens_per_subject: int | None = None,
+        cap_policy: CapPolicy = "refuse",
+        track_last_use: bool = False,
+        last_use_interval: int = 60,
     ) -> None:
         """Configure; see the class docstring for the arguments."""
         super().__init__(
@@ -1036,6 +1182,8 @@ class TokenAuth(_Flows):
             token_validator=token_validator, throttle=throttle,
             client_id=client_id, extra_claims=extra_claims,
             refresh_ttl=refresh_ttl, session_lifetime=session_lifetime,
+            max_tokens_per_subject=max_tokens_per_subject, cap_policy=cap_policy,
+            track_last_use=track_last_use, last_use_interval=last_use_interval,
         )  # fmt: skip
 
     @overload
@@ -1127,6 +1275,11 @@ class TokenAuth(_Flows):
                 except _STORE_FAILURES as exc:
                     return self._unavailable(exc, now, request.client)
                 if self._still_stored(recent, record, request.authorization):
+                    touched = self._touched
+                    if touched is not None and now - touched.get(record.jti, _NEVER) >= (
+                        self.last_use_interval
+                    ):
+                        run_sync(self._touch(record, now))
                     return recent
         flow = self._authenticate(request, https, now)
         result = run_sync(self._guarded(flow, now, request.client))
@@ -1165,6 +1318,15 @@ class TokenAuth(_Flows):
     def revoke_subject(self, subject: str) -> int:
         """Revoke every token of ``subject`` ("log out everywhere"); returns how many."""
         return run_sync(self._revoke_subject(subject))
+
+    def list_sessions(self, subject: str) -> tuple[Session, ...]:
+        """The subject's tokens that still work, oldest first, with their last use.
+
+        ``last_used_at``, ``client`` and ``user_agent`` are filled in with
+        ``track_last_use=True`` (on a store that keeps them), else None. Revoke
+        one with :meth:`revoke` by its ``jti``. Raises StoreError on failure.
+        """
+        return run_sync(self._list_sessions(subject))
 
     def refuse_plain_http(self, request: Request) -> HttpsRequired:
         """Refuse a plain-HTTP request to a path of a binding's own (403), revoking what it exposed.
@@ -1253,6 +1415,10 @@ class AsyncTokenAuth(_Flows):
         client_id: str | None = None,
         extra_claims: ExtraClaims | None = None,
         throttle: LoginThrottle | None = None,
+        max_tokens_per_subject: int | None = None,
+        cap_policy: CapPolicy = "refuse",
+        track_last_use: bool = False,
+        last_use_interval: int = 60,
         max_concurrent_hashes: int | None = None,
         max_login_wait: float | None = 3.0,
         refresh_ttl: int | bool | None = None,
@@ -1268,6 +1434,8 @@ class AsyncTokenAuth(_Flows):
             token_validator=token_validator, throttle=throttle,
             client_id=client_id, extra_claims=extra_claims,
             refresh_ttl=refresh_ttl, session_lifetime=session_lifetime,
+            max_tokens_per_subject=max_tokens_per_subject, cap_policy=cap_policy,
+            track_last_use=track_last_use, last_use_interval=last_use_interval,
         )  # fmt: skip
         if max_concurrent_hashes is None:
             max_concurrent_hashes = _default_hash_slots(hasher)
@@ -1348,6 +1516,11 @@ class AsyncTokenAuth(_Flows):
                 except _STORE_FAILURES as exc:
                     return self._unavailable(exc, now, request.client)
                 if self._still_stored(recent, record, request.authorization):
+                    touched = self._touched
+                    if touched is not None and now - touched.get(record.jti, _NEVER) >= (
+                        self.last_use_interval
+                    ):
+                        await run_async(self._touch(record, now))
                     return recent
         flow = self._authenticate(request, https, now)
         result = await run_async(self._guarded(flow, now, request.client))
@@ -1378,6 +1551,10 @@ class AsyncTokenAuth(_Flows):
     async def revoke_subject(self, subject: str) -> int:
         """Revoke every token of ``subject``; returns how many."""
         return await run_async(self._revoke_subject(subject))
+
+    async def list_sessions(self, subject: str) -> tuple[Session, ...]:
+        """The subject's tokens that still work; see :meth:`TokenAuth.list_sessions`."""
+        return await run_async(self._list_sessions(subject))
 
     async def refuse_plain_http(self, request: Request) -> HttpsRequired:
         """Refuse a plain-HTTP request, revoking what it exposed.

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from ._errors import ConfigurationError, DuplicateTokenError
 from ._refresh import RefreshRecord
-from ._store import AsyncTokenStore, TokenRecord, TokenStore
+from ._store import AsyncTokenStore, CapOutcome, CapPolicy, Session, TokenRecord, TokenStore
 from ._throttle import MemoryCounters
 
 __all__ = ["AsyncMemoryStore", "MemoryStore"]
@@ -21,7 +21,15 @@ class MemoryStore:
     use it for tests, demos and single-process servers.
     """
 
-    __slots__ = ("_by_jti", "_by_session", "_by_subject", "_lock", "_refresh", "_session_refresh")
+    __slots__ = (
+        "_by_jti",
+        "_by_session",
+        "_by_subject",
+        "_last_used",
+        "_lock",
+        "_refresh",
+        "_session_refresh",
+    )
 
     def __init__(self) -> None:
         """Create an empty store."""
@@ -32,19 +40,59 @@ class MemoryStore:
         self._by_session: dict[str, dict[str, None]] = {}
         self._refresh: dict[str, RefreshRecord] = {}
         self._session_refresh: dict[str, dict[str, None]] = {}
+        self._last_used: dict[str, int] = {}
 
     def add(self, record: TokenRecord) -> None:
         """Store a new record; raises DuplicateTokenError if the ``jti`` is taken."""
         with self._lock:
-            self._add(record)
+            self._insert(record)
 
-    def _add(self, record: TokenRecord) -> None:
+    def _insert(self, record: TokenRecord) -> None:
         if record.jti in self._by_jti:
             raise DuplicateTokenError("a token with this jti is already stored")
         self._by_jti[record.jti] = record
         self._by_subject.setdefault(record.subject, {})[record.jti] = None
         if record.session is not None:
             self._by_session.setdefault(record.session, {})[record.jti] = None
+
+    def add_capped(
+        self, record: TokenRecord, limit: int, policy: CapPolicy, now: int
+    ) -> CapOutcome:
+        """Store ``record`` unless its subject would exceed ``limit`` live tokens.
+
+        See :meth:`tokenauth.CappedTokenStore.add_capped`; one lock makes it atomic.
+        """
+        with self._lock:
+            if record.jti in self._by_jti:
+                raise DuplicateTokenError("a token with this jti is already stored")
+            live = sorted(
+                (
+                    r
+                    for r in map(self._by_jti.__getitem__, self._by_subject.get(record.subject, ()))
+                    if r.expires_at > now
+                ),
+                key=lambda r: (r.issued_at, r.jti),
+            )
+            excess = len(live) - limit + 1
+            if excess > 0 and policy != "evict_oldest":
+                return CapOutcome(False, (), len(live))
+            evicted = tuple(live[: max(0, excess)])
+            for victim in evicted:
+                self._pop(victim.jti)
+            self._insert(record)
+            return CapOutcome(True, evicted, len(live))
+
+    def touch(self, record: TokenRecord, at: int) -> None:
+        """Record a use of ``record``'s token at ``at`` (never moving back); see SessionStore."""
+        with self._lock:
+            jti = record.jti
+            if jti in self._by_jti and self._last_used.get(jti, -1) < at:
+                self._last_used[jti] = at
+
+    def list_sessions(self, subject: str) -> list[Session]:
+        """The subject's records with their last use, oldest first."""
+        last_used = self._last_used
+        return [Session.of(r, last_used.get(r.jti)) for r in self.list_subject(subject)]
 
     def get(self, jti: str) -> TokenRecord | None:
         """Return the record for ``jti``, or None."""
@@ -59,6 +107,7 @@ class MemoryStore:
         record = self._by_jti.pop(jti, None)
         if record is None:
             return False
+        self._last_used.pop(jti, None)
         _unlink(self._by_subject, record.subject, jti)
         if record.session is not None:
             _unlink(self._by_session, record.session, jti)
@@ -91,6 +140,7 @@ class MemoryStore:
         with self._lock:
             self._by_jti.clear()
             self._by_subject.clear()
+            self._last_used.clear()
             self._by_session.clear()
             self._refresh.clear()
             self._session_refresh.clear()
@@ -126,7 +176,7 @@ class MemoryStore:
                 raise DuplicateTokenError("the successor's digest or the jti is already stored")
             self._refresh[digest] = replace(old, used=True)
             self._add_refresh(successor)
-            self._add(access)
+            self._insert(access)
             return True
 
     def revoke_session(self, session: str) -> int:
@@ -204,6 +254,20 @@ class AsyncMemoryStore:
     async def purge_expired(self, now: int) -> int:
         """Remove every record with ``expires_at <= now``; returns how many."""
         return self.sync.purge_expired(now)
+
+    async def add_capped(
+        self, record: TokenRecord, limit: int, policy: CapPolicy, now: int
+    ) -> CapOutcome:
+        """See :meth:`MemoryStore.add_capped`."""
+        return self.sync.add_capped(record, limit, policy, now)
+
+    async def touch(self, record: TokenRecord, at: int) -> None:
+        """See :meth:`MemoryStore.touch`."""
+        self.sync.touch(record, at)
+
+    async def list_sessions(self, subject: str) -> list[Session]:
+        """See :meth:`MemoryStore.list_sessions`."""
+        return self.sync.list_sessions(subject)
 
     async def aclose(self) -> None:
         """Drop every record."""

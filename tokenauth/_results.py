@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import TYPE_CHECKING, Literal, Protocol, TypeAlias
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeAlias
 
 from ._frozen import maker
 
@@ -38,6 +38,7 @@ __all__ = [
     "ScopeResult",
     "StepUpRequired",
     "StoreUnavailable",
+    "TokenLimitReached",
     "TooManyRequests",
     "Unauthorized",
 ]
@@ -109,6 +110,9 @@ class Reason(str, Enum):
     # 403
     HTTPS_REQUIRED = "https_required"
     INSUFFICIENT_SCOPE = "insufficient_scope"
+    TOKEN_LIMIT = "token_limit"
+    # a token removed to make room for a newer one (cap_policy="evict_oldest")
+    EVICTED = "evicted"
     # 429
     LOGIN_THROTTLED = "login_throttled"
     # 503
@@ -320,6 +324,40 @@ class InsufficientScope(Failure):
 
 
 @dataclass(frozen=True, slots=True)
+class TokenLimitReached(Failure):
+    """403: the credentials are good, but the account holds its most live tokens already.
+
+    Only with ``max_tokens_per_subject=`` and ``cap_policy="refuse"``. Waiting
+    does not help unless a token expires: the client frees a slot by logging
+    out one of its tokens (or an administrator revokes one), then logs in again.
+    The body names the cap: ``{"error": "token_limit_reached",
+    "error_description": "...", "max_tokens": N}``.
+
+    Attributes:
+        max_tokens: The most live tokens an account may hold.
+    """
+
+    max_tokens: int = 0
+
+    @classmethod
+    def make(cls, max_tokens: int) -> TokenLimitReached:
+        """The refusal of a login past a cap of ``max_tokens`` live tokens."""
+        return cls(
+            403, "token_limit_reached",
+            f"This account already holds {max_tokens} active token"
+            f"{'' if max_tokens == 1 else 's'}, the most allowed. Log out with one of them "
+            "(or have it revoked) to free a slot, or wait until one expires, then log in again.",
+            Reason.TOKEN_LIMIT, None, max_tokens,
+        )  # fmt: skip
+
+    @property
+    def json(self) -> dict[str, Any]:
+        """The JSON body as a dict: ``error``, ``error_description`` and ``max_tokens``."""
+        return {"error": self.error, "error_description": self.description,
+                "max_tokens": self.max_tokens}  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
 class StoreUnavailable(Failure):
     """503: the token store or a registry could not be reached; nothing was accepted."""
 
@@ -474,7 +512,7 @@ authenticated_of: Callable[[Principal, Claims, str], Authenticated] = maker(Auth
 
 LoginResult: TypeAlias = (
     "Granted | BadRequest | Unauthorized | HttpsRequired | StoreUnavailable"
-    " | TooManyRequests | Overloaded"
+    " | TooManyRequests | Overloaded | TokenLimitReached"
 )
 AuthResult: TypeAlias = (
     "Authenticated | BadRequest | Unauthorized | HttpsRequired | StoreUnavailable"
