@@ -137,7 +137,8 @@ def _default_hash_slots(hasher: argon2.PasswordHasher | None) -> int:
     """Hashes at once that keep argon2's threads within the core count (at least one hash).
 
     Each argon2 hash runs ``parallelism`` threads; more busy threads than cores
-    leave the event loop waiting for a core, and every token check with it.
+    leave the event loop (or the server's other threads) waiting for a core,
+    and every token check with it.
     """
     lanes = (hasher or default_password_hasher()).parallelism
     return max(1, (os.cpu_count() or 1) // max(1, lanes))
@@ -212,6 +213,8 @@ class _Flows:
         cap_policy: CapPolicy = "refuse",
         track_last_use: bool = False,
         last_use_interval: int = 60,
+        max_concurrent_hashes: int | None = None,
+        max_login_wait: float | None = 3.0,
     ) -> None:
         if any(c in realm for c in '\r\n"\\') or not realm.isprintable():
             raise ConfigurationError("the realm must be printable, without quotes or backslashes")
@@ -250,6 +253,12 @@ class _Flows:
         # The store keeps refresh tokens (whether refresh is on or not): revoking a
         # subject or an API key then ends their sessions too.
         self._ends_sessions = not missing_refresh_methods(store)
+        passwords = getattr(authenticator, "passwords", None)
+        self._hashes = HashQueue(
+            _default_hash_slots(hasher) if max_concurrent_hashes is None else max_concurrent_hashes,
+            max_wait=max_login_wait,
+            estimate=getattr(passwords, "hash_seconds", None) or 0.1,
+        )
         warn_if_per_process(keys, store)
         self._outages = OutageLog()
         self._no_token = Unauthorized.no_token(realm)
@@ -346,16 +355,23 @@ class _Flows:
         self._emit(EventKind.LOGIN_REFUSED, now, subject=who, reason=result.reason, client=client)
         return result
 
-    def _admit_hash(self) -> int:
-        """0 to let a password login hash now, else the seconds for ``Retry-After``.
+    @property
+    def max_concurrent_hashes(self) -> int:
+        """How many password hashes may run at once (in worker or server threads)."""
+        return self._hashes.slots
 
-        The synchronous front door hashes in the server's own threads and sheds
-        nothing; the asynchronous one asks its :class:`HashQueue`.
-        """
-        return 0
+    @property
+    def hash_queue(self) -> HashQueue:
+        """The password-hash queue: its slots, its pending logins and its learned hash time."""
+        return self._hashes
+
+    def _admit_hash(self) -> int:
+        """0 to let a password login hash now, else the seconds for ``Retry-After``."""
+        return self._hashes.admit()
 
     def _release_hash(self) -> None:
         """An admitted password login is done (see :meth:`_admit_hash`)."""
+        self._hashes.release()
 
     # -- the repeat of a header -----------------------------------------------------
     #
@@ -1138,6 +1154,16 @@ class TokenAuth(_Flows):
         last_use_interval: Seconds between two writes of one token's last use
             from this process (default 60): a request writes nothing unless its
             token's last write from this process is that old.
+        max_concurrent_hashes: Password hashes allowed at once; a login beyond
+            them waits in its server thread for a slot. By default, as many as
+            keep argon2's threads (each hash runs ``parallelism`` lanes) within
+            the machine's cores, and at least one: with the default profile (4
+            lanes), 1 on up to 7 cores, 2 on 8.
+        max_login_wait: The longest a password login may expect to wait for
+            its hash, in seconds (default 3). A login expected to wait longer is
+            answered 503 with ``Retry-After`` at once, instead of queueing (see
+            :class:`~tokenauth.Overloaded`); token validations are never shed.
+            None queues every login, however long the wait.
     """
 
     def __init__(
@@ -1171,6 +1197,8 @@ class TokenAuth(_Flows):
         cap_policy: CapPolicy = "refuse",
         track_last_use: bool = False,
         last_use_interval: int = 60,
+        max_concurrent_hashes: int | None = None,
+        max_login_wait: float | None = 3.0,
     ) -> None:
         """Configure; see the class docstring for the arguments."""
         super().__init__(
@@ -1184,6 +1212,7 @@ class TokenAuth(_Flows):
             refresh_ttl=refresh_ttl, session_lifetime=session_lifetime,
             max_tokens_per_subject=max_tokens_per_subject, cap_policy=cap_policy,
             track_last_use=track_last_use, last_use_interval=last_use_interval,
+            max_concurrent_hashes=max_concurrent_hashes, max_login_wait=max_login_wait,
         )  # fmt: skip
 
     @overload
@@ -1213,7 +1242,7 @@ class TokenAuth(_Flows):
             raise TypeError(_BOTH_FORMS)
         now = self._now()
         flow = self._login(request, self.is_https(request), now)
-        return run_sync(self._guarded(flow, now, request.client))
+        return run_sync(self._guarded(flow, now, request.client), self._hashes)
 
     def refresh(
         self, request: Request, /, *, body: bytes, content_type: str | None
@@ -1364,7 +1393,7 @@ class TokenAuth(_Flows):
 
     def add_user(self, username: str, password: str, *, scope: tuple[str, ...] = ()) -> UserRecord:
         """Hash the password and register a new user."""
-        return run_sync(self._add_user(username, password, scope))
+        return run_sync(self._add_user(username, password, scope), self._hashes)
 
     def purge_expired(self) -> int:
         """Remove every token expired past the leeway from the store; returns how many."""
@@ -1376,18 +1405,8 @@ class AsyncTokenAuth(_Flows):
 
     Password hashing runs in worker threads, at most ``max_concurrent_hashes``
     at once, so a flood of logins can neither block the event loop nor starve
-    token validation. Arguments are those of :class:`TokenAuth`, and:
-
-    Args:
-        max_concurrent_hashes: Password hashes allowed at once. By default, as
-            many as keep argon2's threads (each hash runs ``parallelism`` lanes)
-            within the machine's cores, and at least one: with the default
-            profile (4 lanes), 1 on up to 7 cores, 2 on 8.
-        max_login_wait: The longest a password login may expect to wait for
-            its hash, in seconds (default 3). A login expected to wait longer is
-            answered 503 with ``Retry-After`` at once, instead of queueing (see
-            :class:`~tokenauth.Overloaded`); token validations are never shed.
-            None queues every login, however long the wait.
+    token validation. The arguments are those of :class:`TokenAuth`
+    (``max_concurrent_hashes`` and ``max_login_wait`` among them).
     """
 
     def __init__(
@@ -1436,31 +1455,8 @@ class AsyncTokenAuth(_Flows):
             refresh_ttl=refresh_ttl, session_lifetime=session_lifetime,
             max_tokens_per_subject=max_tokens_per_subject, cap_policy=cap_policy,
             track_last_use=track_last_use, last_use_interval=last_use_interval,
+            max_concurrent_hashes=max_concurrent_hashes, max_login_wait=max_login_wait,
         )  # fmt: skip
-        if max_concurrent_hashes is None:
-            max_concurrent_hashes = _default_hash_slots(hasher)
-        passwords = getattr(self.authenticator, "passwords", None)
-        self._hashes = HashQueue(
-            max_concurrent_hashes,
-            max_wait=max_login_wait,
-            estimate=getattr(passwords, "hash_seconds", None) or 0.1,
-        )
-
-    @property
-    def max_concurrent_hashes(self) -> int:
-        """How many password hashes may run in worker threads at once."""
-        return self._hashes.slots
-
-    @property
-    def hash_queue(self) -> HashQueue:
-        """The password-hash queue: its slots, its pending logins and its learned hash time."""
-        return self._hashes
-
-    def _admit_hash(self) -> int:
-        return self._hashes.admit()
-
-    def _release_hash(self) -> None:
-        self._hashes.release()
 
     @overload
     async def login(self, request: Request, /) -> LoginResult: ...
