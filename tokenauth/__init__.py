@@ -70,6 +70,18 @@ from ._jwt import (
 )
 from ._keys import JWKS_MAX_AGE, STAGE_DELAY, Algorithm, Key, KeySet
 from ._memory import AsyncMemoryStore, MemoryStore
+from ._refresh import (
+    DEFAULT_REFRESH_TTL,
+    DEFAULT_SESSION_LIFETIME,
+    FORM_CONTENT_TYPE,
+    MAX_FORM_BODY,
+    REFRESH_TOKEN_PREFIX,
+    AsyncRefreshStore,
+    RefreshGrant,
+    RefreshRecord,
+    RefreshStore,
+    parse_token_form,
+)
 from ._registry import (
     ApiKeyRecord,
     ApiKeyRegistry,
@@ -89,11 +101,13 @@ from ._results import (
     Granted,
     HttpsRequired,
     InsufficientScope,
+    InvalidGrant,
     LoggedOut,
     LoginResult,
     LogoutResult,
     Overloaded,
     Reason,
+    RefreshResult,
     Response,
     ScopeResult,
     StepUpRequired,
@@ -103,7 +117,7 @@ from ._results import (
     Unauthorized,
 )
 from ._scopes import ScopeRequirement, authorize, scope_tokens
-from ._stepup import LoginAgeRequirement, login_time
+from ._stepup import LoginAgeRequirement, login_max_age, login_time
 from ._store import (
     MAX_LEEWAY,
     AsyncCappedTokenStore,
@@ -141,9 +155,14 @@ __all__ = [
     "DEFAULT_AUDIENCE",
     "DEFAULT_CLIENT_ID",
     "DEFAULT_ISSUER",
+    "DEFAULT_REFRESH_TTL",
+    "DEFAULT_SESSION_LIFETIME",
+    "FORM_CONTENT_TYPE",
     "JWKS_MAX_AGE",
     "MAX_EXTRA_CLAIMS_SIZE",
+    "MAX_FORM_BODY",
     "MAX_LEEWAY",
+    "REFRESH_TOKEN_PREFIX",
     "RESERVED_CLAIMS",
     "STAGE_DELAY",
     "Algorithm",
@@ -156,6 +175,7 @@ __all__ = [
     "AsyncCappedTokenStore",
     "AsyncLoginCounters",
     "AsyncMemoryStore",
+    "AsyncRefreshStore",
     "AsyncSessionStore",
     "AsyncTokenAuth",
     "AsyncTokenStore",
@@ -179,6 +199,7 @@ __all__ = [
     "Health",
     "HttpsRequired",
     "InsufficientScope",
+    "InvalidGrant",
     "IssuedToken",
     "JSONObject",
     "JSONValue",
@@ -203,6 +224,10 @@ __all__ = [
     "Principal",
     "Reason",
     "RedactingFilter",
+    "RefreshGrant",
+    "RefreshRecord",
+    "RefreshResult",
+    "RefreshStore",
     "Request",
     "Response",
     "ScopeRequirement",
@@ -235,6 +260,7 @@ __all__ = [
     "default_password_hasher",
     "generate_api_key",
     "is_well_formed_api_key",
+    "login_max_age",
     "login_time",
     "new_user",
     "open_api_key_registry",
@@ -245,6 +271,7 @@ __all__ = [
     "open_counters",
     "open_store",
     "open_user_registry",
+    "parse_token_form",
     "redact",
     "scope_tokens",
     "system_clock",

@@ -48,8 +48,25 @@ from ._http import (
     is_secure,
     parse_basic,
 )
-from ._jwt import ExtraClaims, JWTIssuer, JWTValidator, TokenIssuer, TokenRejected, TokenValidator
+from ._jwt import (
+    ExtraClaims,
+    IssuedToken,
+    JWTIssuer,
+    JWTValidator,
+    TokenIssuer,
+    TokenRejected,
+    TokenValidator,
+)
 from ._keys import Key, KeySet
+from ._refresh import (
+    DEFAULT_REFRESH_TTL,
+    DEFAULT_SESSION_LIFETIME,
+    RefreshRecord,
+    Sessions,
+    missing_refresh_methods,
+    parse_token_form,
+    token_session,
+)
 from ._registry import (
     ApiKeyRecord,
     ApiKeyRegistry,
@@ -66,11 +83,13 @@ from ._results import (
     Granted,
     HttpsRequired,
     InsufficientScope,
+    InvalidGrant,
     LoggedOut,
     LoginResult,
     LogoutResult,
     Overloaded,
     Reason,
+    RefreshResult,
     StepUpRequired,
     StoreUnavailable,
     TokenLimitReached,
@@ -118,7 +137,8 @@ def _default_hash_slots(hasher: argon2.PasswordHasher | None) -> int:
     """Hashes at once that keep argon2's threads within the core count (at least one hash).
 
     Each argon2 hash runs ``parallelism`` threads; more busy threads than cores
-    leave the event loop waiting for a core, and every token check with it.
+    leave the event loop (or the server's other threads) waiting for a core,
+    and every token check with it.
     """
     lanes = (hasher or default_password_hasher()).parallelism
     return max(1, (os.cpu_count() or 1) // max(1, lanes))
@@ -139,6 +159,24 @@ def _keyword_request(authorization: object, fields: dict[str, Any]) -> Request:
             f"the Authorization header must be a str or None, not {type(authorization).__name__}"
         )
     return Request(authorization=authorization, **fields)
+
+
+def _sessions(
+    store: object, refresh_ttl: int | bool | None, lifetime: int | None, pepper: bytes | None
+) -> Sessions | None:
+    """The refresh settings of a front door, None when refresh is off; checks the store."""
+    if refresh_ttl is None or refresh_ttl is False:
+        if lifetime is not None:
+            raise ConfigurationError("session_lifetime needs refresh tokens: pass refresh_ttl too")
+        return None
+    missing = missing_refresh_methods(store)
+    if missing:
+        raise ConfigurationError(
+            f"refresh tokens need a store that keeps them; {type(store).__name__} lacks "
+            f"{', '.join(missing)} (see tokenauth.RefreshStore), or leave refresh_ttl unset"
+        )
+    ttl = DEFAULT_REFRESH_TTL if refresh_ttl is True else refresh_ttl
+    return Sessions(ttl, DEFAULT_SESSION_LIFETIME if lifetime is None else lifetime, pepper)
 
 
 class _Flows:
@@ -169,10 +207,14 @@ class _Flows:
         client_id: str | None = None,
         extra_claims: ExtraClaims | None = None,
         throttle: LoginThrottle | None = None,
+        refresh_ttl: int | bool | None = None,
+        session_lifetime: int | None = None,
         max_tokens_per_subject: int | None = None,
         cap_policy: CapPolicy = "refuse",
         track_last_use: bool = False,
         last_use_interval: int = 60,
+        max_concurrent_hashes: int | None = None,
+        max_login_wait: float | None = 3.0,
     ) -> None:
         if any(c in realm for c in '\r\n"\\') or not realm.isprintable():
             raise ConfigurationError("the realm must be printable, without quotes or backslashes")
@@ -207,6 +249,16 @@ class _Flows:
             )
         self.authenticator = authenticator
         self.throttle = throttle
+        self.sessions = _sessions(store, refresh_ttl, session_lifetime, pepper)
+        # The store keeps refresh tokens (whether refresh is on or not): revoking a
+        # subject or an API key then ends their sessions too.
+        self._ends_sessions = not missing_refresh_methods(store)
+        passwords = getattr(authenticator, "passwords", None)
+        self._hashes = HashQueue(
+            _default_hash_slots(hasher) if max_concurrent_hashes is None else max_concurrent_hashes,
+            max_wait=max_login_wait,
+            estimate=getattr(passwords, "hash_seconds", None) or 0.1,
+        )
         warn_if_per_process(keys, store)
         self._outages = OutageLog()
         self._no_token = Unauthorized.no_token(realm)
@@ -303,16 +355,23 @@ class _Flows:
         self._emit(EventKind.LOGIN_REFUSED, now, subject=who, reason=result.reason, client=client)
         return result
 
-    def _admit_hash(self) -> int:
-        """0 to let a password login hash now, else the seconds for ``Retry-After``.
+    @property
+    def max_concurrent_hashes(self) -> int:
+        """How many password hashes may run at once (in worker or server threads)."""
+        return self._hashes.slots
 
-        The synchronous front door hashes in the server's own threads and sheds
-        nothing; the asynchronous one asks its :class:`HashQueue`.
-        """
-        return 0
+    @property
+    def hash_queue(self) -> HashQueue:
+        """The password-hash queue: its slots, its pending logins and its learned hash time."""
+        return self._hashes
+
+    def _admit_hash(self) -> int:
+        """0 to let a password login hash now, else the seconds for ``Retry-After``."""
+        return self._hashes.admit()
 
     def _release_hash(self) -> None:
         """An admitted password login is done (see :meth:`_admit_hash`)."""
+        self._hashes.release()
 
     # -- the repeat of a header -----------------------------------------------------
     #
@@ -602,16 +661,10 @@ class _Flows:
             return Unauthorized.login(self.realm, outcome)
         if throttle is not None:
             yield from throttle.succeeded(counted, now=now)
-        issued = self.issuer.issue(outcome, now=now)
-        record = issued.record
-        if self._touched is not None:
-            record = replace(
-                record,
-                client=sanitize_client(
-                    client_address(client, request.forwarded, self.trusted_proxies)
-                ),
-                user_agent=sanitize_user_agent(request.user_agent),
-            )
+        sessions = self.sessions
+        session = None if sessions is None else sessions.new_id()
+        issued = self._issue(outcome, now, session)
+        record = self._stamped(issued.record, request)
         limit = self.max_tokens_per_subject
         if limit is None:
             yield Call(self.store.add, (record,))
@@ -630,12 +683,18 @@ class _Flows:
                     EventKind.TOKEN_REVOKED, now, subject=evicted.subject, jti=evicted.jti,
                     reason=Reason.EVICTED, client=client,
                 )  # fmt: skip
+        refresh_token: str | None = None
+        if sessions is not None and session is not None:
+            refresh_token, first = sessions.first(session, outcome, now)
+            yield Call(self.store.start_session, (first,))
         if outcome.api_key_id is not None and self.api_keys is not None:
             # A revocation may have raced this login: look again now that the token
             # is stored, so that either we see the revocation or it sees our token.
             key: ApiKeyRecord | None = yield Call(self.api_keys.get_key, (outcome.api_key_id,))
             if key is None or not key.active:
                 yield Call(self.store.remove, (issued.record.jti,))
+                if session is not None:
+                    yield Call(self.store.revoke_session, (session,))
                 self._emit(
                     EventKind.LOGIN_REFUSED, now, api_key_id=outcome.api_key_id,
                     reason=Reason.API_KEY_REVOKED, client=client,
@@ -649,7 +708,163 @@ class _Flows:
             EventKind.TOKEN_ISSUED, now, subject=outcome.subject, jti=issued.claims.jti,
             api_key_id=outcome.api_key_id, client=client,
         )  # fmt: skip
-        return Granted(issued.token, self.issuer.ttl, outcome, issued.claims)
+        return Granted(
+            issued.token, self.issuer.ttl, outcome, issued.claims, refresh_token=refresh_token
+        )
+
+    def _stamped(self, record: TokenRecord, request: Request) -> TokenRecord:
+        """``record`` with the client and ``User-Agent`` when last use is tracked."""
+        if self._touched is None:
+            return record
+        client = client_address(request.client, request.forwarded, self.trusted_proxies)
+        return replace(
+            record,
+            client=sanitize_client(client),
+            user_agent=sanitize_user_agent(request.user_agent),
+        )
+
+    def _issue(
+        self, principal: Principal, now: int, session: str | None, auth_time: int | None = None
+    ) -> IssuedToken:
+        """A new access token for ``principal``, of ``session`` when refresh is on."""
+        issuer = self.issuer
+        if isinstance(issuer, JWTIssuer):
+            return issuer.issue(principal, now=now, auth_time=auth_time, session=session)
+        issued = issuer.issue(principal, now=now)
+        if session is None:
+            return issued
+        return replace(issued, record=replace(issued.record, session=session))
+
+    def _refresh(
+        self, request: Request, https: bool, now: int, body: bytes, content_type: str | None
+    ) -> Flow[RefreshResult]:
+        client = request.client
+        if not https:
+            refused = yield from self._refuse_plain_http(request, now)
+            yield from self._revoke_exposed_refresh(body, content_type, now, client)
+            return refused
+        grant = parse_token_form(body, content_type)
+        sessions = self.sessions
+        if isinstance(grant, BadRequest) or sessions is None:
+            bad = grant if isinstance(grant, BadRequest) else BadRequest.token_request(
+                "unsupported_grant_type", Reason.REFRESH_DISABLED,
+                "Refresh tokens are not enabled on this server.",
+            )  # fmt: skip
+            self._emit(EventKind.REFRESH_REFUSED, now, reason=bad.reason, client=client)
+            return bad
+        found = yield from self._refresh_record(grant.refresh_token)
+        if found is None:
+            return self._refused_grant(Reason.UNKNOWN_REFRESH_TOKEN, now, None, client)
+        digest, record = found
+        if record.used:
+            # RFC 9700 section 4.14.2: a rotated-out token came back, from its
+            # holder or from a thief; the session cannot tell which, so it ends.
+            return (yield from self._end_session(record, Reason.REFRESH_TOKEN_REUSED, now, client))
+        if record.expires_at <= now:
+            return self._refused_grant(Reason.REFRESH_TOKEN_EXPIRED, now, record, client)
+        scope = yield from self._session_scope(record)
+        if scope is None:
+            return (yield from self._end_session(record, Reason.SESSION_ENDED, now, client))
+        if grant.scope is not None:
+            if not set(grant.scope) <= set(scope):
+                wider = BadRequest.token_request(
+                    "invalid_scope", Reason.INVALID_SCOPE,
+                    "The scope asked for is wider than the session's.",
+                )  # fmt: skip
+                self._emit(
+                    EventKind.REFRESH_REFUSED, now, subject=record.subject,
+                    reason=wider.reason, client=client, session=record.session,
+                )  # fmt: skip
+                return wider
+            scope = grant.scope
+        principal = Principal(record.subject, record.method, record.api_key_id, scope)
+        issued = self._issue(principal, now, record.session, record.auth_time)
+        token, successor = sessions.successor(record, now)
+        access = self._stamped(issued.record, request)
+        won = yield Call(self.store.rotate_refresh, (digest, successor, access, now))
+        if not won:
+            # Another request traded it first (or the session ended meanwhile): the
+            # same token presented twice is reuse, whichever came first.
+            return (yield from self._end_session(record, Reason.REFRESH_TOKEN_REUSED, now, client))
+        self._emit(
+            EventKind.TOKEN_REFRESHED, now, subject=record.subject, jti=issued.claims.jti,
+            api_key_id=record.api_key_id, client=client, session=record.session,
+        )  # fmt: skip
+        return Granted(issued.token, self.issuer.ttl, principal, issued.claims, refresh_token=token)
+
+    def _refresh_record(self, token: str) -> Flow[tuple[str, RefreshRecord] | None]:
+        """The digest and record of a refresh token, if it is one the store knows."""
+        sessions = self.sessions
+        if sessions is None or token_session(token) is None:
+            return None
+        digest = sessions.digest(token)
+        record: RefreshRecord | None = yield Call(self.store.get_refresh, (digest,))
+        if record is None or not hmac.compare_digest(record.digest, digest):
+            return None
+        return digest, record
+
+    def _session_scope(self, record: RefreshRecord) -> Flow[tuple[str, ...] | None]:
+        """The scope a session still has, or None when its login would now be refused.
+
+        A disabled or deleted user, or a revoked API key, ends the session even if
+        the revocation did not reach the store; and the session keeps only the
+        scopes its user or key still has.
+        """
+        current: tuple[str, ...] | None = None
+        if record.method == "password" and self.users is not None:
+            user: UserRecord | None = yield Call(self.users.get_user, (record.subject,))
+            if user is None or user.disabled:
+                return None
+            current = user.scope
+        elif record.api_key_id is not None and self.api_keys is not None:
+            key: ApiKeyRecord | None = yield Call(self.api_keys.get_key, (record.api_key_id,))
+            if key is None or not key.active or key.subject != record.subject:
+                return None
+            current = key.scope
+        if current is None:
+            return record.scope
+        return tuple(s for s in record.scope if s in current)
+
+    def _refused_grant(
+        self, reason: Reason, now: int, record: RefreshRecord | None, client: str | None
+    ) -> InvalidGrant:
+        self._emit(
+            EventKind.REFRESH_REFUSED, now, reason=reason, client=client,
+            subject=None if record is None else record.subject,
+            session=None if record is None else record.session,
+        )  # fmt: skip
+        return InvalidGrant.make(reason)
+
+    def _end_session(
+        self, record: RefreshRecord, reason: Reason, now: int, client: str | None
+    ) -> Flow[InvalidGrant]:
+        """End ``record``'s session (every token of its login) and refuse the grant."""
+        count: int = yield Call(self.store.revoke_session, (record.session,))
+        self._emit(
+            EventKind.SESSION_REVOKED, now, subject=record.subject, reason=reason,
+            api_key_id=record.api_key_id, client=client, count=count, session=record.session,
+        )  # fmt: skip
+        return self._refused_grant(reason, now, record, client)
+
+    def _revoke_exposed_refresh(
+        self, body: bytes, content_type: str | None, now: int, client: str | None
+    ) -> Flow[None]:
+        """End the session of a refresh token sent over plain HTTP: it has been exposed."""
+        grant = parse_token_form(body, content_type)
+        if isinstance(grant, BadRequest):
+            return
+        try:
+            found = yield from self._refresh_record(grant.refresh_token)
+            if found is not None:
+                record = found[1]
+                count: int = yield Call(self.store.revoke_session, (record.session,))
+                self._emit(
+                    EventKind.SESSION_REVOKED, now, subject=record.subject,
+                    reason=Reason.HTTPS_REQUIRED, client=client, count=count,
+                    session=record.session,
+                )  # fmt: skip
+        except _STORE_FAILURES:
+            _log.error("could not revoke a refresh token sent over plain HTTP: store unavailable")
 
     def _check_token(self, token: str, now: int, client: str | None) -> Flow[AuthResult]:
         result = self.validator.validate(token, now=now)
@@ -810,6 +1025,9 @@ class _Flows:
 
     def _revoke_subject(self, subject: str) -> Flow[int]:
         count: int = yield Call(self.store.remove_subject, (subject,))
+        if self._ends_sessions:
+            # After the access tokens: a refresh racing this ends with its session.
+            yield Call(self.store.revoke_sessions, (subject,))
         self._emit(EventKind.SUBJECT_REVOKED, self._now(), subject=subject, count=count)
         return count
 
@@ -839,6 +1057,8 @@ class _Flows:
         for record in records:
             if record.api_key_id == key_id:
                 count += bool((yield Call(self.store.remove, (record.jti,))))
+        if self._ends_sessions:
+            yield Call(self.store.revoke_sessions, (key.subject, key_id))
         self._emit(
             EventKind.API_KEY_REVOKED, now, subject=key.subject, api_key_id=key_id, count=count
         )
@@ -872,6 +1092,9 @@ class _Flows:
     def _purge_expired(self) -> Flow[int]:
         # Past the leeway only: a token inside it is still accepted, so its record stays.
         count: int = yield Call(self.store.purge_expired, (self._now() - self._leeway,))
+        if self._ends_sessions:
+            # Refresh tokens have no leeway: an expired one is refused at once.
+            yield Call(self.store.purge_refresh, (self._now(),))
         return count
 
 
@@ -911,6 +1134,14 @@ class TokenAuth(_Flows):
         throttle: Counts failed logins per account and per client address and
             answers 429 past its limits, before any password is hashed (see
             :class:`~tokenauth.LoginThrottle`). None (the default) throttles nothing.
+        refresh_ttl: Turns refresh tokens on (RFC 6749 section 6): each login
+            answer then carries a ``refresh_token``, which :meth:`refresh` trades
+            for a new token pair, once. The seconds each refresh token lives (60 s
+            to a year), or True for :data:`~tokenauth.DEFAULT_REFRESH_TTL` (14
+            days). None (the default) leaves refresh off. The store must keep
+            refresh tokens (:class:`~tokenauth.RefreshStore`).
+        session_lifetime: The most seconds a login session lasts, whatever the
+            refreshes (default :data:`~tokenauth.DEFAULT_SESSION_LIFETIME`, 30 days).
         max_tokens_per_subject: The most live (unexpired) tokens one subject may
             hold at once; None (the default) caps nothing. Needs a store with
             ``add_capped`` (:class:`~tokenauth.CappedTokenStore`; every built-in one has it).
@@ -923,6 +1154,16 @@ class TokenAuth(_Flows):
         last_use_interval: Seconds between two writes of one token's last use
             from this process (default 60): a request writes nothing unless its
             token's last write from this process is that old.
+        max_concurrent_hashes: Password hashes allowed at once; a login beyond
+            them waits in its server thread for a slot. By default, as many as
+            keep argon2's threads (each hash runs ``parallelism`` lanes) within
+            the machine's cores, and at least one: with the default profile (4
+            lanes), 1 on up to 7 cores, 2 on 8.
+        max_login_wait: The longest a password login may expect to wait for
+            its hash, in seconds (default 3). A login expected to wait longer is
+            answered 503 with ``Retry-After`` at once, instead of queueing (see
+            :class:`~tokenauth.Overloaded`); token validations are never shed.
+            None queues every login, however long the wait.
     """
 
     def __init__(
@@ -950,10 +1191,14 @@ class TokenAuth(_Flows):
         client_id: str | None = None,
         extra_claims: ExtraClaims | None = None,
         throttle: LoginThrottle | None = None,
+        refresh_ttl: int | bool | None = None,
+        session_lifetime: int | None = None,
         max_tokens_per_subject: int | None = None,
         cap_policy: CapPolicy = "refuse",
         track_last_use: bool = False,
         last_use_interval: int = 60,
+        max_concurrent_hashes: int | None = None,
+        max_login_wait: float | None = 3.0,
     ) -> None:
         """Configure; see the class docstring for the arguments."""
         super().__init__(
@@ -964,8 +1209,10 @@ class TokenAuth(_Flows):
             clock=clock, on_event=on_event, token_issuer=token_issuer,
             token_validator=token_validator, throttle=throttle,
             client_id=client_id, extra_claims=extra_claims,
+            refresh_ttl=refresh_ttl, session_lifetime=session_lifetime,
             max_tokens_per_subject=max_tokens_per_subject, cap_policy=cap_policy,
             track_last_use=track_last_use, last_use_interval=last_use_interval,
+            max_concurrent_hashes=max_concurrent_hashes, max_login_wait=max_login_wait,
         )  # fmt: skip
 
     @overload
@@ -995,6 +1242,31 @@ class TokenAuth(_Flows):
             raise TypeError(_BOTH_FORMS)
         now = self._now()
         flow = self._login(request, self.is_https(request), now)
+        return run_sync(self._guarded(flow, now, request.client), self._hashes)
+
+    def refresh(
+        self, request: Request, /, *, body: bytes, content_type: str | None
+    ) -> RefreshResult:
+        """Answer a token request: trade a refresh token for a new token pair.
+
+        For ``POST /token`` with a form body (``grant_type=refresh_token&
+        refresh_token=...``); see :func:`~tokenauth.parse_token_form` for what
+        is accepted. The refresh token presented stops working; presenting it
+        again ends its whole login session.
+
+        Args:
+            request: The request (its ``secure`` flag and client matter here).
+            body: The request body, read with a limit: at most
+                :data:`~tokenauth.MAX_FORM_BODY` + 1 bytes.
+            content_type: The ``Content-Type`` header, or None.
+
+        Returns:
+            :class:`Granted` (200, with a new ``refresh_token``), or a failure to
+            render as it says: :class:`BadRequest` and :class:`InvalidGrant`
+            (400), :class:`HttpsRequired`, :class:`StoreUnavailable`.
+        """
+        now = self._now()
+        flow = self._refresh(request, self.is_https(request), now, body, content_type)
         return run_sync(self._guarded(flow, now, request.client))
 
     @overload
@@ -1121,7 +1393,7 @@ class TokenAuth(_Flows):
 
     def add_user(self, username: str, password: str, *, scope: tuple[str, ...] = ()) -> UserRecord:
         """Hash the password and register a new user."""
-        return run_sync(self._add_user(username, password, scope))
+        return run_sync(self._add_user(username, password, scope), self._hashes)
 
     def purge_expired(self) -> int:
         """Remove every token expired past the leeway from the store; returns how many."""
@@ -1133,18 +1405,8 @@ class AsyncTokenAuth(_Flows):
 
     Password hashing runs in worker threads, at most ``max_concurrent_hashes``
     at once, so a flood of logins can neither block the event loop nor starve
-    token validation. Arguments are those of :class:`TokenAuth`, and:
-
-    Args:
-        max_concurrent_hashes: Password hashes allowed at once. By default, as
-            many as keep argon2's threads (each hash runs ``parallelism`` lanes)
-            within the machine's cores, and at least one: with the default
-            profile (4 lanes), 1 on up to 7 cores, 2 on 8.
-        max_login_wait: The longest a password login may expect to wait for
-            its hash, in seconds (default 3). A login expected to wait longer is
-            answered 503 with ``Retry-After`` at once, instead of queueing (see
-            :class:`~tokenauth.Overloaded`); token validations are never shed.
-            None queues every login, however long the wait.
+    token validation. The arguments are those of :class:`TokenAuth`
+    (``max_concurrent_hashes`` and ``max_login_wait`` among them).
     """
 
     def __init__(
@@ -1178,6 +1440,8 @@ class AsyncTokenAuth(_Flows):
         last_use_interval: int = 60,
         max_concurrent_hashes: int | None = None,
         max_login_wait: float | None = 3.0,
+        refresh_ttl: int | bool | None = None,
+        session_lifetime: int | None = None,
     ) -> None:
         """Configure; see :class:`TokenAuth` for the arguments."""
         super().__init__(
@@ -1188,33 +1452,11 @@ class AsyncTokenAuth(_Flows):
             clock=clock, on_event=on_event, token_issuer=token_issuer,
             token_validator=token_validator, throttle=throttle,
             client_id=client_id, extra_claims=extra_claims,
+            refresh_ttl=refresh_ttl, session_lifetime=session_lifetime,
             max_tokens_per_subject=max_tokens_per_subject, cap_policy=cap_policy,
             track_last_use=track_last_use, last_use_interval=last_use_interval,
+            max_concurrent_hashes=max_concurrent_hashes, max_login_wait=max_login_wait,
         )  # fmt: skip
-        if max_concurrent_hashes is None:
-            max_concurrent_hashes = _default_hash_slots(hasher)
-        passwords = getattr(self.authenticator, "passwords", None)
-        self._hashes = HashQueue(
-            max_concurrent_hashes,
-            max_wait=max_login_wait,
-            estimate=getattr(passwords, "hash_seconds", None) or 0.1,
-        )
-
-    @property
-    def max_concurrent_hashes(self) -> int:
-        """How many password hashes may run in worker threads at once."""
-        return self._hashes.slots
-
-    @property
-    def hash_queue(self) -> HashQueue:
-        """The password-hash queue: its slots, its pending logins and its learned hash time."""
-        return self._hashes
-
-    def _admit_hash(self) -> int:
-        return self._hashes.admit()
-
-    def _release_hash(self) -> None:
-        self._hashes.release()
 
     @overload
     async def login(self, request: Request, /) -> LoginResult: ...
@@ -1233,6 +1475,14 @@ class AsyncTokenAuth(_Flows):
         now = self._now()
         flow = self._login(request, self.is_https(request), now)
         return await run_async(self._guarded(flow, now, request.client), self._hashes)
+
+    async def refresh(
+        self, request: Request, /, *, body: bytes, content_type: str | None
+    ) -> RefreshResult:
+        """Trade a refresh token for a new token pair; see :meth:`TokenAuth.refresh`."""
+        now = self._now()
+        flow = self._refresh(request, self.is_https(request), now, body, content_type)
+        return await run_async(self._guarded(flow, now, request.client))
 
     @overload
     async def authenticate(self, request: Request, /) -> AuthResult: ...

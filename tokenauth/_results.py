@@ -27,11 +27,13 @@ __all__ = [
     "Granted",
     "HttpsRequired",
     "InsufficientScope",
+    "InvalidGrant",
     "LoggedOut",
     "LoginResult",
     "LogoutResult",
     "Overloaded",
     "Reason",
+    "RefreshResult",
     "Response",
     "ScopeResult",
     "StepUpRequired",
@@ -76,6 +78,14 @@ class Reason(str, Enum):
     MISSING_CREDENTIALS = "missing_credentials"
     MALFORMED_CREDENTIALS = "malformed_credentials"
     MALFORMED_REQUEST = "malformed_request"
+    UNSUPPORTED_GRANT_TYPE = "unsupported_grant_type"
+    REFRESH_DISABLED = "refresh_disabled"
+    INVALID_SCOPE = "invalid_scope"
+    # 400, refresh grant (RFC 6749 section 5.2 invalid_grant)
+    UNKNOWN_REFRESH_TOKEN = "unknown_refresh_token"
+    REFRESH_TOKEN_EXPIRED = "refresh_token_expired"
+    REFRESH_TOKEN_REUSED = "refresh_token_reused"
+    SESSION_ENDED = "session_ended"
     # 401, login
     UNKNOWN_USER = "unknown_user"
     BAD_PASSWORD = "bad_password"
@@ -170,6 +180,30 @@ class BadRequest(Failure):
             f"error_description={_quote(description)}"
         )
         return cls(400, "invalid_request", description, reason, challenge)
+
+    @classmethod
+    def token_request(cls, error: str, reason: Reason, description: str) -> BadRequest:
+        """A token-endpoint request the server cannot take (RFC 6749 section 5.2).
+
+        ``error`` is ``invalid_request``, ``unsupported_grant_type`` or ``invalid_scope``.
+        """
+        return cls(400, error, description, reason)
+
+
+@dataclass(frozen=True, slots=True)
+class InvalidGrant(Failure):
+    """400 ``invalid_grant``: the refresh token is unknown, expired, reused or its session ended.
+
+    The one answer whatever the cause (RFC 6749 section 5.2), so a client learns
+    nothing about which it was; the ``reason`` says it for logs and audit.
+    """
+
+    @classmethod
+    def make(cls, reason: Reason) -> InvalidGrant:
+        """The refusal of a refresh token, for ``reason``."""
+        return cls(
+            400, "invalid_grant", "The refresh token is invalid, expired or revoked.", reason
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -398,13 +432,15 @@ class Overloaded(_RetryLater):
 
 @dataclass(frozen=True, slots=True)
 class Granted:
-    """200: a login succeeded; the body carries the new token (RFC 6749 section 5.1).
+    """200: a login or a refresh succeeded; the body carries the new token (RFC 6749 section 5.1).
 
     Attributes:
         token: The signed JWT. Secret: never log it.
         expires_in: Seconds until the token expires.
         principal: Who logged in, and how.
         claims: The token's claims.
+        refresh_token: The new refresh token, when refresh tokens are enabled
+            (RFC 6749 section 6); None otherwise. Secret: never log it.
     """
 
     token: str = field(repr=False)
@@ -413,6 +449,7 @@ class Granted:
     claims: Claims
     token_type: Literal["Bearer"] = "Bearer"
     status: Literal[200] = 200
+    refresh_token: str | None = field(default=None, repr=False)
 
     @property
     def headers(self) -> Headers:
@@ -421,8 +458,13 @@ class Granted:
 
     @property
     def json(self) -> dict[str, str | int]:
-        """The body as a dict: ``token``, ``token_type`` and ``expires_in``."""
-        return {"token": self.token, "token_type": self.token_type, "expires_in": self.expires_in}
+        """The body as a dict: ``token``, ``token_type``, ``expires_in``, any ``refresh_token``."""
+        out: dict[str, str | int] = {
+            "token": self.token, "token_type": self.token_type, "expires_in": self.expires_in
+        }  # fmt: skip
+        if self.refresh_token is not None:
+            out["refresh_token"] = self.refresh_token
+        return out
 
     @property
     def body(self) -> bytes:
@@ -476,4 +518,5 @@ AuthResult: TypeAlias = (
     "Authenticated | BadRequest | Unauthorized | HttpsRequired | StoreUnavailable"
 )
 ScopeResult: TypeAlias = "Authenticated | InsufficientScope"
+RefreshResult: TypeAlias = "Granted | BadRequest | InvalidGrant | HttpsRequired | StoreUnavailable"
 LogoutResult: TypeAlias = "LoggedOut | BadRequest | Unauthorized | HttpsRequired | StoreUnavailable"

@@ -44,6 +44,7 @@ CapPolicy = Literal["refuse", "evict_oldest"]
 MAX_JTI_LENGTH = 64
 MAX_SUBJECT_LENGTH = 255
 MAX_KEY_ID_LENGTH = 64
+MAX_SESSION_LENGTH = 64
 #: Longest client address and User-Agent a record keeps (see :func:`sanitize_user_agent`).
 MAX_CLIENT_LENGTH = 64
 MAX_USER_AGENT_LENGTH = 256
@@ -74,6 +75,9 @@ class TokenRecord:
         user_agent: The ``User-Agent`` seen at login, sanitized (see
             :func:`sanitize_user_agent`), when last-use tracking is on; at most
             256 printable characters.
+        session: The id of the login session the token descends from, when
+            refresh tokens are enabled (every access and refresh token of one
+            login shares it, see :class:`~tokenauth.RefreshRecord`); None otherwise.
     """
 
     jti: str
@@ -84,6 +88,7 @@ class TokenRecord:
     api_key_id: str | None = None
     client: str | None = None
     user_agent: str | None = None
+    session: str | None = None
 
     def __post_init__(self) -> None:
         _check_text("jti", self.jti, MAX_JTI_LENGTH)
@@ -102,17 +107,17 @@ class TokenRecord:
             raise ValueError("TokenRecord.api_key_id is set exactly when method is 'api_key'")
         if self.api_key_id is not None:
             _check_text("api_key_id", self.api_key_id, MAX_KEY_ID_LENGTH)
+        if self.session is not None:
+            _check_text("session", self.session, MAX_SESSION_LENGTH)
         if self.client is not None:
             _check_printable("client", self.client, MAX_CLIENT_LENGTH)
         if self.user_agent is not None:
             _check_printable("user_agent", self.user_agent, MAX_USER_AGENT_LENGTH)
 
 
-def _check_text(name: str, value: object, limit: int) -> None:
+def _check_text(name: str, value: object, limit: int, owner: str = "TokenRecord") -> None:
     if not isinstance(value, str) or not 0 < len(value) <= limit:
-        raise ValueError(
-            f"TokenRecord.{name} must be a non-empty str of at most {limit} characters"
-        )
+        raise ValueError(f"{owner}.{name} must be a non-empty str of at most {limit} characters")
 
 
 def _check_printable(name: str, value: object, limit: int) -> None:

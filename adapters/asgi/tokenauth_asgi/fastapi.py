@@ -89,7 +89,10 @@ class BearerAuth(SecurityBase):
     also requires those scopes of the token, answering 403
     ``insufficient_scope`` when one is missing; OpenAPI lists them on the route.
     ``Security(bearer.user, scopes=[...])`` gives the ``user_loader``'s user
-    instead. Behind :class:`~tokenauth_asgi.TokenAuthMiddleware` it reuses the
+    instead. ``Security(bearer.requires_recent_login(300), scopes=[...])`` also
+    demands a login at most 300 seconds old (RFC 9470 step-up), answering an
+    older one 401 ``insufficient_user_authentication`` with ``max_age``.
+    Behind :class:`~tokenauth_asgi.TokenAuthMiddleware` it reuses the
     middleware's result (and user); on its own it authenticates the request itself.
 
     Args:
@@ -150,6 +153,32 @@ class BearerAuth(SecurityBase):
             raise TokenAuthFailed(Unauthorized.unknown_subject(self.auth.realm))
         request.scope[USER_KEY] = user
         return user
+
+    def requires_recent_login(self, max_age: int) -> Any:
+        """A dependency that requires a token from a login at most ``max_age`` seconds old.
+
+        Use it as ``Security(bearer.requires_recent_login(300), scopes=[...])``
+        (or with ``Depends``); it gives the :class:`~tokenauth.Authenticated`
+        result. The route's scopes are checked first (403), then the login's
+        age (401 ``insufficient_user_authentication`` with ``max_age``, RFC 9470).
+        OpenAPI shows the bearer scheme and the scopes as for ``bearer`` itself.
+
+        Raises:
+            ConfigurationError: ``max_age`` is not whole seconds from 0 to a year.
+        """
+        return _recent_login_dependency(self, self.auth.login_age_requirement(max_age).max_age)
+
+
+def _recent_login_dependency(bearer: BearerAuth, max_age: int) -> Any:
+    # A function for the same reason as _user_dependency: FastAPI sees the bearer
+    # scheme, and the route's scopes, through the annotation.
+    async def recent_login(who: Annotated[Authenticated, Security(bearer)]) -> Authenticated:
+        outcome = bearer.auth.require_recent_login(who, max_age=max_age)
+        if not isinstance(outcome, Authenticated):
+            raise TokenAuthFailed(outcome)
+        return outcome
+
+    return recent_login
 
 
 def _user_dependency(bearer: BearerAuth) -> Any:

@@ -1,4 +1,4 @@
-"""The tables: tokens, users and API keys, under a configurable prefix.
+"""The tables: tokens, users, API keys and login counters, under a configurable prefix.
 
 Every identifier column compares and sorts by code point on every backend,
 so ``Zoë`` and ``Zoe``, or ``alice`` and ``alice `` (trailing space), are
@@ -98,6 +98,8 @@ class Schema:
         tokens: Issued-token records, by ``jti``.
         users: Users who log in with a password, by username.
         api_keys: API keys, by id and by digest.
+        login_counters: Failed-login counters of the login throttle, by key (a
+            digest of a username, or a client address; never a secret).
         token_subjects: A row per subject that a capped login locks while it
             counts the subject's tokens (``max_tokens_per_subject``).
         version_table: The name of this schema's Alembic version table.
@@ -166,6 +168,17 @@ class Schema:
             mysql_charset="utf8mb4",
             mysql_engine="InnoDB",
         )
+        self.login_counters = Table(
+            f"{prefix}login_counters",
+            self.metadata,
+            Column("name", Ident(128), primary_key=True),
+            Column("hits", BigInteger, nullable=False),
+            Column("resets_at", BigInteger, nullable=False, comment="Unix seconds, UTC"),
+            Index(f"{prefix}login_counters_resets_idx", "resets_at"),
+            comment="tokenauth: login-throttle windows by counter key (no secrets)",
+            mysql_charset="utf8mb4",
+            mysql_engine="InnoDB",
+        )
 
         self.token_subjects = Table(
             f"{prefix}token_subjects",
@@ -180,4 +193,4 @@ class Schema:
     @property
     def tables(self) -> list[Table]:
         """The adapter's tables, in creation order."""
-        return [self.tokens, self.users, self.api_keys, self.token_subjects]
+        return [self.tokens, self.users, self.api_keys, self.login_counters, self.token_subjects]

@@ -20,7 +20,6 @@ from tokenauth import (
     AuthResult,
     Claims,
     Failure,
-    InsufficientScope,
     LoginResult,
     LogoutResult,
     Principal,
@@ -43,6 +42,8 @@ __all__ = [
     "UserLoader",
     "authenticate_environ",
     "authenticated",
+    "check_access",
+    "check_recent_login",
     "check_scopes",
     "claims_of",
     "current_user",
@@ -285,13 +286,21 @@ def load_user(
     return None
 
 
-def check_scopes(
-    environ: Environ, scopes: str | Iterable[str], *, any_of: bool = False
+def check_access(
+    environ: Environ,
+    scopes: str | Iterable[str] | None = None,
+    *,
+    any_of: bool = False,
+    max_age: int | None = None,
 ) -> Failure | None:
-    """None when this request's token has ``scopes`` (all, or ``any_of``); else the refusal.
+    """None when this request's token may do what the path needs; else the refusal.
 
-    The refusal is the core's: 401 with a bare challenge when no token was
-    checked, 403 ``insufficient_scope`` naming the scopes when the token lacks one.
+    The decision is the core's (``TokenAuth.authorize``): the token must have
+    ``scopes`` (all, or ``any_of``) and, with ``max_age``, come from a login at
+    most that many seconds old (RFC 9470 step-up). The refusal is the core's
+    too: 401 with a bare challenge when no token was checked, 403
+    ``insufficient_scope`` naming the scopes, or 401
+    ``insufficient_user_authentication`` with ``max_age``.
 
     Raises:
         RuntimeError: No tokenauth middleware or decorator saw this request.
@@ -299,14 +308,41 @@ def check_scopes(
     auth = environ.get(ENVIRON_AUTH)
     if not isinstance(auth, TokenAuth):
         raise RuntimeError(
-            "a scope check needs tokenauth_wsgi.TokenAuthMiddleware (or a tokenauth "
-            "decorator) in front of the view"
+            "a scope or login-age check needs tokenauth_wsgi.TokenAuthMiddleware (or a "
+            "tokenauth decorator) in front of the view"
         )
     found = authenticated(environ)
     if found is None:
         return Unauthorized.no_token(auth.realm)
-    outcome = auth.authorize(found, scopes, any_of=any_of)
-    return outcome if isinstance(outcome, InsufficientScope) else None
+    outcome = auth.authorize(found, scopes or None, any_of=any_of, max_age=max_age)
+    return None if isinstance(outcome, Authenticated) else outcome
+
+
+def check_scopes(
+    environ: Environ, scopes: str | Iterable[str], *, any_of: bool = False
+) -> Failure | None:
+    """None when this request's token has ``scopes`` (all, or ``any_of``); else the refusal.
+
+    :func:`check_access` with scopes alone: 401 when no token was checked,
+    403 ``insufficient_scope`` naming the scopes when the token lacks one.
+
+    Raises:
+        RuntimeError: No tokenauth middleware or decorator saw this request.
+    """
+    return check_access(environ, scopes, any_of=any_of)
+
+
+def check_recent_login(environ: Environ, max_age: int) -> Failure | None:
+    """None when this request's token comes from a login at most ``max_age`` seconds old.
+
+    :func:`check_access` with the login age alone (RFC 9470): 401 when no
+    token was checked, 401 ``insufficient_user_authentication`` with
+    ``max_age`` when the login is older.
+
+    Raises:
+        RuntimeError: No tokenauth middleware or decorator saw this request.
+    """
+    return check_access(environ, max_age=max_age)
 
 
 def is_missing_token(result: object) -> bool:
