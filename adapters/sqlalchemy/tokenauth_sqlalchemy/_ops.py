@@ -17,12 +17,15 @@ from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sqlalchemy import Executable, Row, bindparam, delete, insert, select, update
+from sqlalchemy import Executable, Row, bindparam, delete, insert, or_, select, update
 
 from tokenauth import (
     AlreadyExistsError,
     ApiKeyRecord,
+    CapOutcome,
+    CapPolicy,
     DuplicateTokenError,
+    Session,
     TokenRecord,
     UserRecord,
 )
@@ -85,14 +88,21 @@ class TokenOps:
     """The token store's operations on ``schema.tokens``."""
 
     def __init__(self, schema: Schema, purge_batch_size: int) -> None:
-        self.table = schema.tokens
+        t = self.table = schema.tokens
+        self.subjects = schema.token_subjects
         self.batch = purge_batch_size
-        self._get = select(self.table).where(self.table.c.jti == bindparam("key"))
+        # A record's columns, named: the table may hold more (a last use, a later
+        # migration's), which a record does not carry.
+        self.columns = (
+            t.c.jti, t.c.subject, t.c.issued_at, t.c.expires_at, t.c.method, t.c.api_key_id,
+            t.c.client, t.c.user_agent,
+        )  # fmt: skip
+        self._get = select(*self.columns).where(t.c.jti == bindparam("key"))
 
     def _record(self, row: Sequence[Any]) -> TokenRecord:
-        # By position, in the table's column order: rows come from SQLAlchemy or,
+        # By position, in the order of self.columns: rows come from SQLAlchemy or,
         # for a lookup, straight from the driver (plain tuples).
-        jti, subject, issued_at, expires_at, method, api_key_id = row
+        jti, subject, issued_at, expires_at, method, api_key_id, client, user_agent = row[:8]
         return TokenRecord(
             jti=jti,
             subject=subject,
@@ -100,6 +110,8 @@ class TokenOps:
             expires_at=int(expires_at),
             method=method,
             api_key_id=api_key_id,
+            client=client,
+            user_agent=user_agent,
         )
 
     def add(self, record: TokenRecord) -> Op[None]:
@@ -113,10 +125,81 @@ class TokenOps:
                 expires_at=record.expires_at,
                 method=record.method,
                 api_key_id=record.api_key_id,
+                client=record.client,
+                user_agent=record.user_agent,
             ),
             "adding a token record",
             DuplicateTokenError,
         )
+
+    def add_subject(self, subject: str) -> Op[None]:
+        """Create the subject's lock row; AlreadyExistsError if it is there already."""
+        yield Step(
+            insert(self.subjects).values(subject=subject),
+            "adding a subject's lock row",
+            AlreadyExistsError,
+        )
+
+    def add_capped(
+        self, record: TokenRecord, limit: int, policy: CapPolicy, now: int
+    ) -> Op[CapOutcome | None]:
+        """Count, evict and add in ONE transaction (see ``_run.run_transaction``).
+
+        The UPDATE of the subject's lock row comes first: it waits for any other
+        capped login of the subject to commit, and holds the row until this one
+        does, so each counts the other's token. A write first also makes SQLite
+        take its write lock before the count. None: the lock row is missing
+        (the caller creates it and tries again).
+        """
+        s, t = self.subjects, self.table
+        locked = yield Step(
+            update(s).where(s.c.subject == record.subject).values(locked_at=now),
+            "locking a subject's tokens",
+        )
+        if locked.rowcount == 0:
+            return None
+        out = yield Step(
+            select(*self.columns)
+            .where(t.c.subject == record.subject, t.c.expires_at > now)
+            .order_by(t.c.issued_at, t.c.jti),
+            "counting a subject's tokens",
+        )
+        live = [self._record(row) for row in out.rows]
+        excess = len(live) - limit + 1
+        if excess > 0 and policy != "evict_oldest":
+            return CapOutcome(False, (), len(live))
+        victims = tuple(live[: max(0, excess)])
+        if victims:
+            yield Step(
+                delete(t).where(t.c.jti.in_([v.jti for v in victims])),
+                "evicting a subject's oldest tokens",
+            )
+        yield from self.add(record)
+        return CapOutcome(True, victims, len(live))
+
+    def touch(self, jti: str, at: int) -> Op[None]:
+        # Only ever forward: of two processes writing, the later use stays.
+        t = self.table
+        yield Step(
+            update(t)
+            .where(t.c.jti == jti, or_(t.c.last_used_at.is_(None), t.c.last_used_at < at))
+            .values(last_used_at=at),
+            "recording a token's use",
+        )
+
+    def list_sessions(self, subject: str) -> Op[list[Session]]:
+        t = self.table
+        out = yield Step(
+            select(*self.columns, t.c.last_used_at)
+            .where(t.c.subject == subject)
+            .order_by(t.c.issued_at, t.c.jti),
+            "listing a subject's sessions",
+            retry=True,
+        )
+        return [
+            Session.of(self._record(row), None if row[8] is None else int(row[8]))
+            for row in out.rows
+        ]
 
     def get(self, jti: str) -> Op[TokenRecord | None]:
         out = yield Step(self._get, "reading a token", params={"key": jti}, retry=True, plain=True)
@@ -138,7 +221,7 @@ class TokenOps:
     def list_subject(self, subject: str) -> Op[list[TokenRecord]]:
         t = self.table
         out = yield Step(
-            select(t).where(t.c.subject == subject).order_by(t.c.issued_at, t.c.jti),
+            select(*self.columns).where(t.c.subject == subject).order_by(t.c.issued_at, t.c.jti),
             "listing a subject's tokens",
             retry=True,
         )

@@ -3,16 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
 from sqlalchemy.engine import Engine
 
-from tokenauth import ApiKeyRecord, TokenRecord, UserRecord
+from tokenauth import (
+    AlreadyExistsError,
+    ApiKeyRecord,
+    CapOutcome,
+    CapPolicy,
+    Session,
+    StoreError,
+    TokenRecord,
+    UserRecord,
+)
 
 from ._deadline import guard_engine
 from ._engine import make_async_engine, make_engine, store_error
 from ._ops import ApiKeyOps, Op, TokenOps, UserOps
-from ._run import Plain, run_async, run_sync
+from ._run import Plain, run_async, run_sync, run_transaction, run_transaction_async
 from ._schema import Schema
 from ._url import parse_url
 from ._view import MISS, LocalView, open_view
@@ -87,6 +98,11 @@ class _Sync:
             plain=self._plain if self._autocommit else None,
         )
 
+    def _run_transaction(self, make_op: Callable[[], Op[T]]) -> T:
+        return run_transaction(
+            self.engine, make_op, deadline=self.timeout, autocommit=self._autocommit
+        )
+
     def close(self) -> None:
         """Release the connections, if this object opened the engine itself."""
         if self._view is not None:
@@ -138,6 +154,13 @@ class _Async:
             autocommit=self._autocommit,
             plain=self._plain if self._autocommit else None,
             timeout=None if self.timeout is None else self.timeout / DEADLINE_TIMEOUTS,
+        )
+
+    async def _run_transaction(self, make_op: Callable[[], Op[T]]) -> T:
+        if self._create_tables:
+            await self._create()
+        return await run_transaction_async(
+            self.engine, make_op, deadline=self.timeout, autocommit=self._autocommit
         )
 
     async def _create(self) -> None:
@@ -258,6 +281,39 @@ class SQLTokenStore(_Sync):
         """Remove every record with ``expires_at <= now``, in batches; returns how many."""
         return self._write(self._ops.purge_expired(now), None)
 
+    def add_capped(
+        self, record: TokenRecord, limit: int, policy: CapPolicy, now: int
+    ) -> CapOutcome:
+        """Store ``record`` unless its subject would exceed ``limit`` live tokens.
+
+        One transaction that locks the subject's row in ``token_subjects``, counts,
+        evicts (``"evict_oldest"``) and inserts; see
+        :meth:`tokenauth.CappedTokenStore.add_capped`.
+        """
+        view, jtis = self._view, (record.jti,)
+        if view is not None:
+            view.forget(jtis)
+        try:
+            make = _capped(self._ops, record, limit, policy, now)
+            outcome = self._run_transaction(make)
+            if outcome is None:
+                # The subject's first capped login: make its lock row, then go again.
+                with contextlib.suppress(AlreadyExistsError):
+                    self._run(self._ops.add_subject(record.subject))
+                outcome = self._run_transaction(make)
+        finally:
+            if view is not None:
+                view.forget(jtis)
+        return _locked(outcome, view)
+
+    def touch(self, record: TokenRecord, at: int) -> None:
+        """Record a use of ``record``'s token at ``at`` (one UPDATE; never moving back)."""
+        self._run(self._ops.touch(record.jti, at))
+
+    def list_sessions(self, subject: str) -> list[Session]:
+        """The subject's records with their last use, oldest first."""
+        return self._run(self._ops.list_sessions(subject))
+
 
 class AsyncSQLTokenStore(_Async):
     """An :class:`~tokenauth.AsyncTokenStore` on a SQLAlchemy AsyncEngine.
@@ -341,6 +397,48 @@ class AsyncSQLTokenStore(_Async):
     async def purge_expired(self, now: int) -> int:
         """Remove every record with ``expires_at <= now``, in batches; returns how many."""
         return await self._write(self._ops.purge_expired(now), None)
+
+    async def add_capped(
+        self, record: TokenRecord, limit: int, policy: CapPolicy, now: int
+    ) -> CapOutcome:
+        """Store ``record`` unless its subject would exceed ``limit``; see SQLTokenStore."""
+        view, jtis = self._view, (record.jti,)
+        if view is not None:
+            view.forget(jtis)
+        try:
+            make = _capped(self._ops, record, limit, policy, now)
+            outcome = await self._run_transaction(make)
+            if outcome is None:
+                with contextlib.suppress(AlreadyExistsError):
+                    await self._run(self._ops.add_subject(record.subject))
+                outcome = await self._run_transaction(make)
+        finally:
+            if view is not None:
+                view.forget(jtis)
+        return _locked(outcome, view)
+
+    async def touch(self, record: TokenRecord, at: int) -> None:
+        """Record a use of ``record``'s token at ``at`` (one UPDATE; never moving back)."""
+        await self._run(self._ops.touch(record.jti, at))
+
+    async def list_sessions(self, subject: str) -> list[Session]:
+        """The subject's records with their last use, oldest first."""
+        return await self._run(self._ops.list_sessions(subject))
+
+
+def _capped(
+    ops: TokenOps, record: TokenRecord, limit: int, policy: CapPolicy, now: int
+) -> Callable[[], Op[CapOutcome | None]]:
+    return lambda: ops.add_capped(record, limit, policy, now)
+
+
+def _locked(outcome: CapOutcome | None, view: LocalView | None) -> CapOutcome:
+    """The outcome of a capped add that found its lock row; the view forgets what it evicted."""
+    if outcome is None:
+        raise StoreError("a subject's lock row was deleted while a capped login added a token")
+    if view is not None and outcome.evicted:
+        view.forget(tuple(r.jti for r in outcome.evicted))
+    return outcome
 
 
 class SQLUserRegistry(_Sync):
