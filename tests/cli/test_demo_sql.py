@@ -139,8 +139,8 @@ def test_throttle_options_and_sql_counters(tmp_path: Path) -> None:
     assert "2 per 60 s per account" in log
     assert f"{counters}: created the tokenauth tables" in log
     assert "see a 429: 2 wrong passwords for one account in 60 s" in log
-    args = ("--user", "alice:pw-for-alice", "--no-throttle", "--max-login-wait", "none")
-    with running_demo(tmp_path, free_port(), *args) as base, httpx.Client(verify=False) as client:  # noqa: S501 - self-signed demo cert
+    off = ("--user", "alice:pw-for-alice", "--no-throttle", "--max-login-wait", "none")
+    with running_demo(tmp_path, free_port(), *off) as base, httpx.Client(verify=False) as client:  # noqa: S501 - self-signed demo cert
         codes = [
             client.post(f"{base}/token", auth=("alice", "nope")).status_code for _ in range(12)
         ]
