@@ -391,7 +391,8 @@ async def _demo(
         auth = AsyncTokenAuth(
             keys=keys, store=store, users=users, api_keys=api_keys, pepper=pepper,
             issuer=https.url, ttl=args.ttl, realm="tokenauth-demo", throttle=throttle,
-            max_login_wait=args.max_login_wait,
+            max_login_wait=args.max_login_wait, max_tokens_per_subject=args.max_tokens,
+            cap_policy=args.cap_policy, track_last_use=True,
         )  # fmt: skip
         guards = _Guards(
             throttle=throttle is not None, per_account=args.per_account,
@@ -493,6 +494,15 @@ def add_command(commands: Commands) -> None:
         help=f"token lifetime, seconds (1 or more; default {DEFAULT_TTL})",
     )  # fmt: skip
     add_store_option(demo)
+    demo.add_argument(
+        "--max-tokens", type=positive_int, default=None, metavar="N",
+        help="at most N live tokens per user or API key (default: no cap); see --cap-policy",
+    )  # fmt: skip
+    demo.add_argument(
+        "--cap-policy", choices=("refuse", "evict_oldest"), default="refuse",
+        help="at the --max-tokens cap: refuse the login with 403 (default) or revoke the "
+        "oldest token to make room",
+    )  # fmt: skip
     demo.add_argument(
         "--throttle", action=argparse.BooleanOptionalAction, default=True,
         help="throttle failed logins per account and per client, answering 429 past the "
