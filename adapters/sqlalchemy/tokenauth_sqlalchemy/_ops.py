@@ -23,13 +23,14 @@ from tokenauth import (
     AlreadyExistsError,
     ApiKeyRecord,
     DuplicateTokenError,
+    RefreshRecord,
     TokenRecord,
     UserRecord,
 )
 
 from ._schema import Schema
 
-__all__ = ["ApiKeyOps", "Op", "Outcome", "Step", "TokenOps", "UserOps"]
+__all__ = ["ApiKeyOps", "Atomic", "Op", "Outcome", "RefreshOps", "Step", "TokenOps", "UserOps"]
 
 T = TypeVar("T")
 
@@ -70,6 +71,9 @@ class Outcome:
 
 
 Op = Generator[Step, Outcome, T]
+#: An operation whose statements run in one transaction, on one connection: it
+#: returns whether to commit, and its result.
+Atomic = Generator[Step, Outcome, tuple[bool, T]]
 
 
 def _scope_text(scope: tuple[str, ...]) -> str:
@@ -92,7 +96,7 @@ class TokenOps:
     def _record(self, row: Sequence[Any]) -> TokenRecord:
         # By position, in the table's column order: rows come from SQLAlchemy or,
         # for a lookup, straight from the driver (plain tuples).
-        jti, subject, issued_at, expires_at, method, api_key_id = row
+        jti, subject, issued_at, expires_at, method, api_key_id, session = row
         return TokenRecord(
             jti=jti,
             subject=subject,
@@ -100,12 +104,12 @@ class TokenOps:
             expires_at=int(expires_at),
             method=method,
             api_key_id=api_key_id,
+            session=session,
         )
 
-    def add(self, record: TokenRecord) -> Op[None]:
-        # The primary key decides a race between two adds of one jti: the loser's
-        # INSERT fails and the winner's row is untouched.
-        yield Step(
+    def insert(self, record: TokenRecord) -> Step:
+        """The INSERT of ``record``; the primary key refuses a jti that is taken."""
+        return Step(
             insert(self.table).values(
                 jti=record.jti,
                 subject=record.subject,
@@ -113,10 +117,16 @@ class TokenOps:
                 expires_at=record.expires_at,
                 method=record.method,
                 api_key_id=record.api_key_id,
+                session=record.session,
             ),
             "adding a token record",
             DuplicateTokenError,
         )
+
+    def add(self, record: TokenRecord) -> Op[None]:
+        # The primary key decides a race between two adds of one jti: the loser's
+        # INSERT fails and the winner's row is untouched.
+        yield self.insert(record)
 
     def get(self, jti: str) -> Op[TokenRecord | None]:
         out = yield Step(self._get, "reading a token", params={"key": jti}, retry=True, plain=True)
@@ -297,3 +307,151 @@ class ApiKeyOps:
             "revoking an API key",
         )
         return out.rowcount == 1
+
+
+class RefreshOps:
+    """The refresh-token operations on ``schema.sessions``, ``refresh_tokens`` and ``tokens``.
+
+    A session is one row of ``sessions``, its refresh tokens rows of
+    ``refresh_tokens`` and its access tokens rows of ``tokens`` with its id.
+    A rotation and a session's revocation each touch the session's row first,
+    in one transaction, so the database's row lock orders them: a rotation
+    either sees the session gone (and changes nothing) or commits before the
+    revocation's DELETEs run, which then see (and remove) what it added.
+    """
+
+    def __init__(self, schema: Schema, tokens: TokenOps, purge_batch_size: int) -> None:
+        self.sessions = s = schema.sessions
+        self.refresh = r = schema.refresh_tokens
+        self.tokens = tokens
+        self.batch = purge_batch_size
+        self._get = (
+            select(
+                r.c.digest,
+                r.c.session,
+                s.c.subject,
+                s.c.method,
+                s.c.api_key_id,
+                s.c.scope,
+                s.c.auth_time,
+                r.c.issued_at,
+                r.c.expires_at,
+                s.c.expires_at,
+                r.c.used,
+            )
+            .join_from(r, s, r.c.session == s.c.session)
+            .where(r.c.digest == bindparam("key"))
+        )
+
+    def _insert_refresh(self, record: RefreshRecord) -> Step:
+        return Step(
+            insert(self.refresh).values(
+                digest=record.digest,
+                session=record.session,
+                issued_at=record.issued_at,
+                expires_at=record.expires_at,
+                used=record.used,
+            ),
+            "adding a refresh token",
+            DuplicateTokenError,
+        )
+
+    def start_session(self, record: RefreshRecord) -> Atomic[None]:
+        yield Step(
+            insert(self.sessions).values(
+                session=record.session,
+                subject=record.subject,
+                method=record.method,
+                api_key_id=record.api_key_id,
+                scope=_scope_text(record.scope),
+                auth_time=record.auth_time,
+                expires_at=record.session_expires_at,
+            ),
+            "starting a session",
+            DuplicateTokenError,
+        )
+        yield self._insert_refresh(record)
+        return True, None
+
+    def get_refresh(self, digest: str) -> Op[RefreshRecord | None]:
+        out = yield Step(self._get, "reading a refresh token", params={"key": digest}, retry=True)
+        if not out.rows:
+            return None
+        (digest, session, subject, method, key_id, scope, auth_time, issued, expires, ends,
+         used) = out.rows[0]  # fmt: skip
+        return RefreshRecord(
+            digest=digest, session=session, subject=subject, method=method,
+            api_key_id=key_id, scope=_scope_tuple(scope), auth_time=int(auth_time),
+            issued_at=int(issued), expires_at=int(expires), session_expires_at=int(ends),
+            used=bool(used),
+        )  # fmt: skip
+
+    def rotate(
+        self, digest: str, successor: RefreshRecord, access: TokenRecord, now: int
+    ) -> Atomic[bool]:
+        s, r = self.sessions, self.refresh
+        if successor.session != access.session:
+            raise ValueError("the successor and the access token belong to different sessions")
+        # Lock the session's row (a no-op UPDATE): a revocation waits for us, or we for it.
+        alive = yield Step(
+            update(s)
+            .where(s.c.session == successor.session, s.c.expires_at > now)
+            .values(expires_at=s.c.expires_at),
+            "locking a session",
+        )
+        if alive.rowcount != 1:
+            return False, False
+        traded = yield Step(
+            update(r)
+            .where(
+                r.c.digest == digest,
+                r.c.session == successor.session,
+                r.c.used.is_(False),
+                r.c.expires_at > now,
+            )
+            .values(used=True),
+            "trading a refresh token",
+        )
+        if traded.rowcount != 1:
+            return False, False
+        yield self._insert_refresh(successor)
+        yield self.tokens.insert(access)
+        return True, True
+
+    def revoke_session(self, session: str) -> Atomic[int]:
+        s, r, t = self.sessions, self.refresh, self.tokens.table
+        yield Step(delete(s).where(s.c.session == session), "ending a session")
+        refresh = yield Step(delete(r).where(r.c.session == session), "removing refresh tokens")
+        access = yield Step(delete(t).where(t.c.session == session), "removing a session's tokens")
+        return True, refresh.rowcount + access.rowcount
+
+    def subject_sessions(self, subject: str, api_key_id: str | None) -> Op[list[str]]:
+        s = self.sessions
+        query = select(s.c.session).where(s.c.subject == subject)
+        if api_key_id is not None:
+            query = query.where(s.c.api_key_id == api_key_id)
+        out = yield Step(query, "listing a subject's sessions", retry=True)
+        return [row[0] for row in out.rows]
+
+    def purge(self, now: int) -> Op[int]:
+        # As TokenOps.purge_expired: batches, each DELETE repeating the test.
+        r, s = self.refresh, self.sessions
+        total = 0
+        while True:
+            found = yield Step(
+                select(r.c.digest).where(r.c.expires_at <= now).limit(self.batch),
+                "finding expired refresh tokens",
+                retry=True,
+            )
+            digests = [row[0] for row in found.rows]
+            if digests:
+                gone = yield Step(
+                    delete(r).where(r.c.digest.in_(digests), r.c.expires_at <= now),
+                    "purging expired refresh tokens",
+                )
+                total += gone.rowcount
+            if len(digests) < self.batch:
+                break
+        # A session past its end holds no refresh token that is not expired too.
+        yield Step(delete(s).where(s.c.expires_at <= now), "purging ended sessions")
+        return total

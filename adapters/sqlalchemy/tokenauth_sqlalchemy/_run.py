@@ -34,13 +34,13 @@ from tokenauth import StoreUnreachableError
 
 from ._deadline import Deadline, bounded, watch, watch_dbapi
 from ._engine import store_error
-from ._ops import Op, Outcome, Step
+from ._ops import Atomic, Op, Outcome, Step
 
 if TYPE_CHECKING:
     # Importing sqlalchemy.ext.asyncio needs greenlet, an optional extra.
     from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-__all__ = ["Plain", "run_async", "run_sync"]
+__all__ = ["Plain", "run_async", "run_atomic_async", "run_atomic_sync", "run_sync"]
 
 T = TypeVar("T")
 
@@ -400,3 +400,119 @@ async def run_async(
             # Async drivers can let a refused or timed-out connect through unwrapped
             # (on Python 3.10 asyncio.TimeoutError is not yet the OSError TimeoutError).
             raise store_error(exc, step.doing) from exc
+
+
+# -- operations in one transaction ----------------------------------------------------
+#
+# An Atomic operation's statements run on one connection inside one transaction,
+# committed or rolled back as the operation says. On the stores' own engines
+# (autocommit), the connection is switched to the database's default isolation
+# level for the transaction (SQLAlchemy switches it back when the connection
+# returns to the pool). Nothing is retried: a transaction whose connection died
+# may have committed.
+
+
+def _transactional(conn: Any, autocommit: bool) -> Any:
+    if not autocommit:
+        return conn
+    level = conn.dialect.default_isolation_level or "READ COMMITTED"
+    return conn.execution_options(isolation_level=level)
+
+
+def _atomic_sync(engine: Engine, op: Atomic[T], autocommit: bool) -> T:
+    conn = engine.connect()
+    watch(conn)
+    try:
+        conn = _transactional(conn, autocommit)
+        outcome: Outcome | None = None
+        step: Step | None = None
+        try:
+            while True:
+                try:
+                    step = op.send(outcome)  # type: ignore[arg-type]  # None starts it
+                except StopIteration as done:
+                    commit, value = done.value
+                    if commit:
+                        conn.commit()
+                    else:
+                        conn.rollback()
+                    result: T = value
+                    return result
+                outcome = _outcome(conn.execute(step.statement, step.params))
+        except sa_exc.IntegrityError as exc:
+            conn.rollback()
+            raise _conflict(step, exc) if step is not None else exc from exc
+        except BaseException:
+            conn.rollback()
+            raise
+    finally:
+        conn.close()
+
+
+def run_atomic_sync(
+    engine: Engine, op: Atomic[T], *, doing: str, deadline: float | None, autocommit: bool
+) -> T:
+    """Run ``op``'s statements in one transaction; map driver errors as :func:`run_sync` does."""
+    try:
+        if deadline is None:
+            return _atomic_sync(engine, op, autocommit)
+        with Deadline(deadline) as bound:
+            try:
+                return _atomic_sync(engine, op, autocommit)
+            except (sa_exc.SQLAlchemyError, OSError) as exc:
+                if bound.expired or isinstance(exc, TimeoutError):
+                    raise StoreUnreachableError(
+                        f"{doing}: the database did not answer within {deadline:g} s "
+                        f"({type(exc).__name__})"
+                    ) from exc
+                raise
+    except (sa_exc.SQLAlchemyError, OSError) as exc:
+        raise store_error(exc, doing) from exc
+
+
+async def _atomic_async(engine: AsyncEngine, op: Atomic[T], autocommit: bool) -> T:
+    conn: AsyncConnection = engine.connect()
+    await conn.start()
+    try:
+        if autocommit:
+            level = engine.dialect.default_isolation_level or "READ COMMITTED"
+            conn = await conn.execution_options(isolation_level=level)
+        outcome: Outcome | None = None
+        step: Step | None = None
+        try:
+            while True:
+                try:
+                    step = op.send(outcome)  # type: ignore[arg-type]  # None starts it
+                except StopIteration as done:
+                    commit, value = done.value
+                    if commit:
+                        await conn.commit()
+                    else:
+                        await conn.rollback()
+                    result: T = value
+                    return result
+                outcome = _outcome(await conn.execute(step.statement, step.params))
+        except sa_exc.IntegrityError as exc:
+            await conn.rollback()
+            raise _conflict(step, exc) if step is not None else exc from exc
+        except BaseException:
+            await conn.rollback()
+            raise
+    finally:
+        await conn.close()
+
+
+async def run_atomic_async(
+    engine: AsyncEngine, op: Atomic[T], *, doing: str, deadline: float | None, autocommit: bool
+) -> T:
+    """The async twin of :func:`run_atomic_sync`."""
+    try:
+        return await bounded(_atomic_async(engine, op, autocommit), deadline)
+    except TimeoutError as exc:
+        if deadline is None:
+            raise store_error(exc, doing) from exc
+        raise StoreUnreachableError(
+            f"{doing}: the database did not answer within {deadline:g} s"
+        ) from exc
+    except (sa_exc.SQLAlchemyError, OSError, asyncio.TimeoutError) as exc:
+        raise store_error(exc, doing) from exc

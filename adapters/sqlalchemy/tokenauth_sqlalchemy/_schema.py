@@ -1,4 +1,4 @@
-"""The tables: tokens, users and API keys, under a configurable prefix.
+"""The tables: tokens, users, API keys and refresh sessions, under a configurable prefix.
 
 Every identifier column compares and sorts by code point on every backend,
 so ``Zoë`` and ``Zoe``, or ``alice`` and ``alice `` (trailing space), are
@@ -98,6 +98,8 @@ class Schema:
         tokens: Issued-token records, by ``jti``.
         users: Users who log in with a password, by username.
         api_keys: API keys, by id and by digest.
+        sessions: Login sessions of refresh tokens, by id.
+        refresh_tokens: Refresh tokens, by digest.
         version_table: The name of this schema's Alembic version table.
 
     Raises:
@@ -123,11 +125,13 @@ class Schema:
             Column("expires_at", BigInteger, nullable=False, comment="Unix seconds, UTC"),
             Column("method", String(16), nullable=False),
             Column("api_key_id", Ident(64), nullable=True),
+            Column("session", Ident(64), nullable=True, comment="the login session, if any"),
             CheckConstraint(
                 "method IN ('password', 'api_key')", name=f"{prefix}tokens_method_check"
             ),
             Index(f"{prefix}tokens_subject_issued_idx", "subject", "issued_at"),
             Index(f"{prefix}tokens_expires_idx", "expires_at"),
+            Index(f"{prefix}tokens_session_idx", "session"),
             comment="tokenauth: issued tokens by jti (never the token itself)",
             mysql_charset="utf8mb4",
             mysql_engine="InnoDB",
@@ -162,7 +166,41 @@ class Schema:
             mysql_engine="InnoDB",
         )
 
+        self.sessions = Table(
+            f"{prefix}sessions",
+            self.metadata,
+            Column("session", Ident(64), primary_key=True),
+            Column("subject", Ident(255), nullable=False),
+            Column("method", String(16), nullable=False),
+            Column("api_key_id", Ident(64), nullable=True),
+            Column("scope", Text, nullable=False, comment="space-separated scope tokens"),
+            Column("auth_time", BigInteger, nullable=False, comment="Unix seconds, UTC"),
+            Column("expires_at", BigInteger, nullable=False, comment="Unix seconds, UTC"),
+            CheckConstraint(
+                "method IN ('password', 'api_key')", name=f"{prefix}sessions_method_check"
+            ),
+            Index(f"{prefix}sessions_subject_idx", "subject"),
+            Index(f"{prefix}sessions_expires_idx", "expires_at"),
+            comment="tokenauth: login sessions of refresh tokens, by id",
+            mysql_charset="utf8mb4",
+            mysql_engine="InnoDB",
+        )
+        self.refresh_tokens = Table(
+            f"{prefix}refresh_tokens",
+            self.metadata,
+            Column("digest", Ident(64), primary_key=True),
+            Column("session", Ident(64), nullable=False),
+            Column("issued_at", BigInteger, nullable=False, comment="Unix seconds, UTC"),
+            Column("expires_at", BigInteger, nullable=False, comment="Unix seconds, UTC"),
+            Column("used", Boolean, nullable=False),
+            Index(f"{prefix}refresh_tokens_session_idx", "session"),
+            Index(f"{prefix}refresh_tokens_expires_idx", "expires_at"),
+            comment="tokenauth: refresh tokens by HMAC digest (never the token)",
+            mysql_charset="utf8mb4",
+            mysql_engine="InnoDB",
+        )
+
     @property
     def tables(self) -> list[Table]:
         """The adapter's tables, in creation order."""
-        return [self.tokens, self.users, self.api_keys]
+        return [self.tokens, self.users, self.api_keys, self.sessions, self.refresh_tokens]

@@ -7,12 +7,12 @@ from typing import TYPE_CHECKING, TypeVar
 
 from sqlalchemy.engine import Engine
 
-from tokenauth import ApiKeyRecord, TokenRecord, UserRecord
+from tokenauth import ApiKeyRecord, RefreshRecord, TokenRecord, UserRecord
 
 from ._deadline import guard_engine
 from ._engine import make_async_engine, make_engine, store_error
-from ._ops import ApiKeyOps, Op, TokenOps, UserOps
-from ._run import Plain, run_async, run_sync
+from ._ops import ApiKeyOps, Atomic, Op, RefreshOps, TokenOps, UserOps
+from ._run import Plain, run_async, run_atomic_async, run_atomic_sync, run_sync
 from ._schema import Schema
 from ._url import parse_url
 from ._view import MISS, LocalView, open_view
@@ -192,6 +192,7 @@ class SQLTokenStore(_Sync):
         super().__init__(engine, schema=schema, timeout=timeout)
         self.purge_batch_size = purge_batch_size
         self._ops = TokenOps(self.schema, purge_batch_size)
+        self._refresh = RefreshOps(self.schema, self._ops, purge_batch_size)
 
     @classmethod
     def from_url(cls, url: str) -> SQLTokenStore:
@@ -258,6 +259,53 @@ class SQLTokenStore(_Sync):
         """Remove every record with ``expires_at <= now``, in batches; returns how many."""
         return self._write(self._ops.purge_expired(now), None)
 
+    # -- refresh tokens (tokenauth.RefreshStore) ---------------------------------------
+
+    def _atomic(self, op: Atomic[T], doing: str, jtis: tuple[str, ...] | None) -> T:
+        view = self._view
+        if view is not None:
+            view.forget(jtis)
+        try:
+            return run_atomic_sync(
+                self.engine, op, doing=doing, deadline=self.timeout, autocommit=self._autocommit
+            )
+        finally:
+            if view is not None:
+                view.forget(jtis)
+
+    def start_session(self, record: RefreshRecord) -> None:
+        """Store a session and its first refresh token, in one transaction."""
+        self._atomic(self._refresh.start_session(record), "starting a session", ())
+
+    def get_refresh(self, digest: str) -> RefreshRecord | None:
+        """The record of the refresh token with ``digest``, used or not, or None."""
+        return self._run(self._refresh.get_refresh(digest))
+
+    def rotate_refresh(
+        self, digest: str, successor: RefreshRecord, access: TokenRecord, now: int
+    ) -> bool:
+        """Trade a refresh token in one transaction; see ``tokenauth.RefreshStore``."""
+        op = self._refresh.rotate(digest, successor, access, now)
+        return self._atomic(op, "trading a refresh token", (access.jti,))
+
+    def revoke_session(self, session: str) -> int:
+        """End a session in one transaction: its refresh and access tokens; returns how many."""
+        return self._atomic(self._refresh.revoke_session(session), "ending a session", None)
+
+    def revoke_sessions(self, subject: str, api_key_id: str | None = None) -> int:
+        """End every session of ``subject`` (only those of ``api_key_id``); returns how many.
+
+        Each session ends in a transaction of its own.
+        """
+        sessions = self._run(self._refresh.subject_sessions(subject, api_key_id))
+        for session in sessions:
+            self.revoke_session(session)
+        return len(sessions)
+
+    def purge_refresh(self, now: int) -> int:
+        """Remove every refresh token with ``expires_at <= now``, in batches; returns how many."""
+        return self._run(self._refresh.purge(now))
+
 
 class AsyncSQLTokenStore(_Async):
     """An :class:`~tokenauth.AsyncTokenStore` on a SQLAlchemy AsyncEngine.
@@ -284,6 +332,7 @@ class AsyncSQLTokenStore(_Async):
         super().__init__(engine, schema=schema, timeout=timeout)
         self.purge_batch_size = purge_batch_size
         self._ops = TokenOps(self.schema, purge_batch_size)
+        self._refresh = RefreshOps(self.schema, self._ops, purge_batch_size)
 
     @classmethod
     def from_url(cls, url: str) -> AsyncSQLTokenStore:
@@ -341,6 +390,52 @@ class AsyncSQLTokenStore(_Async):
     async def purge_expired(self, now: int) -> int:
         """Remove every record with ``expires_at <= now``, in batches; returns how many."""
         return await self._write(self._ops.purge_expired(now), None)
+
+    # -- refresh tokens (tokenauth.AsyncRefreshStore) -----------------------------------
+
+    async def _atomic(self, op: Atomic[T], doing: str, jtis: tuple[str, ...] | None) -> T:
+        if self._create_tables:
+            await self._create()
+        view = self._view
+        if view is not None:
+            view.forget(jtis)
+        try:
+            return await run_atomic_async(
+                self.engine, op, doing=doing, deadline=self.timeout, autocommit=self._autocommit
+            )
+        finally:
+            if view is not None:
+                view.forget(jtis)
+
+    async def start_session(self, record: RefreshRecord) -> None:
+        """Store a session and its first refresh token, in one transaction."""
+        await self._atomic(self._refresh.start_session(record), "starting a session", ())
+
+    async def get_refresh(self, digest: str) -> RefreshRecord | None:
+        """The record of the refresh token with ``digest``, used or not, or None."""
+        return await self._run(self._refresh.get_refresh(digest))
+
+    async def rotate_refresh(
+        self, digest: str, successor: RefreshRecord, access: TokenRecord, now: int
+    ) -> bool:
+        """Trade a refresh token in one transaction; see ``tokenauth.RefreshStore``."""
+        op = self._refresh.rotate(digest, successor, access, now)
+        return await self._atomic(op, "trading a refresh token", (access.jti,))
+
+    async def revoke_session(self, session: str) -> int:
+        """End a session in one transaction: its refresh and access tokens; returns how many."""
+        return await self._atomic(self._refresh.revoke_session(session), "ending a session", None)
+
+    async def revoke_sessions(self, subject: str, api_key_id: str | None = None) -> int:
+        """End every session of ``subject`` (only those of ``api_key_id``); returns how many."""
+        sessions = await self._run(self._refresh.subject_sessions(subject, api_key_id))
+        for session in sessions:
+            await self.revoke_session(session)
+        return len(sessions)
+
+    async def purge_refresh(self, now: int) -> int:
+        """Remove every refresh token with ``expires_at <= now``, in batches; returns how many."""
+        return await self._run(self._refresh.purge(now))
 
 
 class SQLUserRegistry(_Sync):
