@@ -30,7 +30,17 @@ from tokenauth import (
 
 from ._schema import Schema
 
-__all__ = ["ApiKeyOps", "Atomic", "Op", "Outcome", "RefreshOps", "Step", "TokenOps", "UserOps"]
+__all__ = [
+    "ApiKeyOps",
+    "Atomic",
+    "Op",
+    "Outcome",
+    "RefreshOps",
+    "Step",
+    "TokenOps",
+    "UserOps",
+    "purge_batches",
+]
 
 T = TypeVar("T")
 
@@ -155,31 +165,40 @@ class TokenOps:
         return [self._record(row) for row in out.rows]
 
     def purge_expired(self, now: int) -> Op[int]:
-        # Batches keep each transaction short. A portable batched DELETE needs two
-        # statements (PostgreSQL has no DELETE ... LIMIT, MySQL refuses LIMIT in a
-        # subquery of IN); the DELETE repeats the expiry test, so a row it did not
-        # select, or that someone else removed meanwhile, is neither deleted nor counted.
         t = self.table
-        total = 0
-        while True:
-            found = yield Step(
-                select(t.c.jti)
-                .where(t.c.expires_at <= now)
-                .order_by(t.c.expires_at)
-                .limit(self.batch),
-                "finding expired tokens",
-                retry=True,
-            )
-            jtis = [row.jti for row in found.rows]
-            if not jtis:
-                return total
-            gone = yield Step(
-                delete(t).where(t.c.jti.in_(jtis), t.c.expires_at <= now),
-                "purging expired tokens",
-            )
-            total += gone.rowcount
-            if len(jtis) < self.batch:
-                return total
+        return purge_batches(t.c.jti, t.c.expires_at, now, self.batch, "expired tokens")
+
+
+def purge_batches(key: Any, ends: Any, cutoff: int, batch: int, what: str) -> Op[int]:
+    """Delete the rows whose ``ends`` column is at most ``cutoff``, ``batch`` rows at a time.
+
+    Batches keep each transaction short. A portable batched DELETE needs two
+    statements (PostgreSQL has no DELETE ... LIMIT, MySQL refuses LIMIT in a
+    subquery of IN); the DELETE repeats the test, so a row it did not select, or
+    that someone else removed or renewed meanwhile, is neither deleted nor counted.
+
+    Args:
+        key: The table's primary-key column.
+        ends: The column compared with ``cutoff``.
+        cutoff: Rows with ``ends <= cutoff`` go.
+        batch: Rows per DELETE.
+        what: What the rows are, for error messages ("expired tokens").
+    """
+    table = key.table
+    total = 0
+    while True:
+        found = yield Step(
+            select(key).where(ends <= cutoff).order_by(ends).limit(batch),
+            f"finding {what}",
+            retry=True,
+        )
+        keys = [row[0] for row in found.rows]
+        if not keys:
+            return total
+        gone = yield Step(delete(table).where(key.in_(keys), ends <= cutoff), f"purging {what}")
+        total += gone.rowcount
+        if len(keys) < batch:
+            return total
 
 
 class UserOps:
@@ -434,24 +453,10 @@ class RefreshOps:
         return [row[0] for row in out.rows]
 
     def purge(self, now: int) -> Op[int]:
-        # As TokenOps.purge_expired: batches, each DELETE repeating the test.
         r, s = self.refresh, self.sessions
-        total = 0
-        while True:
-            found = yield Step(
-                select(r.c.digest).where(r.c.expires_at <= now).limit(self.batch),
-                "finding expired refresh tokens",
-                retry=True,
-            )
-            digests = [row[0] for row in found.rows]
-            if digests:
-                gone = yield Step(
-                    delete(r).where(r.c.digest.in_(digests), r.c.expires_at <= now),
-                    "purging expired refresh tokens",
-                )
-                total += gone.rowcount
-            if len(digests) < self.batch:
-                break
+        total = yield from purge_batches(
+            r.c.digest, r.c.expires_at, now, self.batch, "expired refresh tokens"
+        )
         # A session past its end holds no refresh token that is not expired too.
         yield Step(delete(s).where(s.c.expires_at <= now), "purging ended sessions")
         return total

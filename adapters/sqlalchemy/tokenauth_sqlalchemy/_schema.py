@@ -1,4 +1,4 @@
-"""The tables: tokens, users, API keys and refresh sessions, under a configurable prefix.
+"""The tables: tokens, users, API keys, login counters and refresh sessions, under a prefix.
 
 Every identifier column compares and sorts by code point on every backend,
 so ``Zoë`` and ``Zoe``, or ``alice`` and ``alice `` (trailing space), are
@@ -98,6 +98,8 @@ class Schema:
         tokens: Issued-token records, by ``jti``.
         users: Users who log in with a password, by username.
         api_keys: API keys, by id and by digest.
+        login_counters: Failed-login counters of the login throttle, by key (a
+            digest of a username, or a client address; never a secret).
         sessions: Login sessions of refresh tokens, by id.
         refresh_tokens: Refresh tokens, by digest.
         version_table: The name of this schema's Alembic version table.
@@ -165,6 +167,17 @@ class Schema:
             mysql_charset="utf8mb4",
             mysql_engine="InnoDB",
         )
+        self.login_counters = Table(
+            f"{prefix}login_counters",
+            self.metadata,
+            Column("name", Ident(128), primary_key=True),
+            Column("hits", BigInteger, nullable=False),
+            Column("resets_at", BigInteger, nullable=False, comment="Unix seconds, UTC"),
+            Index(f"{prefix}login_counters_resets_idx", "resets_at"),
+            comment="tokenauth: login-throttle windows by counter key (no secrets)",
+            mysql_charset="utf8mb4",
+            mysql_engine="InnoDB",
+        )
 
         self.sessions = Table(
             f"{prefix}sessions",
@@ -203,4 +216,11 @@ class Schema:
     @property
     def tables(self) -> list[Table]:
         """The adapter's tables, in creation order."""
-        return [self.tokens, self.users, self.api_keys, self.sessions, self.refresh_tokens]
+        return [
+            self.tokens,
+            self.users,
+            self.api_keys,
+            self.login_counters,
+            self.sessions,
+            self.refresh_tokens,
+        ]

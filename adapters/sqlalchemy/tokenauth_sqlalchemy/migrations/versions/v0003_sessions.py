@@ -1,13 +1,18 @@
-"""Refresh tokens: login sessions, refresh-token digests, and each token's session.
+"""Login counters for the login throttle, and refresh-token sessions.
 
 Revision ID: 0003
 Revises: 0002
 Create Date: 2026-12-01
 
-Adds ``<prefix>tokens.session`` (nullable: tokens from before, and every token
-while refresh tokens are off, have none) with its index, and two tables:
-``<prefix>sessions`` (one row per login session, locked by a rotation and by
-the session's revocation so that they never interleave) and
+``<prefix>login_counters`` holds one fixed window per counter key (a digest
+of a username, or a client address): its failed logins and when it ends.
+``tokenauth_sqlalchemy.SQLCounters`` counts with one UPSERT per login and
+purges ended windows as it goes.
+
+For refresh tokens: ``<prefix>tokens.session`` (nullable: tokens from before,
+and every token while refresh tokens are off, have none) with its index, and
+two tables: ``<prefix>sessions`` (one row per login session, locked by a
+rotation and by the session's revocation so that they never interleave) and
 ``<prefix>refresh_tokens`` (HMAC digests of refresh tokens, never the tokens).
 """
 
@@ -25,6 +30,20 @@ depends_on = None
 
 
 def upgrade(prefix: str) -> None:
+    op.create_table(
+        f"{prefix}login_counters",
+        sa.Column("name", Ident(128), primary_key=True),
+        sa.Column("hits", sa.BigInteger, nullable=False),
+        sa.Column("resets_at", sa.BigInteger, nullable=False, comment="Unix seconds, UTC"),
+        comment="tokenauth: login-throttle windows by counter key (no secrets)",
+        mysql_charset="utf8mb4",
+        mysql_engine="InnoDB",
+    )
+    op.create_index(f"{prefix}login_counters_resets_idx", f"{prefix}login_counters", ["resets_at"])
+    _upgrade_sessions(prefix)
+
+
+def _upgrade_sessions(prefix: str) -> None:
     op.add_column(
         f"{prefix}tokens",
         sa.Column("session", Ident(64), nullable=True, comment="the login session, if any"),
@@ -70,3 +89,4 @@ def downgrade(prefix: str) -> None:
     op.drop_table(f"{prefix}sessions")
     op.drop_index(f"{prefix}tokens_session_idx", table_name=f"{prefix}tokens")
     op.drop_column(f"{prefix}tokens", "session")
+    op.drop_table(f"{prefix}login_counters")
