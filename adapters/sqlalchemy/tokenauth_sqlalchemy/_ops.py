@@ -17,13 +17,16 @@ from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sqlalchemy import Executable, Row, bindparam, delete, insert, select, update
+from sqlalchemy import Executable, Row, bindparam, delete, insert, or_, select, update
 
 from tokenauth import (
     AlreadyExistsError,
     ApiKeyRecord,
+    CapOutcome,
+    CapPolicy,
     DuplicateTokenError,
     RefreshRecord,
+    Session,
     TokenRecord,
     UserRecord,
 )
@@ -32,7 +35,6 @@ from ._schema import Schema
 
 __all__ = [
     "ApiKeyOps",
-    "Atomic",
     "Op",
     "Outcome",
     "RefreshOps",
@@ -81,9 +83,6 @@ class Outcome:
 
 
 Op = Generator[Step, Outcome, T]
-#: An operation whose statements run in one transaction, on one connection: it
-#: returns whether to commit, and its result.
-Atomic = Generator[Step, Outcome, tuple[bool, T]]
 
 
 def _scope_text(scope: tuple[str, ...]) -> str:
@@ -99,14 +98,23 @@ class TokenOps:
     """The token store's operations on ``schema.tokens``."""
 
     def __init__(self, schema: Schema, purge_batch_size: int) -> None:
-        self.table = schema.tokens
+        t = self.table = schema.tokens
+        self.subjects = schema.token_subjects
         self.batch = purge_batch_size
-        self._get = select(self.table).where(self.table.c.jti == bindparam("key"))
+        # A record's columns, named: the table may hold more (a last use, a later
+        # migration's), which a record does not carry.
+        self.columns = (
+            t.c.jti, t.c.subject, t.c.issued_at, t.c.expires_at, t.c.method, t.c.api_key_id,
+            t.c.client, t.c.user_agent, t.c.session,
+        )  # fmt: skip
+        self._get = select(*self.columns).where(t.c.jti == bindparam("key"))
 
     def _record(self, row: Sequence[Any]) -> TokenRecord:
-        # By position, in the table's column order: rows come from SQLAlchemy or,
+        # By position, in the order of self.columns: rows come from SQLAlchemy or,
         # for a lookup, straight from the driver (plain tuples).
-        jti, subject, issued_at, expires_at, method, api_key_id, session = row
+        jti, subject, issued_at, expires_at, method, api_key_id, client, user_agent, session = row[
+            :9
+        ]
         return TokenRecord(
             jti=jti,
             subject=subject,
@@ -114,6 +122,8 @@ class TokenOps:
             expires_at=int(expires_at),
             method=method,
             api_key_id=api_key_id,
+            client=client,
+            user_agent=user_agent,
             session=session,
         )
 
@@ -127,6 +137,8 @@ class TokenOps:
                 expires_at=record.expires_at,
                 method=record.method,
                 api_key_id=record.api_key_id,
+                client=record.client,
+                user_agent=record.user_agent,
                 session=record.session,
             ),
             "adding a token record",
@@ -137,6 +149,75 @@ class TokenOps:
         # The primary key decides a race between two adds of one jti: the loser's
         # INSERT fails and the winner's row is untouched.
         yield self.insert(record)
+
+    def add_subject(self, subject: str) -> Op[None]:
+        """Create the subject's lock row; AlreadyExistsError if it is there already."""
+        yield Step(
+            insert(self.subjects).values(subject=subject),
+            "adding a subject's lock row",
+            AlreadyExistsError,
+        )
+
+    def add_capped(
+        self, record: TokenRecord, limit: int, policy: CapPolicy, now: int
+    ) -> Op[CapOutcome | None]:
+        """Count, evict and add in ONE transaction (see ``_run.run_transaction``).
+
+        The UPDATE of the subject's lock row comes first: it waits for any other
+        capped login of the subject to commit, and holds the row until this one
+        does, so each counts the other's token. A write first also makes SQLite
+        take its write lock before the count. None: the lock row is missing
+        (the caller creates it and tries again).
+        """
+        s, t = self.subjects, self.table
+        locked = yield Step(
+            update(s).where(s.c.subject == record.subject).values(locked_at=now),
+            "locking a subject's tokens",
+        )
+        if locked.rowcount == 0:
+            return None
+        out = yield Step(
+            select(*self.columns)
+            .where(t.c.subject == record.subject, t.c.expires_at > now)
+            .order_by(t.c.issued_at, t.c.jti),
+            "counting a subject's tokens",
+        )
+        live = [self._record(row) for row in out.rows]
+        excess = len(live) - limit + 1
+        if excess > 0 and policy != "evict_oldest":
+            return CapOutcome(False, (), len(live))
+        victims = tuple(live[: max(0, excess)])
+        if victims:
+            yield Step(
+                delete(t).where(t.c.jti.in_([v.jti for v in victims])),
+                "evicting a subject's oldest tokens",
+            )
+        yield from self.add(record)
+        return CapOutcome(True, victims, len(live))
+
+    def touch(self, jti: str, at: int) -> Op[None]:
+        # Only ever forward: of two processes writing, the later use stays.
+        t = self.table
+        yield Step(
+            update(t)
+            .where(t.c.jti == jti, or_(t.c.last_used_at.is_(None), t.c.last_used_at < at))
+            .values(last_used_at=at),
+            "recording a token's use",
+        )
+
+    def list_sessions(self, subject: str) -> Op[list[Session]]:
+        t = self.table
+        out = yield Step(
+            select(*self.columns, t.c.last_used_at)
+            .where(t.c.subject == subject)
+            .order_by(t.c.issued_at, t.c.jti),
+            "listing a subject's sessions",
+            retry=True,
+        )
+        return [
+            Session.of(self._record(row), None if row[9] is None else int(row[9]))
+            for row in out.rows
+        ]
 
     def get(self, jti: str) -> Op[TokenRecord | None]:
         out = yield Step(self._get, "reading a token", params={"key": jti}, retry=True, plain=True)
@@ -158,7 +239,7 @@ class TokenOps:
     def list_subject(self, subject: str) -> Op[list[TokenRecord]]:
         t = self.table
         out = yield Step(
-            select(t).where(t.c.subject == subject).order_by(t.c.issued_at, t.c.jti),
+            select(*self.columns).where(t.c.subject == subject).order_by(t.c.issued_at, t.c.jti),
             "listing a subject's tokens",
             retry=True,
         )
@@ -375,7 +456,7 @@ class RefreshOps:
             DuplicateTokenError,
         )
 
-    def start_session(self, record: RefreshRecord) -> Atomic[None]:
+    def start_session(self, record: RefreshRecord) -> Op[None]:
         yield Step(
             insert(self.sessions).values(
                 session=record.session,
@@ -390,7 +471,6 @@ class RefreshOps:
             DuplicateTokenError,
         )
         yield self._insert_refresh(record)
-        return True, None
 
     def get_refresh(self, digest: str) -> Op[RefreshRecord | None]:
         out = yield Step(self._get, "reading a refresh token", params={"key": digest}, retry=True)
@@ -407,7 +487,8 @@ class RefreshOps:
 
     def rotate(
         self, digest: str, successor: RefreshRecord, access: TokenRecord, now: int
-    ) -> Atomic[bool]:
+    ) -> Op[bool]:
+        """In one transaction (see ``_run.run_transaction``); a False commits nothing."""
         s, r = self.sessions, self.refresh
         if successor.session != access.session:
             raise ValueError("the successor and the access token belong to different sessions")
@@ -419,7 +500,7 @@ class RefreshOps:
             "locking a session",
         )
         if alive.rowcount != 1:
-            return False, False
+            return False
         traded = yield Step(
             update(r)
             .where(
@@ -432,17 +513,18 @@ class RefreshOps:
             "trading a refresh token",
         )
         if traded.rowcount != 1:
-            return False, False
+            return False
         yield self._insert_refresh(successor)
         yield self.tokens.insert(access)
-        return True, True
+        return True
 
-    def revoke_session(self, session: str) -> Atomic[int]:
+    def revoke_session(self, session: str) -> Op[int]:
+        """In one transaction: the session's row first, as :meth:`rotate` does."""
         s, r, t = self.sessions, self.refresh, self.tokens.table
         yield Step(delete(s).where(s.c.session == session), "ending a session")
         refresh = yield Step(delete(r).where(r.c.session == session), "removing refresh tokens")
         access = yield Step(delete(t).where(t.c.session == session), "removing a session's tokens")
-        return True, refresh.rowcount + access.rowcount
+        return refresh.rowcount + access.rowcount
 
     def subject_sessions(self, subject: str, api_key_id: str | None) -> Op[list[str]]:
         s = self.sessions

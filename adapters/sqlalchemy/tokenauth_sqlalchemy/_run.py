@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import exc as sa_exc
@@ -34,13 +35,13 @@ from tokenauth import StoreUnreachableError
 
 from ._deadline import Deadline, bounded, watch, watch_dbapi
 from ._engine import store_error
-from ._ops import Atomic, Op, Outcome, Step
+from ._ops import Op, Outcome, Step
 
 if TYPE_CHECKING:
     # Importing sqlalchemy.ext.asyncio needs greenlet, an optional extra.
     from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-__all__ = ["Plain", "run_async", "run_atomic_async", "run_atomic_sync", "run_sync"]
+__all__ = ["Plain", "run_async", "run_sync", "run_transaction", "run_transaction_async"]
 
 T = TypeVar("T")
 
@@ -402,117 +403,137 @@ async def run_async(
             raise store_error(exc, step.doing) from exc
 
 
-# -- operations in one transaction ----------------------------------------------------
+# -- operations that need one transaction --------------------------------------------
 #
-# An Atomic operation's statements run on one connection inside one transaction,
-# committed or rolled back as the operation says. On the stores' own engines
-# (autocommit), the connection is switched to the database's default isolation
-# level for the transaction (SQLAlchemy switches it back when the connection
-# returns to the pool). Nothing is retried: a transaction whose connection died
-# may have committed.
+# A capped add counts a subject's tokens and adds one: both in one transaction, on
+# one connection, after locking the subject's row (see TokenOps.add_capped). On the
+# stores' own autocommit engines the connection leaves autocommit for it (READ
+# COMMITTED, so that each statement sees what others committed before it; SQLite
+# has one writer at a time anyway); an engine the caller configured keeps its own
+# level. A deadlock the database broke, or a serialization failure, runs the whole
+# operation again, a few times: the database undid all of it.
+
+#: Runs of a transaction before a deadlock is reported as a StoreError.
+TRANSACTION_ATTEMPTS = 4
+_RETRY_SQLSTATES = frozenset({"40P01", "40001"})  # deadlock, serialization failure
+_RETRY_MYSQL_ERRORS = frozenset({1213, 1205})  # deadlock, lock wait timeout
 
 
-def _transactional(conn: Any, autocommit: bool) -> Any:
-    if not autocommit:
-        return conn
-    level = conn.dialect.default_isolation_level or "READ COMMITTED"
-    return conn.execution_options(isolation_level=level)
+def _isolation(dialect: Dialect) -> str:
+    return "SERIALIZABLE" if dialect.name == "sqlite" else "READ COMMITTED"
 
 
-def _atomic_sync(engine: Engine, op: Atomic[T], autocommit: bool) -> T:
-    conn = engine.connect()
-    watch(conn)
-    try:
-        conn = _transactional(conn, autocommit)
-        outcome: Outcome | None = None
-        step: Step | None = None
-        try:
-            while True:
-                try:
-                    step = op.send(outcome)  # type: ignore[arg-type]  # None starts it
-                except StopIteration as done:
-                    commit, value = done.value
-                    if commit:
-                        conn.commit()
-                    else:
-                        conn.rollback()
-                    result: T = value
-                    return result
-                outcome = _outcome(conn.execute(step.statement, step.params))
-        except sa_exc.IntegrityError as exc:
-            conn.rollback()
-            raise _conflict(step, exc) if step is not None else exc from exc
-        except BaseException:
-            conn.rollback()
-            raise
-    finally:
-        conn.close()
+def _deadlocked(exc: sa_exc.DBAPIError) -> bool:
+    orig = exc.orig
+    state = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    if state in _RETRY_SQLSTATES:
+        return True
+    args: tuple[Any, ...] = getattr(orig, "args", ())
+    return bool(args) and args[0] in _RETRY_MYSQL_ERRORS
 
 
-def run_atomic_sync(
-    engine: Engine, op: Atomic[T], *, doing: str, deadline: float | None, autocommit: bool
+class _Transaction:
+    """Steps one operation through a transaction, and maps its errors as :func:`run_sync` does."""
+
+    __slots__ = ("op", "step")
+
+    def __init__(self, op: Op[Any]) -> None:
+        self.op = op
+        self.step: Step | None = None
+
+    def error(self, exc: BaseException) -> BaseException:
+        doing = "running a transaction" if self.step is None else self.step.doing
+        if isinstance(exc, sa_exc.IntegrityError) and self.step is not None:
+            return _conflict(self.step, exc)
+        if isinstance(exc, TimeoutError | asyncio.TimeoutError):
+            return StoreUnreachableError(f"{doing}: the database did not answer in time")
+        return store_error(exc, doing)
+
+
+def run_transaction(
+    engine: Engine,
+    make_op: Callable[[], Op[T]],
+    *,
+    deadline: float | None = None,
+    autocommit: bool = False,
 ) -> T:
-    """Run ``op``'s statements in one transaction; map driver errors as :func:`run_sync` does."""
-    try:
-        if deadline is None:
-            return _atomic_sync(engine, op, autocommit)
-        with Deadline(deadline) as bound:
-            try:
-                return _atomic_sync(engine, op, autocommit)
-            except (sa_exc.SQLAlchemyError, OSError) as exc:
-                if bound.expired or isinstance(exc, TimeoutError):
-                    raise StoreUnreachableError(
-                        f"{doing}: the database did not answer within {deadline:g} s "
-                        f"({type(exc).__name__})"
-                    ) from exc
-                raise
-    except (sa_exc.SQLAlchemyError, OSError) as exc:
-        raise store_error(exc, doing) from exc
+    """Run the operation ``make_op()`` makes in one transaction on one connection.
+
+    Args:
+        engine: The engine.
+        make_op: Makes the operation; called again to retry after a deadlock.
+        deadline: Seconds the whole transaction may take end to end.
+        autocommit: The engine is in autocommit; the connection leaves it for this.
+    """
+    for attempt in range(TRANSACTION_ATTEMPTS):
+        tx = _Transaction(make_op())
+        try:
+            if deadline is None:
+                result: T = _transaction_sync(engine, tx, autocommit)
+                return result
+            with Deadline(deadline) as bound:
+                try:
+                    bounded_result: T = _transaction_sync(engine, tx, autocommit)
+                    return bounded_result
+                except (sa_exc.SQLAlchemyError, OSError) as exc:
+                    if bound.expired or isinstance(exc, TimeoutError):
+                        raise TimeoutError(str(exc)) from exc
+                    raise
+        except sa_exc.DBAPIError as exc:
+            if attempt + 1 < TRANSACTION_ATTEMPTS and _deadlocked(exc):
+                continue
+            raise tx.error(exc) from exc
+        except (sa_exc.SQLAlchemyError, OSError) as exc:
+            raise tx.error(exc) from exc
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
-async def _atomic_async(engine: AsyncEngine, op: Atomic[T], autocommit: bool) -> T:
-    conn: AsyncConnection = engine.connect()
-    await conn.start()
-    try:
+def _transaction_sync(engine: Engine, tx: _Transaction, autocommit: bool) -> Any:
+    with engine.connect() as conn:
+        watch(conn)
         if autocommit:
-            level = engine.dialect.default_isolation_level or "READ COMMITTED"
-            conn = await conn.execution_options(isolation_level=level)
-        outcome: Outcome | None = None
-        step: Step | None = None
-        try:
+            conn.execution_options(isolation_level=_isolation(engine.dialect))
+        with conn.begin():
+            outcome: Outcome | None = None
             while True:
                 try:
-                    step = op.send(outcome)  # type: ignore[arg-type]  # None starts it
+                    tx.step = tx.op.send(outcome)  # type: ignore[arg-type]  # None starts it
                 except StopIteration as done:
-                    commit, value = done.value
-                    if commit:
-                        await conn.commit()
-                    else:
-                        await conn.rollback()
-                    result: T = value
-                    return result
-                outcome = _outcome(await conn.execute(step.statement, step.params))
-        except sa_exc.IntegrityError as exc:
-            await conn.rollback()
-            raise _conflict(step, exc) if step is not None else exc from exc
-        except BaseException:
-            await conn.rollback()
-            raise
-    finally:
-        await conn.close()
+                    return done.value
+                outcome = _outcome(conn.execute(tx.step.statement, tx.step.params))
 
 
-async def run_atomic_async(
-    engine: AsyncEngine, op: Atomic[T], *, doing: str, deadline: float | None, autocommit: bool
+async def run_transaction_async(
+    engine: AsyncEngine,
+    make_op: Callable[[], Op[T]],
+    *,
+    deadline: float | None = None,
+    autocommit: bool = False,
 ) -> T:
-    """The async twin of :func:`run_atomic_sync`."""
-    try:
-        return await bounded(_atomic_async(engine, op, autocommit), deadline)
-    except TimeoutError as exc:
-        if deadline is None:
-            raise store_error(exc, doing) from exc
-        raise StoreUnreachableError(
-            f"{doing}: the database did not answer within {deadline:g} s"
-        ) from exc
-    except (sa_exc.SQLAlchemyError, OSError, asyncio.TimeoutError) as exc:
-        raise store_error(exc, doing) from exc
+    """The async twin of :func:`run_transaction`."""
+    for attempt in range(TRANSACTION_ATTEMPTS):
+        tx = _Transaction(make_op())
+        try:
+            result: T = await bounded(_transaction_async(engine, tx, autocommit), deadline)
+            return result
+        except sa_exc.DBAPIError as exc:
+            if attempt + 1 < TRANSACTION_ATTEMPTS and _deadlocked(exc):
+                continue
+            raise tx.error(exc) from exc
+        except (sa_exc.SQLAlchemyError, OSError, asyncio.TimeoutError) as exc:
+            raise tx.error(exc) from exc
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+async def _transaction_async(engine: AsyncEngine, tx: _Transaction, autocommit: bool) -> Any:
+    async with engine.connect() as conn:
+        if autocommit:
+            await conn.execution_options(isolation_level=_isolation(engine.dialect))
+        async with conn.begin():
+            outcome: Outcome | None = None
+            while True:
+                try:
+                    tx.step = tx.op.send(outcome)  # type: ignore[arg-type]  # None starts it
+                except StopIteration as done:
+                    return done.value
+                outcome = _outcome(await conn.execute(tx.step.statement, tx.step.params))

@@ -102,6 +102,8 @@ class Schema:
             digest of a username, or a client address; never a secret).
         sessions: Login sessions of refresh tokens, by id.
         refresh_tokens: Refresh tokens, by digest.
+        token_subjects: A row per subject that a capped login locks while it
+            counts the subject's tokens (``max_tokens_per_subject``).
         version_table: The name of this schema's Alembic version table.
 
     Raises:
@@ -127,6 +129,9 @@ class Schema:
             Column("expires_at", BigInteger, nullable=False, comment="Unix seconds, UTC"),
             Column("method", String(16), nullable=False),
             Column("api_key_id", Ident(64), nullable=True),
+            Column("client", Ident(64), nullable=True, comment="client address at login"),
+            Column("user_agent", Ident(256), nullable=True, comment="sanitized User-Agent"),
+            Column("last_used_at", BigInteger, nullable=True, comment="Unix seconds, UTC"),
             Column("session", Ident(64), nullable=True, comment="the login session, if any"),
             CheckConstraint(
                 "method IN ('password', 'api_key')", name=f"{prefix}tokens_method_check"
@@ -212,6 +217,15 @@ class Schema:
             mysql_charset="utf8mb4",
             mysql_engine="InnoDB",
         )
+        self.token_subjects = Table(
+            f"{prefix}token_subjects",
+            self.metadata,
+            Column("subject", Ident(255), primary_key=True),
+            Column("locked_at", BigInteger, nullable=True, comment="Unix seconds, UTC"),
+            comment="tokenauth: one row per subject, locked by a capped login while it counts",
+            mysql_charset="utf8mb4",
+            mysql_engine="InnoDB",
+        )
 
     @property
     def tables(self) -> list[Table]:
@@ -221,6 +235,7 @@ class Schema:
             self.users,
             self.api_keys,
             self.login_counters,
+            self.token_subjects,
             self.sessions,
             self.refresh_tokens,
         ]

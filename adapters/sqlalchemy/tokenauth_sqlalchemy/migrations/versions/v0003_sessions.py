@@ -1,4 +1,4 @@
-"""Login counters for the login throttle, and refresh-token sessions.
+"""Login counters; each token's client, User-Agent and last use; per-subject locks; refresh.
 
 Revision ID: 0003
 Revises: 0002
@@ -8,6 +8,11 @@ Create Date: 2026-12-01
 of a username, or a client address): its failed logins and when it ends.
 ``tokenauth_sqlalchemy.SQLCounters`` counts with one UPSERT per login and
 purges ended windows as it goes.
+
+Three nullable columns on ``<prefix>tokens`` (rows written before keep NULL
+there: no client or User-Agent was recorded, no use yet), and the table
+``<prefix>token_subjects``, whose row for a subject a capped login
+(``max_tokens_per_subject``) locks while it counts and adds that subject's tokens.
 
 For refresh tokens: ``<prefix>tokens.session`` (nullable: tokens from before,
 and every token while refresh tokens are off, have none) with its index, and
@@ -40,6 +45,25 @@ def upgrade(prefix: str) -> None:
         mysql_engine="InnoDB",
     )
     op.create_index(f"{prefix}login_counters_resets_idx", f"{prefix}login_counters", ["resets_at"])
+    tokens = f"{prefix}tokens"
+    op.add_column(
+        tokens, sa.Column("client", Ident(64), nullable=True, comment="client address at login")
+    )
+    op.add_column(
+        tokens,
+        sa.Column("user_agent", Ident(256), nullable=True, comment="sanitized User-Agent"),
+    )
+    op.add_column(
+        tokens, sa.Column("last_used_at", sa.BigInteger, nullable=True, comment="Unix seconds, UTC")
+    )
+    op.create_table(
+        f"{prefix}token_subjects",
+        sa.Column("subject", Ident(255), primary_key=True),
+        sa.Column("locked_at", sa.BigInteger, nullable=True, comment="Unix seconds, UTC"),
+        comment="tokenauth: one row per subject, locked by a capped login while it counts",
+        mysql_charset="utf8mb4",
+        mysql_engine="InnoDB",
+    )
     _upgrade_sessions(prefix)
 
 
@@ -88,5 +112,10 @@ def downgrade(prefix: str) -> None:
     op.drop_table(f"{prefix}refresh_tokens")
     op.drop_table(f"{prefix}sessions")
     op.drop_index(f"{prefix}tokens_session_idx", table_name=f"{prefix}tokens")
-    op.drop_column(f"{prefix}tokens", "session")
+    op.drop_table(f"{prefix}token_subjects")
+    with op.batch_alter_table(f"{prefix}tokens") as batch:
+        batch.drop_column("session")
+        batch.drop_column("last_used_at")
+        batch.drop_column("user_agent")
+        batch.drop_column("client")
     op.drop_table(f"{prefix}login_counters")
