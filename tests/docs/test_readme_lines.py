@@ -33,7 +33,12 @@ def test_the_demo_and_every_curl_line(tmp_path: Path) -> None:
     for line, output in zip(lines, outputs, strict=True):
         if line.startswith("TOKEN="):
             continue
-        if line.endswith("/token"):
+        if line.startswith("for i in $(seq 10)"):
+            assert output.split() == ["401"] * 10, line  # the default: 10 per account
+        elif "mallory:guess" in line:
+            assert output.startswith("HTTP/1.1 429"), line
+            assert "retry-after: " in output.lower()
+        elif line.endswith("/token"):
             assert json.loads(output)["token_type"] == "Bearer", line
         elif "/me" in line and "http://" in line:
             assert output.startswith("HTTP/1.1 403"), line
