@@ -672,17 +672,17 @@ class _Flows:
             capped: CapOutcome = yield Call(
                 self.store.add_capped, (record, limit, self.cap_policy, now)
             )
+            for evicted in capped.evicted:
+                self._emit(
+                    EventKind.TOKEN_REVOKED, now, subject=evicted.subject, jti=evicted.jti,
+                    reason=Reason.EVICTED, client=client,
+                )  # fmt: skip
             if not capped.added:
                 self._emit(
                     EventKind.LOGIN_REFUSED, now, subject=outcome.subject,
                     api_key_id=outcome.api_key_id, reason=Reason.TOKEN_LIMIT, client=client,
                 )  # fmt: skip
                 return TokenLimitReached.make(limit)
-            for evicted in capped.evicted:
-                self._emit(
-                    EventKind.TOKEN_REVOKED, now, subject=evicted.subject, jti=evicted.jti,
-                    reason=Reason.EVICTED, client=client,
-                )  # fmt: skip
         refresh_token: str | None = None
         if sessions is not None and session is not None:
             refresh_token, first = sessions.first(session, outcome, now)
