@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import Callable, Generator
-from contextlib import AbstractAsyncContextManager
+from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from dataclasses import dataclass
 from types import CoroutineType
 from typing import Any, TypeAlias, TypeVar
@@ -52,8 +52,12 @@ def call_of(fn: Callable[..., Any], args: tuple[Any, ...]) -> Call:
     return _make_call(fn, args, False)
 
 
-def run_sync(flow: Flow[T]) -> T:
-    """Run ``flow`` to completion, performing each call directly."""
+def run_sync(flow: Flow[T], limiter: AbstractContextManager[Any] | None = None) -> T:
+    """Run ``flow`` to completion, performing each call directly.
+
+    ``blocking`` calls run inside ``limiter`` (a :class:`~tokenauth._shedding.HashQueue`
+    holds a hash slot with it), when one is given.
+    """
     value: Any = None
     error: BaseException | None = None
     while True:
@@ -64,7 +68,11 @@ def run_sync(flow: Flow[T]) -> T:
             return result
         value, error = None, None
         try:
-            value = call.fn(*call.args)
+            if call.blocking and limiter is not None:
+                with limiter:
+                    value = call.fn(*call.args)
+            else:
+                value = call.fn(*call.args)
         except Exception as exc:  # handed to the flow, which decides
             error = exc
             continue

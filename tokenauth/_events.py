@@ -35,6 +35,9 @@ class EventKind(str, Enum):
     LOGIN_GRANTED = "login_granted"
     LOGIN_REFUSED = "login_refused"
     TOKEN_ISSUED = "token_issued"
+    TOKEN_REFRESHED = "token_refreshed"
+    REFRESH_REFUSED = "refresh_refused"
+    SESSION_REVOKED = "session_revoked"
     TOKEN_REJECTED = "token_rejected"
     TOKEN_EXPIRED_REMOVED = "token_expired_removed"
     TOKEN_REVOKED = "token_revoked"
@@ -48,6 +51,9 @@ class EventKind(str, Enum):
 _LEVELS = {
     EventKind.LOGIN_GRANTED: logging.INFO,
     EventKind.TOKEN_ISSUED: logging.INFO,
+    EventKind.TOKEN_REFRESHED: logging.INFO,
+    EventKind.REFRESH_REFUSED: logging.WARNING,
+    EventKind.SESSION_REVOKED: logging.WARNING,
     EventKind.TOKEN_EXPIRED_REMOVED: logging.INFO,
     EventKind.TOKEN_REVOKED: logging.INFO,
     EventKind.SUBJECT_REVOKED: logging.INFO,
@@ -75,6 +81,8 @@ class SecurityEvent:
         count: How many tokens, for bulk revocations.
         detail: For store outages, what failed and how to fix it (the store
             adapter's message, redacted).
+        session: The login session concerned, for refresh tokens (its public
+            id: not a secret, it cannot be used as a token).
     """
 
     kind: EventKind
@@ -86,6 +94,7 @@ class SecurityEvent:
     client: str | None = None
     count: int | None = None
     detail: str | None = None
+    session: str | None = None
 
     def __post_init__(self) -> None:
         # The text fields may come from the client (a refused username, a peer
@@ -147,6 +156,8 @@ _PATTERNS = (
     ),
     # Our API keys, also when something is glued in front of one.
     (re.compile(r"tka_[A-Za-z0-9]{20,}"), "[REDACTED]"),
+    # Our refresh tokens: the session id and the secret after it.
+    (re.compile(r"tkr_[A-Za-z0-9_-]{8,}(?:(?:\.|%2[Ee])[A-Za-z0-9_-]*)?"), "[REDACTED]"),
 )
 
 
@@ -162,7 +173,8 @@ def redact(text: str) -> str:
     Redacted are: the value of every query parameter whose name reads as
     ``token`` once percent-decoded (``?tok%65n=`` too, in any case), the
     credentials of ``Bearer`` and ``Basic`` values, anything shaped like a JWT
-    (also with ``%2E`` for its dots) and anything shaped like an API key.
+    (also with ``%2E`` for its dots) and anything shaped like an API key or a
+    refresh token.
     """
     if "=" in text:
         text = _QUERY_PARAMETER.sub(_redact_parameter, text)

@@ -14,6 +14,7 @@ import logging
 import os
 import time
 from collections.abc import Iterable
+from dataclasses import replace
 from types import CoroutineType
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
@@ -47,8 +48,25 @@ from ._http import (
     is_secure,
     parse_basic,
 )
-from ._jwt import ExtraClaims, JWTIssuer, JWTValidator, TokenIssuer, TokenRejected, TokenValidator
+from ._jwt import (
+    ExtraClaims,
+    IssuedToken,
+    JWTIssuer,
+    JWTValidator,
+    TokenIssuer,
+    TokenRejected,
+    TokenValidator,
+)
 from ._keys import Key, KeySet
+from ._refresh import (
+    DEFAULT_REFRESH_TTL,
+    DEFAULT_SESSION_LIFETIME,
+    RefreshRecord,
+    Sessions,
+    missing_refresh_methods,
+    parse_token_form,
+    token_session,
+)
 from ._registry import (
     ApiKeyRecord,
     ApiKeyRegistry,
@@ -65,13 +83,16 @@ from ._results import (
     Granted,
     HttpsRequired,
     InsufficientScope,
+    InvalidGrant,
     LoggedOut,
     LoginResult,
     LogoutResult,
     Overloaded,
     Reason,
+    RefreshResult,
     StepUpRequired,
     StoreUnavailable,
+    TokenLimitReached,
     TooManyRequests,
     Unauthorized,
     authenticated_of,
@@ -79,7 +100,19 @@ from ._results import (
 from ._scopes import ScopeRequirement
 from ._shedding import HashQueue
 from ._stepup import LoginAgeRequirement
-from ._store import AsyncTokenStore, TokenRecord, TokenStore
+from ._store import (
+    CAP_METHODS,
+    SESSION_METHODS,
+    AsyncTokenStore,
+    CapOutcome,
+    CapPolicy,
+    Session,
+    TokenRecord,
+    TokenStore,
+    require_methods,
+    sanitize_client,
+    sanitize_user_agent,
+)
 from ._throttle import Limit, LoginThrottle, client_address
 from ._workers import warn_if_per_process
 
@@ -96,13 +129,16 @@ _REQUIREMENTS_MAX = 1024
 _RECENT_MAX = 10_000
 #: Distinct requirements a front door remembers (routes declare a handful).
 _REQUIREMENTS_MAX = 1024
+#: The last-use write time of a token this process has not written yet.
+_NEVER = -(1 << 62)
 
 
 def _default_hash_slots(hasher: argon2.PasswordHasher | None) -> int:
     """Hashes at once that keep argon2's threads within the core count (at least one hash).
 
     Each argon2 hash runs ``parallelism`` threads; more busy threads than cores
-    leave the event loop waiting for a core, and every token check with it.
+    leave the event loop (or the server's other threads) waiting for a core,
+    and every token check with it.
     """
     lanes = (hasher or default_password_hasher()).parallelism
     return max(1, (os.cpu_count() or 1) // max(1, lanes))
@@ -123,6 +159,24 @@ def _keyword_request(authorization: object, fields: dict[str, Any]) -> Request:
             f"the Authorization header must be a str or None, not {type(authorization).__name__}"
         )
     return Request(authorization=authorization, **fields)
+
+
+def _sessions(
+    store: object, refresh_ttl: int | bool | None, lifetime: int | None, pepper: bytes | None
+) -> Sessions | None:
+    """The refresh settings of a front door, None when refresh is off; checks the store."""
+    if refresh_ttl is None or refresh_ttl is False:
+        if lifetime is not None:
+            raise ConfigurationError("session_lifetime needs refresh tokens: pass refresh_ttl too")
+        return None
+    missing = missing_refresh_methods(store)
+    if missing:
+        raise ConfigurationError(
+            f"refresh tokens need a store that keeps them; {type(store).__name__} lacks "
+            f"{', '.join(missing)} (see tokenauth.RefreshStore), or leave refresh_ttl unset"
+        )
+    ttl = DEFAULT_REFRESH_TTL if refresh_ttl is True else refresh_ttl
+    return Sessions(ttl, DEFAULT_SESSION_LIFETIME if lifetime is None else lifetime, pepper)
 
 
 class _Flows:
@@ -153,6 +207,14 @@ class _Flows:
         client_id: str | None = None,
         extra_claims: ExtraClaims | None = None,
         throttle: LoginThrottle | None = None,
+        refresh_ttl: int | bool | None = None,
+        session_lifetime: int | None = None,
+        max_tokens_per_subject: int | None = None,
+        cap_policy: CapPolicy = "refuse",
+        track_last_use: bool = False,
+        last_use_interval: int = 60,
+        max_concurrent_hashes: int | None = None,
+        max_login_wait: float | None = 3.0,
     ) -> None:
         if any(c in realm for c in '\r\n"\\') or not realm.isprintable():
             raise ConfigurationError("the realm must be printable, without quotes or backslashes")
@@ -187,6 +249,16 @@ class _Flows:
             )
         self.authenticator = authenticator
         self.throttle = throttle
+        self.sessions = _sessions(store, refresh_ttl, session_lifetime, pepper)
+        # The store keeps refresh tokens (whether refresh is on or not): revoking a
+        # subject or an API key then ends their sessions too.
+        self._ends_sessions = not missing_refresh_methods(store)
+        passwords = getattr(authenticator, "passwords", None)
+        self._hashes = HashQueue(
+            _default_hash_slots(hasher) if max_concurrent_hashes is None else max_concurrent_hashes,
+            max_wait=max_login_wait,
+            estimate=getattr(passwords, "hash_seconds", None) or 0.1,
+        )
         warn_if_per_process(keys, store)
         self._outages = OutageLog()
         self._no_token = Unauthorized.no_token(realm)
@@ -197,6 +269,42 @@ class _Flows:
         self._recent: dict[str, Authenticated] = {}
         # max_age -> its requirement, built once per value a route declares.
         self._login_ages: dict[int, LoginAgeRequirement] = {}
+        self._configure_sessions(
+            store, max_tokens_per_subject, cap_policy, track_last_use, last_use_interval
+        )
+
+    def _configure_sessions(
+        self,
+        store: Any,
+        max_tokens: int | None,
+        policy: CapPolicy,
+        track_last_use: bool,
+        interval: int,
+    ) -> None:
+        """Check and keep the per-subject cap and the last-use tracking settings."""
+        if max_tokens is not None:
+            if type(max_tokens) is not int or max_tokens < 1:
+                raise ConfigurationError(
+                    f"max_tokens_per_subject must be a whole number of at least 1, or None "
+                    f"for no cap, not {max_tokens!r}"
+                )
+            require_methods(store, CAP_METHODS, "max_tokens_per_subject")
+        if policy not in ("refuse", "evict_oldest"):
+            raise ConfigurationError(
+                f"cap_policy must be 'refuse' or 'evict_oldest', not {policy!r}"
+            )
+        self.max_tokens_per_subject = max_tokens
+        self.cap_policy: CapPolicy = policy
+        # jti -> when this process last wrote its use; None when tracking is off.
+        self._touched: dict[str, int] | None = None
+        if track_last_use:
+            if type(interval) is not int or not 1 <= interval <= 86_400:
+                raise ConfigurationError(
+                    f"last_use_interval must be whole seconds from 1 to 86400, not {interval!r}"
+                )
+            require_methods(store, SESSION_METHODS, "track_last_use")
+            self._touched = {}
+        self.last_use_interval = interval
 
     # -- helpers ----------------------------------------------------------------
 
@@ -247,16 +355,23 @@ class _Flows:
         self._emit(EventKind.LOGIN_REFUSED, now, subject=who, reason=result.reason, client=client)
         return result
 
-    def _admit_hash(self) -> int:
-        """0 to let a password login hash now, else the seconds for ``Retry-After``.
+    @property
+    def max_concurrent_hashes(self) -> int:
+        """How many password hashes may run at once (in worker or server threads)."""
+        return self._hashes.slots
 
-        The synchronous front door hashes in the server's own threads and sheds
-        nothing; the asynchronous one asks its :class:`HashQueue`.
-        """
-        return 0
+    @property
+    def hash_queue(self) -> HashQueue:
+        """The password-hash queue: its slots, its pending logins and its learned hash time."""
+        return self._hashes
+
+    def _admit_hash(self) -> int:
+        """0 to let a password login hash now, else the seconds for ``Retry-After``."""
+        return self._hashes.admit()
 
     def _release_hash(self) -> None:
         """An admitted password login is done (see :meth:`_admit_hash`)."""
+        self._hashes.release()
 
     # -- the repeat of a header -----------------------------------------------------
     #
@@ -306,6 +421,20 @@ class _Flows:
             return True
         self._recent.pop(authorization or "", None)
         return False
+
+    def _claim_touch(self, touched: dict[str, int], jti: str, now: int) -> None:
+        """Note that this process writes the token's use now, so concurrent requests do not."""
+        if len(touched) >= _RECENT_MAX:
+            # Another thread may change it meanwhile: then the bound holds roughly.
+            with contextlib.suppress(KeyError, RuntimeError, StopIteration):
+                del touched[next(iter(touched))]
+        touched[jti] = now
+
+    def _touch_failed(self, jti: str, exc: BaseException) -> None:
+        """A last-use write failed: the request goes on, and the write is tried again next time."""
+        if self._touched is not None:
+            self._touched.pop(jti, None)
+        _log.warning("could not record a token's last use: %s", describe(exc))
 
     def _remember(self, request: Request, result: AuthResult) -> None:
         """Remember a header's Authenticated result, when a repeat can be recognised."""
@@ -535,14 +664,40 @@ class _Flows:
             return Unauthorized.login(self.realm, outcome)
         if throttle is not None:
             yield from throttle.succeeded(counted, now=now)
-        issued = self.issuer.issue(outcome, now=now)
-        yield Call(self.store.add, (issued.record,))
+        sessions = self.sessions
+        session = None if sessions is None else sessions.new_id()
+        issued = self._issue(outcome, now, session)
+        record = self._stamped(issued.record, request)
+        limit = self.max_tokens_per_subject
+        if limit is None:
+            yield Call(self.store.add, (record,))
+        else:
+            capped: CapOutcome = yield Call(
+                self.store.add_capped, (record, limit, self.cap_policy, now)
+            )
+            for evicted in capped.evicted:
+                self._emit(
+                    EventKind.TOKEN_REVOKED, now, subject=evicted.subject, jti=evicted.jti,
+                    reason=Reason.EVICTED, client=client,
+                )  # fmt: skip
+            if not capped.added:
+                self._emit(
+                    EventKind.LOGIN_REFUSED, now, subject=outcome.subject,
+                    api_key_id=outcome.api_key_id, reason=Reason.TOKEN_LIMIT, client=client,
+                )  # fmt: skip
+                return TokenLimitReached.make(limit)
+        refresh_token: str | None = None
+        if sessions is not None and session is not None:
+            refresh_token, first = sessions.first(session, outcome, now)
+            yield Call(self.store.start_session, (first,))
         if outcome.api_key_id is not None and self.api_keys is not None:
             # A revocation may have raced this login: look again now that the token
             # is stored, so that either we see the revocation or it sees our token.
             key: ApiKeyRecord | None = yield Call(self.api_keys.get_key, (outcome.api_key_id,))
             if key is None or not key.active:
                 yield Call(self.store.remove, (issued.record.jti,))
+                if session is not None:
+                    yield Call(self.store.revoke_session, (session,))
                 self._emit(
                     EventKind.LOGIN_REFUSED, now, api_key_id=outcome.api_key_id,
                     reason=Reason.API_KEY_REVOKED, client=client,
@@ -556,7 +711,163 @@ class _Flows:
             EventKind.TOKEN_ISSUED, now, subject=outcome.subject, jti=issued.claims.jti,
             api_key_id=outcome.api_key_id, client=client,
         )  # fmt: skip
-        return Granted(issued.token, self.issuer.ttl, outcome, issued.claims)
+        return Granted(
+            issued.token, self.issuer.ttl, outcome, issued.claims, refresh_token=refresh_token
+        )
+
+    def _stamped(self, record: TokenRecord, request: Request) -> TokenRecord:
+        """``record`` with the client and ``User-Agent`` when last use is tracked."""
+        if self._touched is None:
+            return record
+        client = client_address(request.client, request.forwarded, self.trusted_proxies)
+        return replace(
+            record,
+            client=sanitize_client(client),
+            user_agent=sanitize_user_agent(request.user_agent),
+        )
+
+    def _issue(
+        self, principal: Principal, now: int, session: str | None, auth_time: int | None = None
+    ) -> IssuedToken:
+        """A new access token for ``principal``, of ``session`` when refresh is on."""
+        issuer = self.issuer
+        if isinstance(issuer, JWTIssuer):
+            return issuer.issue(principal, now=now, auth_time=auth_time, session=session)
+        issued = issuer.issue(principal, now=now)
+        if session is None:
+            return issued
+        return replace(issued, record=replace(issued.record, session=session))
+
+    def _refresh(
+        self, request: Request, https: bool, now: int, body: bytes, content_type: str | None
+    ) -> Flow[RefreshResult]:
+        client = request.client
+        if not https:
+            refused = yield from self._refuse_plain_http(request, now)
+            yield from self._revoke_exposed_refresh(body, content_type, now, client)
+            return refused
+        grant = parse_token_form(body, content_type)
+        sessions = self.sessions
+        if isinstance(grant, BadRequest) or sessions is None:
+            bad = grant if isinstance(grant, BadRequest) else BadRequest.token_request(
+                "unsupported_grant_type", Reason.REFRESH_DISABLED,
+                "Refresh tokens are not enabled on this server.",
+            )  # fmt: skip
+            self._emit(EventKind.REFRESH_REFUSED, now, reason=bad.reason, client=client)
+            return bad
+        found = yield from self._refresh_record(grant.refresh_token)
+        if found is None:
+            return self._refused_grant(Reason.UNKNOWN_REFRESH_TOKEN, now, None, client)
+        digest, record = found
+        if record.used:
+            # RFC 9700 section 4.14.2: a rotated-out token came back, from its
+            # holder or from a thief; the session cannot tell which, so it ends.
+            return (yield from self._end_session(record, Reason.REFRESH_TOKEN_REUSED, now, client))
+        if record.expires_at <= now:
+            return self._refused_grant(Reason.REFRESH_TOKEN_EXPIRED, now, record, client)
+        scope = yield from self._session_scope(record)
+        if scope is None:
+            return (yield from self._end_session(record, Reason.SESSION_ENDED, now, client))
+        if grant.scope is not None:
+            if not set(grant.scope) <= set(scope):
+                wider = BadRequest.token_request(
+                    "invalid_scope", Reason.INVALID_SCOPE,
+                    "The scope asked for is wider than the session's.",
+                )  # fmt: skip
+                self._emit(
+                    EventKind.REFRESH_REFUSED, now, subject=record.subject,
+                    reason=wider.reason, client=client, session=record.session,
+                )  # fmt: skip
+                return wider
+            scope = grant.scope
+        principal = Principal(record.subject, record.method, record.api_key_id, scope)
+        issued = self._issue(principal, now, record.session, record.auth_time)
+        token, successor = sessions.successor(record, now)
+        access = self._stamped(issued.record, request)
+        won = yield Call(self.store.rotate_refresh, (digest, successor, access, now))
+        if not won:
+            # Another request traded it first (or the session ended meanwhile): the
+            # same token presented twice is reuse, whichever came first.
+            return (yield from self._end_session(record, Reason.REFRESH_TOKEN_REUSED, now, client))
+        self._emit(
+            EventKind.TOKEN_REFRESHED, now, subject=record.subject, jti=issued.claims.jti,
+            api_key_id=record.api_key_id, client=client, session=record.session,
+        )  # fmt: skip
+        return Granted(issued.token, self.issuer.ttl, principal, issued.claims, refresh_token=token)
+
+    def _refresh_record(self, token: str) -> Flow[tuple[str, RefreshRecord] | None]:
+        """The digest and record of a refresh token, if it is one the store knows."""
+        sessions = self.sessions
+        if sessions is None or token_session(token) is None:
+            return None
+        digest = sessions.digest(token)
+        record: RefreshRecord | None = yield Call(self.store.get_refresh, (digest,))
+        if record is None or not hmac.compare_digest(record.digest, digest):
+            return None
+        return digest, record
+
+    def _session_scope(self, record: RefreshRecord) -> Flow[tuple[str, ...] | None]:
+        """The scope a session still has, or None when its login would now be refused.
+
+        A disabled or deleted user, or a revoked API key, ends the session even if
+        the revocation did not reach the store; and the session keeps only the
+        scopes its user or key still has.
+        """
+        current: tuple[str, ...] | None = None
+        if record.method == "password" and self.users is not None:
+            user: UserRecord | None = yield Call(self.users.get_user, (record.subject,))
+            if user is None or user.disabled:
+                return None
+            current = user.scope
+        elif record.api_key_id is not None and self.api_keys is not None:
+            key: ApiKeyRecord | None = yield Call(self.api_keys.get_key, (record.api_key_id,))
+            if key is None or not key.active or key.subject != record.subject:
+                return None
+            current = key.scope
+        if current is None:
+            return record.scope
+        return tuple(s for s in record.scope if s in current)
+
+    def _refused_grant(
+        self, reason: Reason, now: int, record: RefreshRecord | None, client: str | None
+    ) -> InvalidGrant:
+        self._emit(
+            EventKind.REFRESH_REFUSED, now, reason=reason, client=client,
+            subject=None if record is None else record.subject,
+            session=None if record is None else record.session,
+        )  # fmt: skip
+        return InvalidGrant.make(reason)
+
+    def _end_session(
+        self, record: RefreshRecord, reason: Reason, now: int, client: str | None
+    ) -> Flow[InvalidGrant]:
+        """End ``record``'s session (every token of its login) and refuse the grant."""
+        count: int = yield Call(self.store.revoke_session, (record.session,))
+        self._emit(
+            EventKind.SESSION_REVOKED, now, subject=record.subject, reason=reason,
+            api_key_id=record.api_key_id, client=client, count=count, session=record.session,
+        )  # fmt: skip
+        return self._refused_grant(reason, now, record, client)
+
+    def _revoke_exposed_refresh(
+        self, body: bytes, content_type: str | None, now: int, client: str | None
+    ) -> Flow[None]:
+        """End the session of a refresh token sent over plain HTTP: it has been exposed."""
+        grant = parse_token_form(body, content_type)
+        if isinstance(grant, BadRequest):
+            return
+        try:
+            found = yield from self._refresh_record(grant.refresh_token)
+            if found is not None:
+                record = found[1]
+                count: int = yield Call(self.store.revoke_session, (record.session,))
+                self._emit(
+                    EventKind.SESSION_REVOKED, now, subject=record.subject,
+                    reason=Reason.HTTPS_REQUIRED, client=client, count=count,
+                    session=record.session,
+                )  # fmt: skip
+        except _STORE_FAILURES:
+            _log.error("could not revoke a refresh token sent over plain HTTP: store unavailable")
 
     def _check_token(self, token: str, now: int, client: str | None) -> Flow[AuthResult]:
         result = self.validator.validate(token, now=now)
@@ -585,7 +896,38 @@ class _Flows:
         principal = principal_of(
             record.subject, record.method, record.api_key_id, result.scope, result.extra
         )
+        touched = self._touched
+        if touched is not None and now - touched.get(record.jti, _NEVER) >= (
+            self.last_use_interval
+        ):
+            yield from self._touch(record, now)
         return authenticated_of(principal, result, token)
+
+    def _touch(self, record: TokenRecord, now: int) -> Flow[None]:
+        """Write a token's last use, once its interval has passed; a failure is only logged.
+
+        The callers test ``now - touched.get(jti, _NEVER) >= last_use_interval``
+        themselves: on a warm token, that lookup and comparison is all it costs.
+        """
+        touched = self._touched
+        if touched is None:
+            return
+        self._claim_touch(touched, record.jti, now)
+        try:
+            yield Call(self.store.touch, (record, now))
+        except _STORE_FAILURES as exc:
+            self._touch_failed(record.jti, exc)
+
+    def _list_sessions(self, subject: str) -> Flow[tuple[Session, ...]]:
+        now = self._now()
+        store = self.store
+        if callable(getattr(store, "list_sessions", None)):
+            sessions: list[Session] = yield Call(store.list_sessions, (subject,))
+        else:
+            records: list[TokenRecord] = yield Call(store.list_subject, (subject,))
+            sessions = [Session.of(r) for r in records]
+        # Tokens past the leeway are refused: they are no session any more.
+        return tuple(s for s in sessions if s.expires_at + self._leeway > now)
 
     def _refuse_plain_http(self, request: Request, now: int) -> Flow[HttpsRequired]:
         """Refuse a plain-HTTP request, revoking every credential it exposed.
@@ -686,6 +1028,9 @@ class _Flows:
 
     def _revoke_subject(self, subject: str) -> Flow[int]:
         count: int = yield Call(self.store.remove_subject, (subject,))
+        if self._ends_sessions:
+            # After the access tokens: a refresh racing this ends with its session.
+            yield Call(self.store.revoke_sessions, (subject,))
         self._emit(EventKind.SUBJECT_REVOKED, self._now(), subject=subject, count=count)
         return count
 
@@ -715,6 +1060,8 @@ class _Flows:
         for record in records:
             if record.api_key_id == key_id:
                 count += bool((yield Call(self.store.remove, (record.jti,))))
+        if self._ends_sessions:
+            yield Call(self.store.revoke_sessions, (key.subject, key_id))
         self._emit(
             EventKind.API_KEY_REVOKED, now, subject=key.subject, api_key_id=key_id, count=count
         )
@@ -748,6 +1095,9 @@ class _Flows:
     def _purge_expired(self) -> Flow[int]:
         # Past the leeway only: a token inside it is still accepted, so its record stays.
         count: int = yield Call(self.store.purge_expired, (self._now() - self._leeway,))
+        if self._ends_sessions:
+            # Refresh tokens have no leeway: an expired one is refused at once.
+            yield Call(self.store.purge_refresh, (self._now(),))
         return count
 
 
@@ -787,6 +1137,36 @@ class TokenAuth(_Flows):
         throttle: Counts failed logins per account and per client address and
             answers 429 past its limits, before any password is hashed (see
             :class:`~tokenauth.LoginThrottle`). None (the default) throttles nothing.
+        refresh_ttl: Turns refresh tokens on (RFC 6749 section 6): each login
+            answer then carries a ``refresh_token``, which :meth:`refresh` trades
+            for a new token pair, once. The seconds each refresh token lives (60 s
+            to a year), or True for :data:`~tokenauth.DEFAULT_REFRESH_TTL` (14
+            days). None (the default) leaves refresh off. The store must keep
+            refresh tokens (:class:`~tokenauth.RefreshStore`).
+        session_lifetime: The most seconds a login session lasts, whatever the
+            refreshes (default :data:`~tokenauth.DEFAULT_SESSION_LIFETIME`, 30 days).
+        max_tokens_per_subject: The most live (unexpired) tokens one subject may
+            hold at once; None (the default) caps nothing. Needs a store with
+            ``add_capped`` (:class:`~tokenauth.CappedTokenStore`; every built-in one has it).
+        cap_policy: At the cap, ``"refuse"`` the login (403
+            :class:`~tokenauth.TokenLimitReached`) or ``"evict_oldest"``: revoke the
+            subject's oldest live tokens to make room.
+        track_last_use: Keep each token's last use, client address and
+            ``User-Agent`` (see :meth:`list_sessions`). Needs a store with ``touch``
+            and ``list_sessions`` (:class:`~tokenauth.SessionStore`). Off by default.
+        last_use_interval: Seconds between two writes of one token's last use
+            from this process (default 60): a request writes nothing unless its
+            token's last write from this process is that old.
+        max_concurrent_hashes: Password hashes allowed at once; a login beyond
+            them waits in its server thread for a slot. By default, as many as
+            keep argon2's threads (each hash runs ``parallelism`` lanes) within
+            the machine's cores, and at least one: with the default profile (4
+            lanes), 1 on up to 7 cores, 2 on 8.
+        max_login_wait: The longest a password login may expect to wait for
+            its hash, in seconds (default 3). A login expected to wait longer is
+            answered 503 with ``Retry-After`` at once, instead of queueing (see
+            :class:`~tokenauth.Overloaded`); token validations are never shed.
+            None queues every login, however long the wait.
     """
 
     def __init__(
@@ -814,6 +1194,14 @@ class TokenAuth(_Flows):
         client_id: str | None = None,
         extra_claims: ExtraClaims | None = None,
         throttle: LoginThrottle | None = None,
+        refresh_ttl: int | bool | None = None,
+        session_lifetime: int | None = None,
+        max_tokens_per_subject: int | None = None,
+        cap_policy: CapPolicy = "refuse",
+        track_last_use: bool = False,
+        last_use_interval: int = 60,
+        max_concurrent_hashes: int | None = None,
+        max_login_wait: float | None = 3.0,
     ) -> None:
         """Configure; see the class docstring for the arguments."""
         super().__init__(
@@ -824,6 +1212,10 @@ class TokenAuth(_Flows):
             clock=clock, on_event=on_event, token_issuer=token_issuer,
             token_validator=token_validator, throttle=throttle,
             client_id=client_id, extra_claims=extra_claims,
+            refresh_ttl=refresh_ttl, session_lifetime=session_lifetime,
+            max_tokens_per_subject=max_tokens_per_subject, cap_policy=cap_policy,
+            track_last_use=track_last_use, last_use_interval=last_use_interval,
+            max_concurrent_hashes=max_concurrent_hashes, max_login_wait=max_login_wait,
         )  # fmt: skip
 
     @overload
@@ -853,6 +1245,31 @@ class TokenAuth(_Flows):
             raise TypeError(_BOTH_FORMS)
         now = self._now()
         flow = self._login(request, self.is_https(request), now)
+        return run_sync(self._guarded(flow, now, request.client), self._hashes)
+
+    def refresh(
+        self, request: Request, /, *, body: bytes, content_type: str | None
+    ) -> RefreshResult:
+        """Answer a token request: trade a refresh token for a new token pair.
+
+        For ``POST /token`` with a form body (``grant_type=refresh_token&
+        refresh_token=...``); see :func:`~tokenauth.parse_token_form` for what
+        is accepted. The refresh token presented stops working; presenting it
+        again ends its whole login session.
+
+        Args:
+            request: The request (its ``secure`` flag and client matter here).
+            body: The request body, read with a limit: at most
+                :data:`~tokenauth.MAX_FORM_BODY` + 1 bytes.
+            content_type: The ``Content-Type`` header, or None.
+
+        Returns:
+            :class:`Granted` (200, with a new ``refresh_token``), or a failure to
+            render as it says: :class:`BadRequest` and :class:`InvalidGrant`
+            (400), :class:`HttpsRequired`, :class:`StoreUnavailable`.
+        """
+        now = self._now()
+        flow = self._refresh(request, self.is_https(request), now, body, content_type)
         return run_sync(self._guarded(flow, now, request.client))
 
     @overload
@@ -890,6 +1307,11 @@ class TokenAuth(_Flows):
                 except _STORE_FAILURES as exc:
                     return self._unavailable(exc, now, request.client)
                 if self._still_stored(recent, record, request.authorization):
+                    touched = self._touched
+                    if touched is not None and now - touched.get(record.jti, _NEVER) >= (
+                        self.last_use_interval
+                    ):
+                        run_sync(self._touch(record, now))
                     return recent
         flow = self._authenticate(request, https, now)
         result = run_sync(self._guarded(flow, now, request.client))
@@ -929,6 +1351,15 @@ class TokenAuth(_Flows):
         """Revoke every token of ``subject`` ("log out everywhere"); returns how many."""
         return run_sync(self._revoke_subject(subject))
 
+    def list_sessions(self, subject: str) -> tuple[Session, ...]:
+        """The subject's tokens that still work, oldest first, with their last use.
+
+        ``last_used_at``, ``client`` and ``user_agent`` are filled in with
+        ``track_last_use=True`` (on a store that keeps them), else None. Revoke
+        one with :meth:`revoke` by its ``jti``. Raises StoreError on failure.
+        """
+        return run_sync(self._list_sessions(subject))
+
     def refuse_plain_http(self, request: Request) -> HttpsRequired:
         """Refuse a plain-HTTP request to a path of a binding's own (403), revoking what it exposed.
 
@@ -965,7 +1396,7 @@ class TokenAuth(_Flows):
 
     def add_user(self, username: str, password: str, *, scope: tuple[str, ...] = ()) -> UserRecord:
         """Hash the password and register a new user."""
-        return run_sync(self._add_user(username, password, scope))
+        return run_sync(self._add_user(username, password, scope), self._hashes)
 
     def purge_expired(self) -> int:
         """Remove every token expired past the leeway from the store; returns how many."""
@@ -977,18 +1408,8 @@ class AsyncTokenAuth(_Flows):
 
     Password hashing runs in worker threads, at most ``max_concurrent_hashes``
     at once, so a flood of logins can neither block the event loop nor starve
-    token validation. Arguments are those of :class:`TokenAuth`, and:
-
-    Args:
-        max_concurrent_hashes: Password hashes allowed at once. By default, as
-            many as keep argon2's threads (each hash runs ``parallelism`` lanes)
-            within the machine's cores, and at least one: with the default
-            profile (4 lanes), 1 on up to 7 cores, 2 on 8.
-        max_login_wait: The longest a password login may expect to wait for
-            its hash, in seconds (default 3). A login expected to wait longer is
-            answered 503 with ``Retry-After`` at once, instead of queueing (see
-            :class:`~tokenauth.Overloaded`); token validations are never shed.
-            None queues every login, however long the wait.
+    token validation. The arguments are those of :class:`TokenAuth`
+    (``max_concurrent_hashes`` and ``max_login_wait`` among them).
     """
 
     def __init__(
@@ -1016,8 +1437,14 @@ class AsyncTokenAuth(_Flows):
         client_id: str | None = None,
         extra_claims: ExtraClaims | None = None,
         throttle: LoginThrottle | None = None,
+        max_tokens_per_subject: int | None = None,
+        cap_policy: CapPolicy = "refuse",
+        track_last_use: bool = False,
+        last_use_interval: int = 60,
         max_concurrent_hashes: int | None = None,
         max_login_wait: float | None = 3.0,
+        refresh_ttl: int | bool | None = None,
+        session_lifetime: int | None = None,
     ) -> None:
         """Configure; see :class:`TokenAuth` for the arguments."""
         super().__init__(
@@ -1028,31 +1455,11 @@ class AsyncTokenAuth(_Flows):
             clock=clock, on_event=on_event, token_issuer=token_issuer,
             token_validator=token_validator, throttle=throttle,
             client_id=client_id, extra_claims=extra_claims,
+            refresh_ttl=refresh_ttl, session_lifetime=session_lifetime,
+            max_tokens_per_subject=max_tokens_per_subject, cap_policy=cap_policy,
+            track_last_use=track_last_use, last_use_interval=last_use_interval,
+            max_concurrent_hashes=max_concurrent_hashes, max_login_wait=max_login_wait,
         )  # fmt: skip
-        if max_concurrent_hashes is None:
-            max_concurrent_hashes = _default_hash_slots(hasher)
-        passwords = getattr(self.authenticator, "passwords", None)
-        self._hashes = HashQueue(
-            max_concurrent_hashes,
-            max_wait=max_login_wait,
-            estimate=getattr(passwords, "hash_seconds", None) or 0.1,
-        )
-
-    @property
-    def max_concurrent_hashes(self) -> int:
-        """How many password hashes may run in worker threads at once."""
-        return self._hashes.slots
-
-    @property
-    def hash_queue(self) -> HashQueue:
-        """The password-hash queue: its slots, its pending logins and its learned hash time."""
-        return self._hashes
-
-    def _admit_hash(self) -> int:
-        return self._hashes.admit()
-
-    def _release_hash(self) -> None:
-        self._hashes.release()
 
     @overload
     async def login(self, request: Request, /) -> LoginResult: ...
@@ -1071,6 +1478,14 @@ class AsyncTokenAuth(_Flows):
         now = self._now()
         flow = self._login(request, self.is_https(request), now)
         return await run_async(self._guarded(flow, now, request.client), self._hashes)
+
+    async def refresh(
+        self, request: Request, /, *, body: bytes, content_type: str | None
+    ) -> RefreshResult:
+        """Trade a refresh token for a new token pair; see :meth:`TokenAuth.refresh`."""
+        now = self._now()
+        flow = self._refresh(request, self.is_https(request), now, body, content_type)
+        return await run_async(self._guarded(flow, now, request.client))
 
     @overload
     async def authenticate(self, request: Request, /) -> AuthResult: ...
@@ -1100,6 +1515,11 @@ class AsyncTokenAuth(_Flows):
                 except _STORE_FAILURES as exc:
                     return self._unavailable(exc, now, request.client)
                 if self._still_stored(recent, record, request.authorization):
+                    touched = self._touched
+                    if touched is not None and now - touched.get(record.jti, _NEVER) >= (
+                        self.last_use_interval
+                    ):
+                        await run_async(self._touch(record, now))
                     return recent
         flow = self._authenticate(request, https, now)
         result = await run_async(self._guarded(flow, now, request.client))
@@ -1130,6 +1550,10 @@ class AsyncTokenAuth(_Flows):
     async def revoke_subject(self, subject: str) -> int:
         """Revoke every token of ``subject``; returns how many."""
         return await run_async(self._revoke_subject(subject))
+
+    async def list_sessions(self, subject: str) -> tuple[Session, ...]:
+        """The subject's tokens that still work; see :meth:`TokenAuth.list_sessions`."""
+        return await run_async(self._list_sessions(subject))
 
     async def refuse_plain_http(self, request: Request) -> HttpsRequired:
         """Refuse a plain-HTTP request, revoking what it exposed.

@@ -704,7 +704,14 @@ class JWTIssuer:
     def keys(self, keys: KeySet) -> None:
         self._keys = keys
 
-    def issue(self, principal: Principal, *, now: int, auth_time: int | None = None) -> IssuedToken:
+    def issue(
+        self,
+        principal: Principal,
+        *,
+        now: int,
+        auth_time: int | None = None,
+        session: str | None = None,
+    ) -> IssuedToken:
         """Sign a new token for ``principal`` at Unix time ``now``.
 
         Args:
@@ -713,6 +720,10 @@ class JWTIssuer:
             auth_time: When the login the token descends from happened, if not
                 ``now``; the token then carries it as ``auth_time``. A token
                 issued by its login leaves it out: its ``iat`` is the login time.
+            session: The login session the token belongs to, when refresh tokens
+                are on: the record carries it, and the ``jti`` starts with it
+                (``<session>.<random>``) so that a store can keep a session's
+                records together.
 
         Raises:
             ConfigurationError: The ``extra_claims`` hook returned claims that
@@ -724,6 +735,8 @@ class JWTIssuer:
             extra = checked_extra_claims(self._extra_claims(principal))
         # 128 random bits (RFC 7519 section 4.1.7: unique with negligible collision).
         jti = secrets.token_urlsafe(16)
+        if session is not None:
+            jti = f"{session}.{jti}"
         claims = Claims(
             sub=principal.subject,
             jti=jti,
@@ -748,5 +761,6 @@ class JWTIssuer:
             expires_at=now + self._ttl,
             method=principal.method,
             api_key_id=principal.api_key_id,
+            session=session,
         )
         return IssuedToken(f"{encoded}.{b64url(signature)}", claims, record)

@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import TYPE_CHECKING, Literal, Protocol, TypeAlias
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeAlias
 
 from ._frozen import maker
 
@@ -27,15 +27,18 @@ __all__ = [
     "Granted",
     "HttpsRequired",
     "InsufficientScope",
+    "InvalidGrant",
     "LoggedOut",
     "LoginResult",
     "LogoutResult",
     "Overloaded",
     "Reason",
+    "RefreshResult",
     "Response",
     "ScopeResult",
     "StepUpRequired",
     "StoreUnavailable",
+    "TokenLimitReached",
     "TooManyRequests",
     "Unauthorized",
 ]
@@ -75,6 +78,14 @@ class Reason(str, Enum):
     MISSING_CREDENTIALS = "missing_credentials"
     MALFORMED_CREDENTIALS = "malformed_credentials"
     MALFORMED_REQUEST = "malformed_request"
+    UNSUPPORTED_GRANT_TYPE = "unsupported_grant_type"
+    REFRESH_DISABLED = "refresh_disabled"
+    INVALID_SCOPE = "invalid_scope"
+    # 400, refresh grant (RFC 6749 section 5.2 invalid_grant)
+    UNKNOWN_REFRESH_TOKEN = "unknown_refresh_token"
+    REFRESH_TOKEN_EXPIRED = "refresh_token_expired"
+    REFRESH_TOKEN_REUSED = "refresh_token_reused"
+    SESSION_ENDED = "session_ended"
     # 401, login
     UNKNOWN_USER = "unknown_user"
     BAD_PASSWORD = "bad_password"
@@ -99,6 +110,9 @@ class Reason(str, Enum):
     # 403
     HTTPS_REQUIRED = "https_required"
     INSUFFICIENT_SCOPE = "insufficient_scope"
+    TOKEN_LIMIT = "token_limit"
+    # a token removed to make room for a newer one (cap_policy="evict_oldest")
+    EVICTED = "evicted"
     # 429
     LOGIN_THROTTLED = "login_throttled"
     # 503
@@ -166,6 +180,30 @@ class BadRequest(Failure):
             f"error_description={_quote(description)}"
         )
         return cls(400, "invalid_request", description, reason, challenge)
+
+    @classmethod
+    def token_request(cls, error: str, reason: Reason, description: str) -> BadRequest:
+        """A token-endpoint request the server cannot take (RFC 6749 section 5.2).
+
+        ``error`` is ``invalid_request``, ``unsupported_grant_type`` or ``invalid_scope``.
+        """
+        return cls(400, error, description, reason)
+
+
+@dataclass(frozen=True, slots=True)
+class InvalidGrant(Failure):
+    """400 ``invalid_grant``: the refresh token is unknown, expired, reused or its session ended.
+
+    The one answer whatever the cause (RFC 6749 section 5.2), so a client learns
+    nothing about which it was; the ``reason`` says it for logs and audit.
+    """
+
+    @classmethod
+    def make(cls, reason: Reason) -> InvalidGrant:
+        """The refusal of a refresh token, for ``reason``."""
+        return cls(
+            400, "invalid_grant", "The refresh token is invalid, expired or revoked.", reason
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,6 +324,40 @@ class InsufficientScope(Failure):
 
 
 @dataclass(frozen=True, slots=True)
+class TokenLimitReached(Failure):
+    """403: the credentials are good, but the account holds its most live tokens already.
+
+    Only with ``max_tokens_per_subject=`` and ``cap_policy="refuse"``. Waiting
+    does not help unless a token expires: the client frees a slot by logging
+    out one of its tokens (or an administrator revokes one), then logs in again.
+    The body names the cap: ``{"error": "token_limit_reached",
+    "error_description": "...", "max_tokens": N}``.
+
+    Attributes:
+        max_tokens: The most live tokens an account may hold.
+    """
+
+    max_tokens: int = 0
+
+    @classmethod
+    def make(cls, max_tokens: int) -> TokenLimitReached:
+        """The refusal of a login past a cap of ``max_tokens`` live tokens."""
+        return cls(
+            403, "token_limit_reached",
+            f"This account already holds {max_tokens} active token"
+            f"{'' if max_tokens == 1 else 's'}, the most allowed. Log out with one of them "
+            "(or have it revoked) to free a slot, or wait until one expires, then log in again.",
+            Reason.TOKEN_LIMIT, None, max_tokens,
+        )  # fmt: skip
+
+    @property
+    def json(self) -> dict[str, Any]:
+        """The JSON body as a dict: ``error``, ``error_description`` and ``max_tokens``."""
+        return {"error": self.error, "error_description": self.description,
+                "max_tokens": self.max_tokens}  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
 class StoreUnavailable(Failure):
     """503: the token store or a registry could not be reached; nothing was accepted."""
 
@@ -360,13 +432,15 @@ class Overloaded(_RetryLater):
 
 @dataclass(frozen=True, slots=True)
 class Granted:
-    """200: a login succeeded; the body carries the new token (RFC 6749 section 5.1).
+    """200: a login or a refresh succeeded; the body carries the new token (RFC 6749 section 5.1).
 
     Attributes:
         token: The signed JWT. Secret: never log it.
         expires_in: Seconds until the token expires.
         principal: Who logged in, and how.
         claims: The token's claims.
+        refresh_token: The new refresh token, when refresh tokens are enabled
+            (RFC 6749 section 6); None otherwise. Secret: never log it.
     """
 
     token: str = field(repr=False)
@@ -375,6 +449,7 @@ class Granted:
     claims: Claims
     token_type: Literal["Bearer"] = "Bearer"
     status: Literal[200] = 200
+    refresh_token: str | None = field(default=None, repr=False)
 
     @property
     def headers(self) -> Headers:
@@ -383,8 +458,13 @@ class Granted:
 
     @property
     def json(self) -> dict[str, str | int]:
-        """The body as a dict: ``token``, ``token_type`` and ``expires_in``."""
-        return {"token": self.token, "token_type": self.token_type, "expires_in": self.expires_in}
+        """The body as a dict: ``token``, ``token_type``, ``expires_in``, any ``refresh_token``."""
+        out: dict[str, str | int] = {
+            "token": self.token, "token_type": self.token_type, "expires_in": self.expires_in
+        }  # fmt: skip
+        if self.refresh_token is not None:
+            out["refresh_token"] = self.refresh_token
+        return out
 
     @property
     def body(self) -> bytes:
@@ -432,10 +512,11 @@ authenticated_of: Callable[[Principal, Claims, str], Authenticated] = maker(Auth
 
 LoginResult: TypeAlias = (
     "Granted | BadRequest | Unauthorized | HttpsRequired | StoreUnavailable"
-    " | TooManyRequests | Overloaded"
+    " | TooManyRequests | Overloaded | TokenLimitReached"
 )
 AuthResult: TypeAlias = (
     "Authenticated | BadRequest | Unauthorized | HttpsRequired | StoreUnavailable"
 )
 ScopeResult: TypeAlias = "Authenticated | InsufficientScope"
+RefreshResult: TypeAlias = "Granted | BadRequest | InvalidGrant | HttpsRequired | StoreUnavailable"
 LogoutResult: TypeAlias = "LoggedOut | BadRequest | Unauthorized | HttpsRequired | StoreUnavailable"

@@ -10,12 +10,18 @@ finish within ``max_wait`` seconds. Anything else is answered 503 with
 ``Retry-After`` at once, which costs the server nearly nothing.
 
 Token validations never enter the queue, so they are never shed.
+
+One queue serves either front door: the async one holds a slot with ``async
+with queue:`` around a hash in a worker thread, the sync one with ``with
+queue:`` around a hash in the server's own request thread (a login waiting for
+a slot waits in that thread). Admission is thread-safe for the sync case.
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
+import threading
 import time
 from collections.abc import Callable
 from types import TracebackType
@@ -29,11 +35,12 @@ _SMOOTHING = 0.2
 
 
 class HashQueue:
-    """Admission and slots for password hashes, shared by every login of an async front door.
+    """Admission and slots for password hashes, shared by every login of a front door.
 
-    Use it as the limiter of the async driver (``async with queue:`` around each
-    hash) and ask :meth:`admit` before a login starts; every admitted login
-    calls :meth:`release` once it is done, whatever the outcome.
+    Use it as the limiter of the driver (``async with queue:`` or ``with
+    queue:`` around each hash) and ask :meth:`admit` before a login starts;
+    every admitted login calls :meth:`release` once it is done, whatever the
+    outcome.
 
     Args:
         slots: Hashes allowed to run at once.
@@ -64,8 +71,11 @@ class HashQueue:
         self._estimate = estimate
         self._clock = clock
         self._pending = 0
+        self._lock = threading.Lock()
         self._semaphore = asyncio.Semaphore(slots)
         self._started: dict[asyncio.Task[object] | None, float] = {}
+        self._thread_slots = threading.Semaphore(slots)
+        self._thread_started = threading.local()
 
     @property
     def pending(self) -> int:
@@ -89,20 +99,40 @@ class HashQueue:
             the whole seconds after which the queue should have drained enough
             (for ``Retry-After``; at least 1).
         """
-        expected = self.expected_wait()
-        if self.max_wait is not None and expected > self.max_wait:
-            return max(1, math.ceil(expected - self.max_wait + self._estimate))
-        self._pending += 1
-        return 0
+        with self._lock:
+            expected = self.expected_wait()
+            if self.max_wait is not None and expected > self.max_wait:
+                return max(1, math.ceil(expected - self.max_wait + self._estimate))
+            self._pending += 1
+            return 0
 
     def release(self) -> None:
         """One admitted login is done."""
-        self._pending = max(0, self._pending - 1)
+        with self._lock:
+            self._pending = max(0, self._pending - 1)
 
     def observe(self, seconds: float) -> None:
         """Fold one measured hash duration into the estimate."""
         if seconds > 0:
-            self._estimate += _SMOOTHING * (seconds - self._estimate)
+            with self._lock:
+                self._estimate += _SMOOTHING * (seconds - self._estimate)
+
+    def __enter__(self) -> None:
+        """Wait, in this thread, for a hash slot; the time from here to the exit is measured."""
+        self._thread_slots.acquire()
+        self._thread_started.at = self._clock()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        """Free the slot and learn from the hash's duration."""
+        started: float = self._thread_started.at
+        self._thread_slots.release()
+        if exc_type is None:
+            self.observe(self._clock() - started)
 
     async def __aenter__(self) -> None:
         """Wait for a hash slot; the time from here to the exit is measured."""

@@ -21,10 +21,27 @@ from ._claims import Claims
 from ._errors import ConfigurationError
 from ._results import Authenticated, StepUpRequired
 
-__all__ = ["LoginAgeRequirement", "login_time"]
+__all__ = ["LoginAgeRequirement", "login_max_age", "login_time"]
 
 #: The longest max_age accepted: a year (a larger one is almost surely a unit mistake).
 _MAX_AGE_LIMIT = 366 * 86_400
+
+
+def login_max_age(max_age: object) -> int:
+    """``max_age`` itself, once checked: whole seconds from 0 to a year.
+
+    Bindings call it where a route is declared (before any front door is at
+    hand), so that a bad value fails at start-up rather than on a request.
+
+    Raises:
+        ConfigurationError: ``max_age`` is not an ``int`` from 0 to a year
+            (a ``bool``, a ``float`` or a string is refused too).
+    """
+    if type(max_age) is not int or not 0 <= max_age <= _MAX_AGE_LIMIT:
+        raise ConfigurationError(
+            f"max_age must be a whole number of seconds from 0 to {_MAX_AGE_LIMIT}, not {max_age!r}"
+        )
+    return max_age
 
 
 def login_time(claims: Claims) -> int:
@@ -56,11 +73,7 @@ class LoginAgeRequirement:
             ConfigurationError: ``max_age`` is not a whole number of seconds from 0
                 to a year.
         """
-        if type(max_age) is not int or not 0 <= max_age <= _MAX_AGE_LIMIT:
-            raise ConfigurationError(
-                f"max_age must be a whole number of seconds from 0 to {_MAX_AGE_LIMIT}, "
-                f"not {max_age!r}"
-            )
+        login_max_age(max_age)
         return cls(max_age, StepUpRequired.make(realm, max_age))
 
     def check(self, result: Authenticated, *, now: int) -> Authenticated | StepUpRequired:

@@ -13,9 +13,17 @@ from ._registry import ApiKeyRegistry, AsyncApiKeyRegistry, AsyncUserRegistry, U
 
 __all__ = [
     "MAX_LEEWAY",
+    "MAX_USER_AGENT_LENGTH",
+    "AsyncCappedTokenStore",
+    "AsyncSessionStore",
     "AsyncTokenStore",
+    "CapOutcome",
+    "CapPolicy",
+    "CappedTokenStore",
     "LoginMethod",
     "RegistryBackend",
+    "Session",
+    "SessionStore",
     "StoreBackend",
     "TokenRecord",
     "TokenStore",
@@ -29,11 +37,17 @@ __all__ = [
 ]
 
 LoginMethod = Literal["password", "api_key"]
+#: What a capped add does when the subject already holds its most live tokens.
+CapPolicy = Literal["refuse", "evict_oldest"]
 
 #: Longest ``jti``, subject and API-key id a record may hold; stores size columns by these.
 MAX_JTI_LENGTH = 64
 MAX_SUBJECT_LENGTH = 255
 MAX_KEY_ID_LENGTH = 64
+MAX_SESSION_LENGTH = 64
+#: Longest client address and User-Agent a record keeps (see :func:`sanitize_user_agent`).
+MAX_CLIENT_LENGTH = 64
+MAX_USER_AGENT_LENGTH = 256
 
 #: The largest clock-skew leeway, in seconds, a validator accepts on ``exp``. It is
 #: also the expiry rule every store follows: a store that forgets records by
@@ -55,6 +69,15 @@ class TokenRecord:
         expires_at: Unix time the token expires (``exp``).
         method: How the client logged in: ``"password"`` or ``"api_key"``.
         api_key_id: The public id of the API key used, when ``method`` is ``"api_key"``.
+        client: The client's address seen at login (behind trusted proxies, the
+            address they forwarded; IPv6 per /64), when last-use tracking is on;
+            at most 64 printable characters.
+        user_agent: The ``User-Agent`` seen at login, sanitized (see
+            :func:`sanitize_user_agent`), when last-use tracking is on; at most
+            256 printable characters.
+        session: The id of the login session the token descends from, when
+            refresh tokens are enabled (every access and refresh token of one
+            login shares it, see :class:`~tokenauth.RefreshRecord`); None otherwise.
     """
 
     jti: str
@@ -63,6 +86,9 @@ class TokenRecord:
     expires_at: int
     method: LoginMethod
     api_key_id: str | None = None
+    client: str | None = None
+    user_agent: str | None = None
+    session: str | None = None
 
     def __post_init__(self) -> None:
         _check_text("jti", self.jti, MAX_JTI_LENGTH)
@@ -81,13 +107,96 @@ class TokenRecord:
             raise ValueError("TokenRecord.api_key_id is set exactly when method is 'api_key'")
         if self.api_key_id is not None:
             _check_text("api_key_id", self.api_key_id, MAX_KEY_ID_LENGTH)
+        if self.session is not None:
+            _check_text("session", self.session, MAX_SESSION_LENGTH)
+        if self.client is not None:
+            _check_printable("client", self.client, MAX_CLIENT_LENGTH)
+        if self.user_agent is not None:
+            _check_printable("user_agent", self.user_agent, MAX_USER_AGENT_LENGTH)
 
 
-def _check_text(name: str, value: object, limit: int) -> None:
+def _check_text(name: str, value: object, limit: int, owner: str = "TokenRecord") -> None:
     if not isinstance(value, str) or not 0 < len(value) <= limit:
-        raise ValueError(
-            f"TokenRecord.{name} must be a non-empty str of at most {limit} characters"
-        )
+        raise ValueError(f"{owner}.{name} must be a non-empty str of at most {limit} characters")
+
+
+def _check_printable(name: str, value: object, limit: int) -> None:
+    _check_text(name, value, limit)
+    if not str(value).isprintable():
+        raise ValueError(f"TokenRecord.{name} must hold printable characters only")
+
+
+def sanitize_user_agent(value: str | None) -> str | None:
+    """A ``User-Agent`` fit to store: printable, trimmed, at most 256 characters, or None.
+
+    Control and other unprintable characters (CR, LF, NUL, escapes, bidi
+    controls) become spaces, runs of spaces one, and the ends are trimmed; an
+    empty result is None. A header that a client controls reaches logs and
+    terminals through ``tokenauth tokens list``, so nothing in it may steer them.
+    """
+    if not value:
+        return None
+    cleaned = " ".join("".join(c if c.isprintable() else " " for c in value).split())
+    return cleaned[:MAX_USER_AGENT_LENGTH].rstrip() or None
+
+
+def sanitize_client(value: str | None) -> str | None:
+    """A client address fit to store (printable, at most 64 characters), or None."""
+    if not value or len(value) > MAX_CLIENT_LENGTH or not value.isprintable():
+        return None
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class CapOutcome:
+    """What a capped add did (see :class:`CappedTokenStore`).
+
+    Attributes:
+        added: Whether the record was stored.
+        evicted: The records removed to make room (policy ``"evict_oldest"``), oldest first.
+        live: The subject's live tokens counted before the add.
+    """
+
+    added: bool
+    evicted: tuple[TokenRecord, ...] = ()
+    live: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """One stored token of a subject, as :meth:`~tokenauth.TokenAuth.list_sessions` shows it.
+
+    Attributes:
+        jti: The token's id (not a secret: it cannot be used as a token).
+        subject: Whose token it is.
+        issued_at: Unix time of the login.
+        expires_at: Unix time the token expires.
+        method: ``"password"`` or ``"api_key"``.
+        api_key_id: The API key logged in with, if any.
+        client: The client address seen at login, when it was recorded.
+        user_agent: The sanitized ``User-Agent`` seen at login, when it was recorded.
+        last_used_at: Unix time of the last use a front door wrote (at most one
+            write per token per ``last_use_interval`` from each process, so up to
+            that many seconds behind), or None if it was never used or not tracked.
+    """
+
+    jti: str
+    subject: str
+    issued_at: int
+    expires_at: int
+    method: LoginMethod
+    api_key_id: str | None = None
+    client: str | None = None
+    user_agent: str | None = None
+    last_used_at: int | None = None
+
+    @classmethod
+    def of(cls, record: TokenRecord, last_used_at: int | None = None) -> Session:
+        """The session of ``record``, last used at ``last_used_at``."""
+        return cls(
+            record.jti, record.subject, record.issued_at, record.expires_at, record.method,
+            record.api_key_id, record.client, record.user_agent, last_used_at,
+        )  # fmt: skip
 
 
 @runtime_checkable
@@ -161,6 +270,90 @@ class AsyncTokenStore(Protocol):
     async def aclose(self) -> None:
         """Release connections; the store is unusable afterwards."""
         ...
+
+
+@runtime_checkable
+class CappedTokenStore(Protocol):
+    """A store that can cap a subject's live tokens atomically (optional).
+
+    Needed by ``max_tokens_per_subject=``; the front door names the missing
+    methods when a store lacks it.
+    """
+
+    def add_capped(
+        self, record: TokenRecord, limit: int, policy: CapPolicy, now: int
+    ) -> CapOutcome:
+        """Store ``record`` unless its subject would then hold more than ``limit`` live tokens.
+
+        Live: ``expires_at > now``. With ``"refuse"``, nothing changes when the
+        subject holds ``limit`` live tokens already; with ``"evict_oldest"``,
+        the oldest live ones (by ``issued_at``, then ``jti``) are removed first.
+        Concurrent calls, from any number of processes, never leave more than
+        ``limit`` live tokens. Raises DuplicateTokenError if the ``jti`` is taken.
+        """
+        ...
+
+
+@runtime_checkable
+class AsyncCappedTokenStore(Protocol):
+    """The asynchronous twin of :class:`CappedTokenStore`."""
+
+    async def add_capped(
+        self, record: TokenRecord, limit: int, policy: CapPolicy, now: int
+    ) -> CapOutcome:
+        """See :meth:`CappedTokenStore.add_capped`."""
+        ...
+
+
+@runtime_checkable
+class SessionStore(Protocol):
+    """A store that keeps when each token was last used (optional).
+
+    Needed by ``track_last_use=True``; the front door names the missing methods
+    when a store lacks it. The front door writes at most once per token per
+    interval, so a write per request never happens.
+    """
+
+    def touch(self, record: TokenRecord, at: int) -> None:
+        """Record that ``record``'s token was used at ``at``; a later time never goes back.
+
+        Does nothing when the token is no longer stored.
+        """
+        ...
+
+    def list_sessions(self, subject: str) -> list[Session]:
+        """The subject's stored tokens with their last use, oldest first (as ``list_subject``)."""
+        ...
+
+
+@runtime_checkable
+class AsyncSessionStore(Protocol):
+    """The asynchronous twin of :class:`SessionStore`."""
+
+    async def touch(self, record: TokenRecord, at: int) -> None:
+        """See :meth:`SessionStore.touch`."""
+        ...
+
+    async def list_sessions(self, subject: str) -> list[Session]:
+        """See :meth:`SessionStore.list_sessions`."""
+        ...
+
+
+#: The methods each optional feature needs of a store.
+CAP_METHODS = ("add_capped",)
+SESSION_METHODS = ("touch", "list_sessions")
+
+
+def require_methods(store: object, methods: tuple[str, ...], feature: str) -> None:
+    """Raise ConfigurationError naming what ``store`` lacks for ``feature``, if anything."""
+    missing = [m for m in methods if not callable(getattr(store, m, None))]
+    if missing:
+        names = ", ".join(missing)
+        raise ConfigurationError(
+            f"{feature} needs a token store with {names}; {type(store).__name__} has no "
+            f"{names} (see CappedTokenStore and SessionStore in the store docs), or turn "
+            f"{feature} off"
+        )
 
 
 class StoreBackend(Protocol):

@@ -14,7 +14,8 @@ accounts stays throttled).
 The counters are fixed windows: the first count opens a window of
 ``Limit.window`` seconds, and the count starts again from zero after it. They
 live in a :class:`LoginCounters` (or :class:`AsyncLoginCounters`) store:
-:class:`MemoryCounters` here, Redis ones in ``tokenauth-redis``, opened by URL
+:class:`MemoryCounters` here, Redis ones in ``tokenauth-redis`` and SQL ones in
+``tokenauth-sqlalchemy``, opened by URL
 with :func:`open_counters` like the token stores.
 
 Keys never hold a secret: an account is keyed by a digest of its username, and
@@ -297,7 +298,7 @@ class LoginThrottle:
 
     Args:
         counters: Where the counts live: :class:`MemoryCounters`, or one from
-            :func:`open_counters` (Redis), sync or async to match the front door.
+            :func:`open_counters` (Redis, SQL), sync or async to match the front door.
         per_account: Failed logins allowed per account (the Basic username).
         per_client: Failed logins allowed per client address (per /64 for IPv6);
             the front door finds the address with :func:`client_address`, believing
@@ -366,8 +367,8 @@ class LoginThrottle:
 
 
 _COUNTERS_HINT = (
-    "use 'memory://' or a redis:// URL (pip install tokenauth-redis); the SQL stores "
-    "keep no login counters yet"
+    "use 'memory://', a redis:// URL (pip install tokenauth-redis) or an SQL URL such "
+    "as sqlite:///auth.db (pip install tokenauth-sqlalchemy)"
 )
 
 

@@ -6,6 +6,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,9 +21,14 @@ from .support import TLS, World, basic, make_world, serve
 JSON = "application/json"
 
 
-def _counters(kind: str) -> Any:
+def _counters(kind: str, folder: Path) -> Any:
     if kind == "memory":
         return MemoryCounters()
+    if kind == "sqlite":
+        from tokenauth_sqlalchemy import init_db
+
+        init_db(f"sqlite:///{folder / 'counters.db'}")
+        return open_async_counters(f"sqlite+aiosqlite:///{folder / 'counters.db'}")
     url = require_redis()
     return open_async_counters(f"{url}?prefix=tokenauth-test:{uuid.uuid4().hex}:")
 
@@ -52,10 +58,10 @@ def _app(world: World, loops: list[asyncio.AbstractEventLoop] | None = None) -> 
     return recording
 
 
-@pytest.fixture(params=["memory", "redis"])
-def throttled(request: pytest.FixtureRequest, tls: TLS) -> Iterator[httpx.Client]:
-    """A server whose logins are throttled at 3 per account, counters in memory or Redis."""
-    counters = _counters(request.param)
+@pytest.fixture(params=["memory", "redis", "sqlite"])
+def throttled(request: pytest.FixtureRequest, tls: TLS, tmp_path: Path) -> Iterator[httpx.Client]:
+    """A server whose logins are throttled at 3 per account, counters in memory, Redis or SQL."""
+    counters = _counters(request.param, tmp_path)
     world = make_world(throttle=LoginThrottle(counters, per_account=Limit(3, 60)))
     loops: list[asyncio.AbstractEventLoop] = []
     with (

@@ -11,7 +11,6 @@ is the object the application's user loader returned.
 # annotations at runtime, and some name objects local to the app factories.
 import asyncio
 import warnings
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -32,7 +31,7 @@ from tokenauth_asgi.fastapi import BearerAuth, auth_router, install
 from tokenauth_asgi.litestar import exception_handlers, requires_scopes
 from tokenauth_asgi.starlette import requires
 
-from .support import FAST_HASHER, REALM, TLS, World, make_world, serve
+from .support import FAST_HASHER, REALM, World, make_world
 
 ADMIN_REFUSAL = InsufficientScope.make(REALM, ("admin",))
 
@@ -91,23 +90,6 @@ def check_scoped(client: httpx.Client, world: World, path: str = "/admin") -> No
     ghost = client.get(path, headers={"Authorization": f"Bearer {_token(world, 'ghost', 'pw')}"})
     assert ghost.status_code == 401  # a valid token whose subject the loader does not know
     assert ghost.content == Unauthorized.unknown_subject(REALM).body
-
-
-@pytest.fixture
-def client_of(tls: TLS) -> Iterator[Any]:
-    stack: list[Any] = []
-
-    def open_client(app: Any) -> httpx.Client:
-        server = serve(app, tls=tls)
-        url = server.__enter__()
-        client = httpx.Client(base_url=url, verify=tls.client_context, timeout=10)
-        stack.append((server, client))
-        return client
-
-    yield open_client
-    for server, client in stack:
-        client.close()
-        server.__exit__(None, None, None)
 
 
 # -- FastAPI ------------------------------------------------------------------------------------

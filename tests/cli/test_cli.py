@@ -536,12 +536,27 @@ def test_listings_are_tables_unless_json(
     monkeypatch.setattr(sys, "stdin", io.StringIO("pw\n"))
     assert run(capsys, "users", "add", "alice", "--password-stdin", *STORE)[0] == 0
     backend.store.add(TokenRecord("j1", "alice", 1_800_000_000, 1_800_000_060, "password", None))
+    agent = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko)"
+    backend.store.add(
+        TokenRecord("j2", "alice", 1_800_000_001, 1_800_000_061, "password", None, "::1", agent)
+    )
+    backend.store.touch(TokenRecord("j2", "alice", 1, 2, "password"), 1_800_000_030)
     code, out, _ = run(capsys, "tokens", "list", *STORE)
     assert code == 0
     assert out.splitlines() == [
-        "JTI  SUBJECT  METHOD    ISSUED                EXPIRES               API KEY",
-        "j1   alice    password  2027-01-15 08:00:00Z  2027-01-15 08:01:00Z  -",
+        "JTI  SUBJECT  METHOD    ISSUED                EXPIRES               API KEY  "
+        "LAST USED             CLIENT  USER AGENT",
+        "j1   alice    password  2027-01-15 08:00:00Z  2027-01-15 08:01:00Z  -        "
+        "-                     -       -",
+        "j2   alice    password  2027-01-15 08:00:01Z  2027-01-15 08:01:01Z  -        "
+        "2027-01-15 08:00:30Z  ::1     Mozilla/5.0 (X11; Linux x86_64) Apple...",
     ]
+    code, out, _ = run(capsys, "tokens", "list", "--json", "--subject", "alice", *STORE)
+    second = json.loads(out.splitlines()[1])
+    assert (second["last_used"], second["client"], second["user_agent"]) == (
+        1_800_000_030, "::1", agent,
+    )  # fmt: skip
+    backend.store.remove("j2")
     code, out, err = run(capsys, "apikeys", "list", *STORE)
     assert (code, out) == (0, "")
     assert "no API keys" in err

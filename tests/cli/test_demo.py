@@ -128,8 +128,20 @@ def test_the_printed_curl_commands_work_in_a_shell(demo: Demo) -> None:
         number, _, text = chunk.partition("\n")
         outputs[int(number)] = text.strip()
     by_command = dict(zip(commands, (outputs[i] for i in range(len(commands))), strict=True))
+    throttled = [c for c in by_command if "nobody:guess" in c]
+    assert len(throttled) == 2, "the banner shows how to see a 429"
+    refreshes = [c for c in by_command if "grant_type=refresh_token" in c]
+    assert len(refreshes) == 1, "the banner shows a refresh"
+    assert set(json.loads(by_command[refreshes[0]])) == {
+        "token", "token_type", "expires_in", "refresh_token"
+    }  # fmt: skip
     for command, output in by_command.items():
-        if command.endswith("/token"):
+        if command.startswith("for i in $(seq 10)"):
+            assert output.split() == ["401"] * 10, command  # the default 10 per account
+        elif "nobody:guess" in command:
+            assert output.startswith("HTTP/1.1 429"), command
+            assert re.search(r"^retry-after: \d+", output, re.MULTILINE | re.IGNORECASE)
+        elif command.endswith("/token"):
             assert json.loads(output)["token_type"] == "Bearer", command
         elif command.endswith("/me") and "http://" not in command:
             assert json.loads(output)["sub"] == "demo", command

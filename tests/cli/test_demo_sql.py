@@ -122,3 +122,49 @@ def test_a_fresh_sqlite_store_and_five_second_tokens(tmp_path: Path) -> None:
         assert "expired" in late.headers["www-authenticate"]
         assert cli("tokens", "list", "--json", "--store", store) == ""
     assert "created the tokenauth tables" in (tmp_path.glob("demo-*.log").__next__()).read_text()
+
+
+def test_throttle_options_and_sql_counters(tmp_path: Path) -> None:
+    """`--counters sqlite:///... --per-account 2/60`: the demo makes the counters' table, the
+    third wrong password gets 429 with Retry-After; `--no-throttle` answers 401 forever."""
+    counters = f"sqlite:///{tmp_path / 'counters.db'}"
+    args = ("--user", "alice:pw-for-alice", "--counters", counters, "--per-account", "2/60")
+    with running_demo(tmp_path, free_port(), *args) as base, httpx.Client(verify=False) as client:  # noqa: S501 - self-signed demo cert
+        codes = [client.post(f"{base}/token", auth=("alice", "nope")).status_code for _ in range(3)]
+        assert codes == [401, 401, 429]
+        throttled = client.post(f"{base}/token", auth=("alice", "pw-for-alice"))
+        assert throttled.status_code == 429  # even the right password, until the window ends
+        assert 1 <= int(throttled.headers["retry-after"]) <= 60
+    log = max(tmp_path.glob("demo-*.log"), key=lambda p: p.stat().st_mtime).read_text()
+    assert "2 per 60 s per account" in log
+    assert f"{counters}: created the tokenauth tables" in log
+    assert "see a 429: 2 wrong passwords for one account in 60 s" in log
+    off = ("--user", "alice:pw-for-alice", "--no-throttle", "--max-login-wait", "none")
+    with running_demo(tmp_path, free_port(), *off) as base, httpx.Client(verify=False) as client:  # noqa: S501 - self-signed demo cert
+        codes = [
+            client.post(f"{base}/token", auth=("alice", "nope")).status_code for _ in range(12)
+        ]
+        assert codes == [401] * 12
+    log = max(tmp_path.glob("demo-*.log"), key=lambda p: p.stat().st_mtime).read_text()
+    assert "login throttling off (--no-throttle); no load shedding" in log
+    assert "see a 429" not in log
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("--per-account", "10"), ("--per-account", "0/60"), ("--per-client", "5/0"),
+     ("--max-login-wait", "0"), ("--max-login-wait", "soon")],
+)  # fmt: skip
+def test_bad_throttle_options_are_usage_errors(
+    option: str, value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["demo", option, value])
+    assert exited.value.code == 2
+    assert option in capsys.readouterr().err
+
+
+def test_nothing_left_to_throttle_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["demo", "--per-account", "off", "--per-client", "off", "--http-port", "0"])
+    assert code == 1
+    assert "--no-throttle" in capsys.readouterr().err

@@ -13,16 +13,21 @@ from tokenauth import (
     open_async_store,
     open_store,
 )
-from tokenauth.testing import AsyncTokenStoreContract, TokenStoreContract
+from tokenauth.testing import (
+    AsyncRefreshStoreContract,
+    AsyncTokenStoreContract,
+    RefreshStoreContract,
+    TokenStoreContract,
+)
 
 
-class TestMemoryStoreContract(TokenStoreContract):
+class TestMemoryStoreContract(TokenStoreContract, RefreshStoreContract):
     @pytest.fixture
     def store_factory(self) -> Callable[[], TokenStore]:
         return MemoryStore
 
 
-class TestAsyncMemoryStoreContract(AsyncTokenStoreContract):
+class TestAsyncMemoryStoreContract(AsyncTokenStoreContract, AsyncRefreshStoreContract):
     @pytest.fixture
     def async_store_factory(self) -> Callable[[], Awaitable[AsyncTokenStore]]:
         async def make() -> AsyncTokenStore:

@@ -242,8 +242,11 @@ def test_the_throttled_answer() -> None:
     assert dict(TooManyRequests.login(42).headers)["Retry-After"] == "42"
 
 
-def test_a_store_backend_without_counters_names_what_has_them() -> None:
-    """The SQL backend keeps no counters yet: the error says to use memory:// or Redis."""
-    pytest.importorskip("tokenauth_sqlalchemy")
-    with pytest.raises(ConfigurationError, match=r"keeps no login counters.*redis://"):
+def test_a_store_backend_without_counters_names_what_has_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A backend without counters: the error names memory://, Redis and the SQL stores."""
+    sql = pytest.importorskip("tokenauth_sqlalchemy")
+    monkeypatch.delattr(sql.SQLBackend, "open_counters")
+    with pytest.raises(ConfigurationError, match=r"keeps no login counters.*redis://.*sqlite"):
         open_counters("sqlite:///counters.db")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -15,6 +17,7 @@ from tokenauth import (
     MAX_LEEWAY,
     ConfigurationError,
     DuplicateTokenError,
+    Session,
     StoreError,
     StoreUnreachableError,
     TokenRecord,
@@ -255,3 +258,56 @@ def test_list_all_returns_every_live_record(store: RedisStore) -> None:
         store.add(record)
     store.remove("all-1")
     assert store.list_all() == [r for r in records if r.jti != "all-1"]
+
+
+# -- sessions and caps --------------------------------------------------------------------
+
+
+def test_records_of_the_previous_version_read_and_track(
+    store: RedisStore, raw: redis.Redis, url: str
+) -> None:
+    """A record in format 1 (written before sessions) reads, lists and takes last uses."""
+    old = b'[1,"0123456789abcdef","alice",%d,%d,"password",null]' % (NOW, NOW + 3600)
+    raw.set(_prefix(url) + b"t:old-1", old)
+    raw.zadd(
+        _prefix(url) + b"s:" + _subject_digest("alice"), {b"0123456789abcdefold-1": NOW + 3600}
+    )
+    record = store.get("old-1")
+    assert record == TokenRecord("old-1", "alice", NOW, NOW + 3600, "password")
+    store.touch(record, NOW + 5)
+    assert store.list_sessions("alice") == [Session.of(record, NOW + 5)]
+
+
+def test_records_without_client_are_written_as_before(
+    store: RedisStore, raw: redis.Redis, url: str
+) -> None:
+    """Only a record that carries a client or User-Agent uses format 2 (which older
+    versions cannot read): a server without last-use tracking writes format 1."""
+    store.add(_record("plain-1"))
+    assert _raw_value(raw, url, "plain-1").startswith(b"[1,")
+    seen = TokenRecord("seen-1", "alice", NOW, NOW + 60, "password", None, "::1", "ua/1")
+    store.add(seen)
+    assert _raw_value(raw, url, "seen-1").startswith(b"[2,")
+    assert store.get("seen-1") == seen
+
+
+def test_a_stale_index_entry_counts_toward_the_cap_until_it_expires(
+    store: RedisStore, raw: redis.Redis, url: str
+) -> None:
+    """The safe side: an entry whose record vanished still counts (never past the cap)."""
+    store.add(_record("cap-1"))
+    raw.delete(_prefix(url) + b"t:cap-1")
+    refused = store.add_capped(_record("cap-2"), 1, "refuse", _now())
+    assert refused.added is False
+    evicting = store.add_capped(_record("cap-3"), 1, "evict_oldest", _now())
+    assert (evicting.added, evicting.evicted) == (False, ())
+
+
+def _raw_value(raw: redis.Redis, url: str, jti: str) -> bytes:
+    value: Any = raw.get(_prefix(url) + b"t:" + jti.encode())
+    assert isinstance(value, bytes)
+    return value
+
+
+def _subject_digest(subject: str) -> bytes:
+    return hashlib.sha256(subject.encode()).hexdigest()[:32].encode()

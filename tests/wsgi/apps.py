@@ -1,7 +1,9 @@
 """One small API in each framework, all with the same routes, for the contract tests.
 
 Routes: ``/token`` (login), ``/logout``, ``/.well-known/jwks.json``, ``/api/me``
-(secured: answers with the principal and claims it sees), ``/public`` (open).
+(secured: answers with the principal and claims it sees), ``/api/admin`` (needs
+the admin scope), ``/api/pay`` and ``/api/pay-async`` (need a login at most
+60 s old), ``/api/admin-pay`` (both), ``/public`` (open).
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from tokenauth.testing import FrozenClock
 from tokenauth_wsgi import (
     TokenAuthMiddleware,
     TokenEndpoints,
+    check_access,
+    check_recent_login,
     check_scopes,
     claims_of,
     current_user,
@@ -101,7 +105,26 @@ def _me(principal: Any, claims: Any) -> bytes:
     ).encode()
 
 
+#: The most seconds since login the step-up routes accept.
+STEP_UP_AGE = 60
+
+
+def pay_body(subject: str) -> bytes:
+    return json.dumps({"sub": subject}).encode()
+
+
 def _inner(environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes]:
+    path = environ["PATH_INFO"]
+    if path in ("/api/pay", "/api/pay-async", "/api/admin-pay"):
+        refusal = (
+            check_access(environ, ["admin"], max_age=STEP_UP_AGE)
+            if path == "/api/admin-pay"
+            else check_recent_login(environ, STEP_UP_AGE)
+        )
+        if refusal is not None:
+            return respond(refusal, start_response)
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [pay_body(principal_of(environ).subject)]  # type: ignore[union-attr]
     if environ["PATH_INFO"] == "/api/me":
         body = _me(principal_of(environ), claims_of(environ))
         start_response("200 OK", [("Content-Type", "application/json")])
@@ -148,6 +171,27 @@ def flask_app(auth: TokenAuth) -> WSGIApplication:
     @tokens.requires("admin")
     def admin() -> flask.Response:
         return flask.Response(admin_body(current_user), content_type="application/json")
+
+    @app.get("/api/pay")
+    @tokens.requires_recent_login(STEP_UP_AGE)
+    def pay() -> flask.Response:
+        return flask.Response(
+            pay_body(current_principal().subject), content_type="application/json"
+        )
+
+    @app.get("/api/pay-async")
+    @tokens.requires_recent_login(STEP_UP_AGE)
+    async def pay_async() -> flask.Response:
+        return flask.Response(
+            pay_body(current_principal().subject), content_type="application/json"
+        )
+
+    @app.get("/api/admin-pay")
+    @tokens.requires("admin", max_age=STEP_UP_AGE)
+    def admin_pay() -> flask.Response:
+        return flask.Response(
+            pay_body(current_principal().subject), content_type="application/json"
+        )
 
     @app.get("/public")
     def public() -> str:

@@ -10,10 +10,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 import tokenauth_wsgi.django as tokenauth_views
-from tests.wsgi.apps import _me, admin_body
+from tests.wsgi.apps import STEP_UP_AGE, _me, admin_body, pay_body
 from tokenauth import Authenticated
 from tokenauth_wsgi import claims_of, principal_of
-from tokenauth_wsgi.drf import HasScopes
+from tokenauth_wsgi.drf import HasRecentLogin, HasScopes, has_recent_login
 
 
 def me(request: HttpRequest) -> HttpResponse:
@@ -24,6 +24,41 @@ def me(request: HttpRequest) -> HttpResponse:
 @tokenauth_views.requires("admin")
 def admin(request: HttpRequest) -> HttpResponse:
     return HttpResponse(admin_body(request.user), content_type="application/json")  # type: ignore[arg-type]
+
+
+@tokenauth_views.requires_recent_login(STEP_UP_AGE)
+def pay(request: HttpRequest) -> HttpResponse:
+    return HttpResponse(pay_body(request.auth.principal.subject), content_type="application/json")  # type: ignore[attr-defined]
+
+
+@tokenauth_views.requires_recent_login(STEP_UP_AGE)
+async def pay_async(request: HttpRequest) -> HttpResponse:
+    return HttpResponse(pay_body(request.auth.principal.subject), content_type="application/json")  # type: ignore[attr-defined]
+
+
+@tokenauth_views.requires("admin", max_age=STEP_UP_AGE)
+def admin_pay(request: HttpRequest) -> HttpResponse:
+    return HttpResponse(pay_body(request.auth.principal.subject), content_type="application/json")  # type: ignore[attr-defined]
+
+
+class DRFPay(APIView):
+    """A DRF view that needs a login at most STEP_UP_AGE seconds old."""
+
+    permission_classes = (HasRecentLogin,)
+    required_login_age = STEP_UP_AGE
+
+    def get(self, request: Request) -> Response:
+        return Response({"sub": request.auth.principal.subject})  # type: ignore[union-attr]
+
+
+class DRFAdminPay(APIView):
+    """A DRF view that needs the admin scope and a recent login: the scope is checked first."""
+
+    permission_classes = (HasScopes, has_recent_login(STEP_UP_AGE))
+    required_scopes = ("admin",)
+
+    def get(self, request: Request) -> Response:
+        return Response({"sub": request.auth.principal.subject})  # type: ignore[union-attr]
 
 
 class DRFAdmin(APIView):
@@ -58,5 +93,10 @@ urlpatterns = [
     path("api/admin", admin),
     path("drf/admin", DRFAdmin.as_view()),
     path("drf/me", DRFMe.as_view()),
+    path("api/pay", pay),
+    path("api/pay-async", pay_async),
+    path("api/admin-pay", admin_pay),
+    path("drf/pay", DRFPay.as_view()),
+    path("drf/admin-pay", DRFAdminPay.as_view()),
     path("public", public),
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import uuid
+from pathlib import Path
 
 import httpx
 import pytest
@@ -18,10 +19,16 @@ def basic(raw: str) -> dict[str, str]:
     return {"Authorization": "Basic " + base64.b64encode(raw.encode()).decode("ascii")}
 
 
-@pytest.fixture(params=["memory", "redis"])
-def counters(request: pytest.FixtureRequest) -> LoginCounters:
+@pytest.fixture(params=["memory", "redis", "sqlite"])
+def counters(request: pytest.FixtureRequest, tmp_path: Path) -> LoginCounters:
     if request.param == "memory":
         return MemoryCounters()
+    if request.param == "sqlite":
+        from tokenauth_sqlalchemy import init_db
+
+        url = f"sqlite:///{tmp_path / 'counters.db'}"
+        init_db(url)
+        return open_counters(url)
     return open_counters(f"{require_redis()}?prefix=tokenauth-test:{uuid.uuid4().hex}:")
 
 

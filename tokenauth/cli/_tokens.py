@@ -21,7 +21,7 @@ from ._common import (
 from ._stores import all_records, front_door, token_store
 
 
-def token_json(record: TokenRecord) -> dict[str, Any]:
+def token_json(record: TokenRecord, last_used: int | None = None) -> dict[str, Any]:
     """A stored token's record as printed (never the token itself)."""
     document: dict[str, Any] = {
         "jti": record.jti,
@@ -30,9 +30,23 @@ def token_json(record: TokenRecord) -> dict[str, Any]:
         "exp": record.expires_at,
         "method": record.method,
     }
-    if record.api_key_id is not None:
-        document["api_key_id"] = record.api_key_id
+    optional = {
+        "api_key_id": record.api_key_id,
+        "last_used": last_used,
+        "client": record.client,
+        "user_agent": record.user_agent,
+    }
+    document.update((key, value) for key, value in optional.items() if value is not None)
     return document
+
+
+#: The longest User-Agent a table shows; ``--json`` shows it whole.
+_AGENT_WIDTH = 40
+
+
+def _agent(value: object) -> str:
+    shown = text(value)
+    return shown if len(shown) <= _AGENT_WIDTH else shown[: _AGENT_WIDTH - 3] + "..."
 
 
 TOKEN_COLUMNS: list[Column] = [
@@ -42,7 +56,19 @@ TOKEN_COLUMNS: list[Column] = [
     ("ISSUED", "iat", when),
     ("EXPIRES", "exp", when),
     ("API KEY", "api_key_id", text),
+    ("LAST USED", "last_used", when),
+    ("CLIENT", "client", text),
+    ("USER AGENT", "user_agent", _agent),
 ]
+
+
+def _last_uses(store: Any, records: list[TokenRecord]) -> dict[str, int | None]:
+    """Each token's last use, from a store that keeps them (a SessionStore), else none."""
+    list_sessions = getattr(store, "list_sessions", None)
+    if not callable(list_sessions):
+        return {}
+    subjects = sorted({r.subject for r in records})
+    return {s.jti: s.last_used_at for subject in subjects for s in list_sessions(subject)}
 
 
 def _cmd_tokens_list(args: argparse.Namespace) -> int:
@@ -51,9 +77,9 @@ def _cmd_tokens_list(args: argparse.Namespace) -> int:
             records = [r for s in args.subject for r in store.list_subject(s)]
         else:
             records = all_records(store, args.store)
-    print_listing(
-        [token_json(r) for r in records], TOKEN_COLUMNS, as_json=args.json, what="stored tokens"
-    )
+        last_used = _last_uses(store, records)
+    documents = [token_json(r, last_used.get(r.jti)) for r in records]
+    print_listing(documents, TOKEN_COLUMNS, as_json=args.json, what="stored tokens")
     return 0
 
 

@@ -10,6 +10,7 @@ from ._clock import FrozenClock
 from ._contract import AsyncTokenStoreContract, TokenStoreContract
 from ._counters_contract import AsyncLoginCountersContract, LoginCountersContract
 from ._login import alogin, login
+from ._refresh_contract import AsyncRefreshStoreContract, RefreshStoreContract
 from ._registry_contract import (
     ApiKeyRegistryContract,
     AsyncApiKeyRegistryContract,
@@ -21,10 +22,12 @@ __all__ = [
     "ApiKeyRegistryContract",
     "AsyncApiKeyRegistryContract",
     "AsyncLoginCountersContract",
+    "AsyncRefreshStoreContract",
     "AsyncTokenStoreContract",
     "AsyncUserRegistryContract",
     "FrozenClock",
     "LoginCountersContract",
+    "RefreshStoreContract",
     "TokenStoreContract",
     "UserRegistryContract",
     "alogin",

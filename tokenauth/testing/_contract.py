@@ -30,6 +30,7 @@ from hypothesis.stateful import (
     RuleBasedStateMachine,
     consumes,
     initialize,
+    precondition,
     rule,
     run_state_machine_as_test,
 )
@@ -42,7 +43,17 @@ from tokenauth._frontdoor import AsyncTokenAuth, TokenAuth
 from tokenauth._jwt import JWTIssuer
 from tokenauth._keys import KeySet
 from tokenauth._results import Authenticated, Reason, Unauthorized
-from tokenauth._store import MAX_LEEWAY, AsyncTokenStore, TokenRecord, TokenStore
+from tokenauth._store import (
+    CAP_METHODS,
+    MAX_LEEWAY,
+    SESSION_METHODS,
+    AsyncTokenStore,
+    CapOutcome,
+    CapPolicy,
+    Session,
+    TokenRecord,
+    TokenStore,
+)
 from tokenauth.testing._clock import FrozenClock
 
 __all__ = ["AsyncTokenStoreContract", "TokenStoreContract"]
@@ -62,6 +73,11 @@ class _Runner:
 
     def call(self, name: str, *args: Any) -> Any:
         raise NotImplementedError
+
+    def has(self, methods: tuple[str, ...]) -> bool:
+        """Whether the store has every one of ``methods`` (an optional protocol)."""
+        store = getattr(self, "store", None)
+        return all(callable(getattr(store, m, None)) for m in methods)
 
     def close(self) -> None:
         raise NotImplementedError
@@ -131,10 +147,21 @@ _KEYS = KeySet.generate("HS256")
 _ISSUER = JWTIssuer(_KEYS, ttl=600)
 
 
-def _records(now: int, *, expired: bool | None = None) -> st.SearchStrategy[TokenRecord]:
+_USER_AGENTS = st.none() | st.text(
+    st.characters(blacklist_categories=("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp")),
+    min_size=1,
+    max_size=256,
+).filter(str.isprintable)
+_CLIENTS = st.none() | st.sampled_from(["203.0.113.7", "2001:db8:1:2::/64", "_hidden"])
+
+
+def _records(
+    now: int, *, expired: bool | None = None, sessions: bool = False
+) -> st.SearchStrategy[TokenRecord]:
     """Records that expired long ago, expired within ``MAX_LEEWAY``, or expire later.
 
-    None expires near ``now`` nor near the end of that grace.
+    None expires near ``now`` nor near the end of that grace. With ``sessions``,
+    some carry a client address and a User-Agent (which a SessionStore keeps).
     """
 
     @st.composite
@@ -156,15 +183,23 @@ def _records(now: int, *, expired: bool | None = None) -> st.SearchStrategy[Toke
             expires_at=expires,
             method="api_key" if by_key else "password",
             api_key_id=draw(st.text(_JTI_ALPHABET, min_size=1, max_size=64)) if by_key else None,
+            client=draw(_CLIENTS) if sessions else None,
+            user_agent=draw(_USER_AGENTS) if sessions else None,
         )
 
     return build()
 
 
 def _machine(
-    make_runner: Callable[[], _Runner], forgets_expired: bool
+    make_runner: Callable[[], _Runner],
+    forgets_expired: bool,
+    *,
+    capped: bool = False,
+    sessions: bool = False,
 ) -> type[RuleBasedStateMachine]:
+    """The stateful test; ``capped`` and ``sessions`` add the optional protocols' rules."""
     now = int(time.time())
+    records = _records(now, sessions=sessions)
 
     class StoreMachine(RuleBasedStateMachine):
         """Random operations on the store and on a dict, compared after each."""
@@ -175,6 +210,7 @@ def _machine(
             super().__init__()
             self.runner = make_runner()
             self.model: dict[str, TokenRecord] = {}
+            self.last_used: dict[str, int] = {}
 
         def forgettable(self, record: TokenRecord) -> bool:
             return forgets_expired and record.expires_at + MAX_LEEWAY <= time.time()
@@ -195,11 +231,86 @@ def _machine(
             self.model[record.jti] = record
             return record.jti
 
-        @rule(target=jtis, record=_records(now))
+        @rule(target=jtis, record=records)
         def add(self, record: TokenRecord) -> str:
             return self._add(record)
 
-        @rule(jti=jtis, record=_records(now))
+        @precondition(lambda _: capped)
+        @rule(
+            target=jtis,
+            record=records,
+            limit=st.integers(1, 4),
+            policy=st.sampled_from(["refuse", "evict_oldest"]),
+        )
+        def add_capped(self, record: TokenRecord, limit: int, policy: CapPolicy) -> str:
+            """A capped add agrees with the model: live counted, oldest evicted, none over."""
+            existing = self.model.get(record.jti)
+            if existing is not None and self.forgettable(existing):
+                return record.jti  # the store may or may not hold it still: no clear answer
+            if existing is not None:
+                # Refused either way, and nothing changes: as a duplicate, or (at
+                # the cap, "refuse") before the jti is even looked at.
+                try:
+                    refused = self.runner.call("add_capped", record, limit, policy, now)
+                except DuplicateTokenError:
+                    return record.jti
+                assert (refused.added, refused.evicted) == (False, ()), "a duplicate jti was added"
+                return record.jti
+            live = sorted(
+                (
+                    r
+                    for r in self.model.values()
+                    if r.subject == record.subject and r.expires_at > now
+                ),
+                key=lambda r: (r.issued_at, r.jti),
+            )
+            outcome = self.runner.call("add_capped", record, limit, policy, now)
+            assert isinstance(outcome, CapOutcome), outcome
+            excess = len(live) - limit + 1
+            if excess > 0 and policy == "refuse":
+                assert not outcome.added, "a capped add went past the cap"
+                assert outcome.evicted == ()
+                return record.jti
+            victims = live[: max(0, excess)]
+            assert outcome.added
+            assert list(outcome.evicted) == victims, (outcome.evicted, victims)
+            for victim in victims:
+                del self.model[victim.jti]
+                self.last_used.pop(victim.jti, None)
+            self.model[record.jti] = record
+            return record.jti
+
+        @precondition(lambda _: sessions)
+        @rule(jti=jtis, ago=st.integers(0, 5_000))
+        def touch(self, jti: str, ago: int) -> None:
+            """A use is recorded for a stored token; a later time never goes back."""
+            record = self.model.get(jti)
+            if record is None:
+                # An unstored token: nothing is recorded, nothing is created.
+                self.runner.call("touch", _record(jti), now - ago)
+                assert self.runner.call("get", jti) is None
+                return
+            self.runner.call("touch", record, now - ago)
+            self.last_used[jti] = max(self.last_used.get(jti, now - ago), now - ago)
+
+        @precondition(lambda _: sessions)
+        @rule(subject=st.sampled_from(_SUBJECTS))
+        def list_sessions(self, subject: str) -> None:
+            """Sessions are the subject's records, oldest first, with their last use."""
+            listed = self.runner.call("list_sessions", subject)
+            assert all(isinstance(s, Session) for s in listed)
+            assert [s.issued_at for s in listed] == sorted(s.issued_at for s in listed)
+            for session in listed:
+                record = self.model.get(session.jti)
+                assert record is not None, "list_sessions showed a token that is not stored"
+                assert session == Session.of(record, self.last_used.get(session.jti))
+            shown = {s.jti for s in listed}
+            for jti, record in list(self.model.items()):
+                if record.subject == subject and jti not in shown:
+                    assert self.forgettable(record), "list_sessions left out a stored record"
+                    del self.model[jti]
+
+        @rule(jti=jtis, record=records)
         def add_again(self, jti: str, record: TokenRecord) -> None:
             """Another record under a jti already used: refused while the first is stored."""
             self._add(replace(record, jti=jti))
@@ -217,6 +328,7 @@ def _machine(
         def remove(self, jti: str) -> None:
             removed = self.runner.call("remove", jti)
             expected = self.model.pop(jti, None)
+            self.last_used.pop(jti, None)
             if expected is not None and self.forgettable(expected):
                 assert removed in (True, False)
             else:
@@ -239,6 +351,7 @@ def _machine(
             assert must <= removed <= len(mine)
             for record in mine:
                 del self.model[record.jti]
+                self.last_used.pop(record.jti, None)
             assert self.runner.call("list_subject", subject) == []
 
         @rule(subject=st.sampled_from(_SUBJECTS))
@@ -264,6 +377,7 @@ def _machine(
                 assert purged == len(expired)
             for record in expired:
                 del self.model[record.jti]
+                self.last_used.pop(record.jti, None)
                 assert self.runner.call("get", record.jti) is None
 
         def teardown(self) -> None:
@@ -282,6 +396,47 @@ def _record(jti: str, subject: str = "alice", *, issued: int = 0, ttl: int = 360
     return TokenRecord(
         jti=jti, subject=subject, issued_at=issued, expires_at=issued + ttl, method="password"
     )
+
+
+def _check_cap_race(
+    policy: CapPolicy, outcomes: list[CapOutcome], records: list[TokenRecord], now: int
+) -> None:
+    """After 12 concurrent capped adds (cap 3) to an empty store: never more than 3 live."""
+    live = [r for r in records if r.expires_at > now]
+    added = sum(o.added for o in outcomes)
+    evicted = sum(len(o.evicted) for o in outcomes)
+    assert len(live) <= 3, f"{len(live)} live tokens after concurrent capped adds, cap 3"
+    if policy == "refuse":
+        assert (added, len(live), evicted) == (3, 3, 0)
+    else:
+        # Every token added is live or was evicted (each eviction reported once).
+        # A store may evict more than strictly needed while logins race, or turn
+        # a login away when the others never leave it room, but never most of them.
+        assert added - evicted == len(live), (added, evicted, len(live))
+        assert len(live) >= 1, "concurrent evicting logins left no token at all"
+        assert added >= 6, f"only {added} of 12 evicting logins got a token"
+
+
+def _race_threads(store: Any, policy: CapPolicy) -> None:
+    """12 threads add a token of one subject at once, with a cap of 3."""
+    now = int(time.time())
+    barrier = threading.Barrier(12)
+    outcomes: list[CapOutcome] = []
+    lock = threading.Lock()
+
+    def login(i: int) -> None:
+        record = _record(f"cc-{i}", issued=now + i)
+        barrier.wait()
+        outcome = store.add_capped(record, 3, policy, now)
+        with lock:
+            outcomes.append(outcome)
+
+    threads = [threading.Thread(target=login, args=(i,)) for i in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    _check_cap_race(policy, outcomes, store.list_subject("alice"), now)
 
 
 def stateful_settings(max_examples: int, steps: int) -> settings:
@@ -379,6 +534,73 @@ class _ContractBase:
         finally:
             runner.close()
 
+    def _optional(self, runner: _Runner, methods: tuple[str, ...], protocol: str) -> None:
+        if not runner.has(methods):
+            runner.close()
+            pytest.skip(f"the store is no {protocol} (it has no {', '.join(methods)})")
+
+    def _check_optional_machine(self, make_runner: Callable[[], _Runner]) -> None:
+        runner = make_runner()
+        capped, sessions = runner.has(CAP_METHODS), runner.has(SESSION_METHODS)
+        runner.close()
+        if not (capped or sessions):
+            pytest.skip("the store has neither optional protocol")
+        machine = _machine(make_runner, self.forgets_expired, capped=capped, sessions=sessions)
+        fewer = stateful_settings(max(1, self.max_examples // 2), self.steps)
+        run_state_machine_as_test(machine, settings=fewer)
+
+    def _check_caps(self, runner: _Runner) -> None:
+        self._optional(runner, CAP_METHODS, "CappedTokenStore")
+        try:
+            now = int(time.time())
+            for i in range(3):
+                runner.call("add", _record(f"c-{i}", issued=now - 100 + i))
+            runner.call("add", _record("c-old", issued=now - 5000, ttl=4000))  # expired
+            runner.call("add", _record("c-bob", "bob"))
+            refused = runner.call("add_capped", _record("c-new", issued=now), 3, "refuse", now)
+            assert refused == CapOutcome(False, (), 3), refused
+            assert runner.call("get", "c-new") is None, "a refused capped add stored its record"
+            added = runner.call("add_capped", _record("c-4", issued=now), 4, "refuse", now)
+            assert added == CapOutcome(True, (), 3), "an expired token counted toward the cap"
+            with pytest.raises(DuplicateTokenError):
+                runner.call("add_capped", _record("c-4", "bob"), 9, "refuse", now)
+            evicting = runner.call(
+                "add_capped", _record("c-5", issued=now + 1), 2, "evict_oldest", now
+            )
+            assert (evicting.added, evicting.live) == (True, 4), evicting
+            assert [r.jti for r in evicting.evicted] == ["c-0", "c-1", "c-2"]
+            alive = [r.jti for r in runner.call("list_subject", "alice") if r.expires_at > now]
+            assert alive == ["c-4", "c-5"]
+            assert runner.call("get", "c-bob") is not None, "another subject's token was evicted"
+        finally:
+            runner.close()
+
+    def _check_sessions(self, runner: _Runner) -> None:
+        self._optional(runner, SESSION_METHODS, "SessionStore")
+        try:
+            now = int(time.time())
+            ua = "Mozilla/5.0 (X11; Linux) Zoë 用户 " + "x" * 200
+            seen = replace(_record("u-1", issued=now - 10), client="203.0.113.7", user_agent=ua)
+            plain = _record("u-2", issued=now - 5)
+            runner.call("add", seen)
+            runner.call("add", plain)
+            assert runner.call("get", "u-1") == seen, "the client or User-Agent was not kept"
+            assert runner.call("list_sessions", "alice") == [Session.of(seen), Session.of(plain)]
+            runner.call("touch", seen, now - 3)
+            runner.call("touch", seen, now - 8)  # an older use never moves it back
+            runner.call("touch", _record("u-gone"), now)  # not stored: nothing happens
+            assert runner.call("get", "u-gone") is None
+            assert runner.call("list_sessions", "alice") == [
+                Session.of(seen, now - 3),
+                Session.of(plain),
+            ]
+            assert runner.call("get", "u-1") == seen, "a touch changed the record"
+            assert runner.call("remove", "u-1") is True
+            runner.call("add", seen)  # the same jti again: a new token, never used yet
+            assert runner.call("list_sessions", "alice")[0] == Session.of(seen)
+        finally:
+            runner.close()
+
     def _check_expiry_rule(self, runner: _Runner) -> None:
         try:
             leeway = 5
@@ -468,6 +690,29 @@ class TokenStoreContract(_ContractBase):
         machine = _machine(lambda: _SyncRunner(store_factory), self.forgets_expired)
         run_state_machine_as_test(machine, settings=self._settings())
 
+    def test_capped_add(self, store_factory: StoreFactory) -> None:
+        """A capped add refuses or evicts the oldest; expired tokens do not count."""
+        self._check_caps(_SyncRunner(store_factory))
+
+    def test_sessions(self, store_factory: StoreFactory) -> None:
+        """Last uses are kept per token, never move back, and are listed with the records."""
+        self._check_sessions(_SyncRunner(store_factory))
+
+    def test_concurrent_capped_adds_stay_within_the_cap(self, store_factory: StoreFactory) -> None:
+        """Many threads logging one subject in at once never leave more live tokens than the cap."""
+        policies: tuple[CapPolicy, ...] = ("refuse", "evict_oldest")
+        for policy in policies:
+            runner = _SyncRunner(store_factory)
+            self._optional(runner, CAP_METHODS, "CappedTokenStore")
+            try:
+                _race_threads(runner.store, policy)
+            finally:
+                runner.close()
+
+    def test_sessions_behave_like_a_dict(self, store_factory: StoreFactory) -> None:
+        """Random sequences with capped adds, touches and session lists agree with the model."""
+        self._check_optional_machine(lambda: _SyncRunner(store_factory))
+
 
 class AsyncTokenStoreContract(_ContractBase):
     """The contract for an :class:`~tokenauth.AsyncTokenStore`.
@@ -520,3 +765,40 @@ class AsyncTokenStoreContract(_ContractBase):
         """Random sequences of operations agree with a plain in-memory model."""
         machine = _machine(lambda: _AsyncRunner(async_store_factory), self.forgets_expired)
         run_state_machine_as_test(machine, settings=self._settings())
+
+    def test_capped_add(self, async_store_factory: AsyncStoreFactory) -> None:
+        """A capped add refuses or evicts the oldest; expired tokens do not count."""
+        self._check_caps(_AsyncRunner(async_store_factory))
+
+    def test_sessions(self, async_store_factory: AsyncStoreFactory) -> None:
+        """Last uses are kept per token, never move back, and are listed with the records."""
+        self._check_sessions(_AsyncRunner(async_store_factory))
+
+    def test_concurrent_capped_adds_stay_within_the_cap(
+        self, async_store_factory: AsyncStoreFactory
+    ) -> None:
+        """Many tasks logging one subject in at once never leave more live tokens than the cap."""
+
+        async def race(policy: CapPolicy) -> None:
+            store: Any = await async_store_factory()
+            try:
+                if not callable(getattr(store, "add_capped", None)):
+                    pytest.skip("the store is no AsyncCappedTokenStore (it has no add_capped)")
+                now = int(time.time())
+                outcomes = await asyncio.gather(
+                    *(
+                        store.add_capped(_record(f"cc-{i}", issued=now + i), 3, policy, now)
+                        for i in range(12)
+                    )
+                )
+                _check_cap_race(policy, list(outcomes), await store.list_subject("alice"), now)
+            finally:
+                await store.aclose()
+
+        policies: tuple[CapPolicy, ...] = ("refuse", "evict_oldest")
+        for policy in policies:
+            asyncio.run(race(policy))
+
+    def test_sessions_behave_like_a_dict(self, async_store_factory: AsyncStoreFactory) -> None:
+        """Random sequences with capped adds, touches and session lists agree with the model."""
+        self._check_optional_machine(lambda: _AsyncRunner(async_store_factory))

@@ -22,14 +22,19 @@ from tokenauth import (
     Algorithm,
     AlreadyExistsError,
     ApiKeyRecord,
+    AsyncRefreshStore,
     AsyncTokenAuth,
+    ConfigurationError,
     KeySet,
+    Limit,
+    LoginThrottle,
     MemoryApiKeyRegistry,
     MemoryUserRegistry,
     api_key_digest,
     generate_api_key,
     new_user,
     open_async_api_key_registry,
+    open_async_counters,
     open_async_store,
     open_async_user_registry,
 )
@@ -60,6 +65,49 @@ from ._demo_server import Listener, bind, event_loop_factory, http_parser, run, 
 DEMO_SUBJECT = "demo"
 DEMO_SERVICE = "demo-service"
 INSTALL_UVICORN = "pip install 'tokenauth-asgi[uvicorn]'"
+#: The account the banner's throttling example guesses at: unknown accounts are
+#: throttled exactly like real ones, and the demo's own user stays unlocked.
+THROTTLE_EXAMPLE_ACCOUNT = "nobody"
+DEFAULT_PER_ACCOUNT = "10/300"
+DEFAULT_PER_CLIENT = "100/300"
+DEFAULT_MAX_LOGIN_WAIT = 3.0
+#: The demo's refresh tokens: each lives a day, a login session a week at most.
+DEFAULT_REFRESH_TTL = 86400
+DEFAULT_SESSION_LIFETIME = 7 * 86400
+
+
+@dataclass(frozen=True)
+class _Guards:
+    """The demo's login throttle and load-shedding settings, for the banner."""
+
+    throttle: bool
+    per_account: Limit | None
+    per_client: Limit | None
+    counters: str
+    max_login_wait: float | None
+    #: (refresh-token lifetime, session lifetime) when refresh is on; else why it is off.
+    refresh: tuple[int, int] | str = "refresh tokens off (--no-refresh)"
+
+    def summary(self) -> str:
+        if self.throttle:
+            parts = [
+                f"{limit.attempts} per {limit.window} s per {who}"
+                for who, limit in (("account", self.per_account), ("client", self.per_client))
+                if limit is not None
+            ]
+            throttle = f"failed logins throttled at {', '.join(parts)} (counters: {self.counters})"
+        else:
+            throttle = "login throttling off (--no-throttle)"
+        if self.max_login_wait is None:
+            shedding = "no load shedding"
+        else:
+            shedding = f"logins shed (503) past a {self.max_login_wait:g} s hash queue"
+        if isinstance(self.refresh, str):
+            refresh = self.refresh
+        else:
+            ttl, lifetime = self.refresh
+            refresh = f"refresh tokens live {ttl} s, a login session {lifetime} s at most"
+        return f"  {throttle}; {shedding}\n  {refresh}"
 
 
 @dataclass
@@ -88,12 +136,71 @@ def parse_scope_option(value: str) -> tuple[str, tuple[str, ...]]:
     return name, granted
 
 
+def parse_limit_option(value: str) -> Limit | None:
+    """``N/SECONDS`` (at most N failed logins per SECONDS), or ``off``.
+
+    Raises:
+        argparse.ArgumentTypeError: Not of that form, or out of range.
+    """
+    if value.strip().lower() == "off":
+        return None
+    attempts, slash, window = value.partition("/")
+    try:
+        if not slash:
+            raise ValueError(value)
+        return Limit(int(attempts), int(window))
+    except (ValueError, ConfigurationError):
+        raise argparse.ArgumentTypeError(
+            "expected N/SECONDS, e.g. 10/300 (10 failed logins per 5 minutes; N at least 1, "
+            "SECONDS from 1 to 86400), or off"
+        ) from None
+
+
+def parse_wait_option(value: str) -> float | None:
+    """Seconds (a positive number), or ``none`` for no bound.
+
+    Raises:
+        argparse.ArgumentTypeError: Neither.
+    """
+    if value.strip().lower() == "none":
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = 0.0
+    if not seconds > 0 or seconds == float("inf"):
+        raise argparse.ArgumentTypeError(
+            f"expected a positive number of seconds, or none (queue every login), not {value!r}"
+        )
+    return seconds
+
+
+def _throttle_lines(guards: _Guards, tls: str, base: str, step: int) -> list[str]:
+    """The banner's steps for seeing a 429 by hand (none when throttling is off)."""
+    limit = guards.per_account or guards.per_client
+    if not guards.throttle or limit is None:
+        return []
+    who = "one account" if guards.per_account is not None else "one client"
+    guess = shlex.quote(f"{THROTTLE_EXAMPLE_ACCOUNT}:guess")
+    login = f"curl -s {tls}-u {guess} {base}/token"
+    return [
+        f"  {step}. see a 429: {limit.attempts} wrong passwords for {who} in {limit.window} s "
+        f"get 401, the next 429 with Retry-After (an unknown account, {THROTTLE_EXAMPLE_ACCOUNT},"
+        " is throttled alike):",
+        f"     for i in $(seq {limit.attempts}); do {login} -o /dev/null -w '%{{http_code}} '; "
+        "done; echo",
+        f"     {login.replace('curl -s ', 'curl -s -i ', 1)}",
+        "",
+    ]
+
+
 def _banner(
     https: Listener,
     http: Listener | None,
     access: _DemoAccess,
     cacert: Path | None,
     generated: bool,
+    guards: _Guards,
 ) -> str:
     tls = f"--cacert {shlex.quote(str(cacert))} " if cacert is not None else ""
     base = https.url
@@ -104,6 +211,7 @@ def _banner(
         lines.append(
             f"  plain HTTP on {http.url} refuses every request (403) and revokes any token"
         )
+    lines.append(guards.summary())
     lines.append("")
     for name, password in access.users:
         lines.append(f"  user     {name} / {password}")
@@ -140,6 +248,17 @@ def _banner(
         "",
     ]
     step += 1
+    if not isinstance(guards.refresh, str):
+        keep = extract.replace('["token"]', '["refresh_token"]')
+        lines += [
+            f"  {step}. trade a refresh token for a new pair (once: sent again, it ends the "
+            "whole login session):",
+            f"     REFRESH=$({login} | {keep})",
+            f'     curl -s {tls}-d grant_type=refresh_token -d "refresh_token=$REFRESH" '
+            f"{base}/token",
+            "",
+        ]
+        step += 1
     first = access.users[0][0] if access.users else None
     admin_login = _admin_login(access, tls, base)
     if first is not None and not access.has_admin(first) and admin_login is not None:
@@ -160,6 +279,9 @@ def _banner(
             "",
         ]
         step += 1
+    throttling = _throttle_lines(guards, tls, base, step)
+    lines += throttling
+    step += bool(throttling)
     step -= 1
     lines += [
         f"  {step + 1}. log out (the token stops working at once):",
@@ -190,6 +312,22 @@ def _admin_login(access: _DemoAccess, tls: str, base: str) -> tuple[str, str] | 
     return None
 
 
+def seconds_option(text: str) -> int:
+    """A refresh or session lifetime: whole seconds from 60 to a year."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 60 <= value <= MAX_SESSION_SECONDS:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a number of seconds from 60 to {MAX_SESSION_SECONDS}"
+        )
+    return value
+
+
+MAX_SESSION_SECONDS = 366 * 86400
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     try:
         import uvicorn
@@ -197,6 +335,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         fail(f"the demo needs uvicorn ({exc.name} is missing): {INSTALL_UVICORN}")
     if (args.cert_file is None) != (args.key_file is None):
         fail("pass --cert-file and --key-file together")
+    if args.throttle and args.per_account is None and args.per_client is None:
+        fail("--per-account off and --per-client off leave nothing to throttle: use --no-throttle")
     keys = (
         KeySet.generate(cast("Algorithm", args.alg or "RS256"))
         if args.keys is None
@@ -237,6 +377,18 @@ async def _demo(
     if done is not None:
         say(f"{without_password(args.store)}: {done}")
     store = open_async_store(args.store)
+    counters: Any = None
+    if args.throttle:
+        try:
+            # SQL counters need their table, made for a fresh database as the store's are.
+            if args.counters != args.store:
+                done = await asyncio.to_thread(prepare_store, args.counters)
+                if done is not None:
+                    say(f"{without_password(args.counters)}: {done}")
+            counters = open_async_counters(args.counters)
+        except ConfigurationError as exc:
+            await store.aclose()
+            fail(f"--counters {without_password(args.counters)}: {exc}")
     users: Any
     api_keys: Any
     persistent = keeps_accounts(args.store)
@@ -269,14 +421,34 @@ async def _demo(
                 fail(f"--scope {name}=...: {name} is neither a --user nor an --api-key subject")
             access.scopes[name] = tuple(dict.fromkeys((*access.scopes.get(name, ()), *scopes)))
         await _add_accounts(access, users, api_keys, pepper, now, persistent=persistent)
+        throttle = None
+        if counters is not None:
+            throttle = LoginThrottle(
+                counters, per_account=args.per_account, per_client=args.per_client
+            )
+        refresh: tuple[int, int] | str = "refresh tokens off (--no-refresh)"
+        if args.refresh:
+            if not isinstance(store, AsyncRefreshStore):
+                refresh = "refresh tokens off: this store keeps none"
+            else:
+                refresh = (args.refresh_ttl, args.session_lifetime)
         auth = AsyncTokenAuth(
             keys=keys, store=store, users=users, api_keys=api_keys, pepper=pepper,
-            issuer=https.url, ttl=args.ttl, realm="tokenauth-demo",
+            issuer=https.url, ttl=args.ttl, realm="tokenauth-demo", throttle=throttle,
+            max_login_wait=args.max_login_wait,
+            refresh_ttl=None if isinstance(refresh, str) else refresh[0],
+            session_lifetime=None if isinstance(refresh, str) else refresh[1],
+        )  # fmt: skip
+        guards = _Guards(
+            throttle=throttle is not None, per_account=args.per_account,
+            per_client=args.per_client, counters=without_password(args.counters),
+            max_login_wait=args.max_login_wait, refresh=refresh,
         )  # fmt: skip
 
         def started() -> None:
             say(f"serving on {event_loop_factory()[1]} with the {http_parser()} HTTP parser")
-            print(_banner(https, http, access, cacert, args.cert_file is None), flush=True)
+            banner = _banner(https, http, access, cacert, args.cert_file is None, guards)
+            print(banner, flush=True)
 
         await serve(
             demo_app(auth), https, http, HttpsRequiredApp(auth), cert_file, key_file, uvicorn,
@@ -284,6 +456,9 @@ async def _demo(
         )  # fmt: skip
     finally:
         await store.aclose()
+        if counters is not None:
+            closer = getattr(counters, "aclose", None)
+            await (closer() if closer is not None else asyncio.to_thread(counters.close))
         for registry in (users, api_keys):
             closer = getattr(registry, "aclose", None)
             if closer is not None:
@@ -364,6 +539,48 @@ def add_command(commands: Commands) -> None:
         help=f"token lifetime, seconds (1 or more; default {DEFAULT_TTL})",
     )  # fmt: skip
     add_store_option(demo)
+    demo.add_argument(
+        "--refresh", action=argparse.BooleanOptionalAction, default=True,
+        help="answer logins with a refresh token too, traded at POST /token (default on; "
+        "--no-refresh to switch it off)",
+    )  # fmt: skip
+    demo.add_argument(
+        "--refresh-ttl", type=seconds_option, default=DEFAULT_REFRESH_TTL, metavar="SECONDS",
+        help=f"refresh-token lifetime, seconds (60 to a year; default {DEFAULT_REFRESH_TTL})",
+    )  # fmt: skip
+    demo.add_argument(
+        "--session-lifetime", type=seconds_option, default=DEFAULT_SESSION_LIFETIME,
+        metavar="SECONDS",
+        help="the most a login session lasts, whatever the refreshes, seconds (60 to a year; "
+        f"default {DEFAULT_SESSION_LIFETIME})",
+    )  # fmt: skip
+    demo.add_argument(
+        "--throttle", action=argparse.BooleanOptionalAction, default=True,
+        help="throttle failed logins per account and per client, answering 429 past the "
+        "limits (default on; --no-throttle to switch it off)",
+    )  # fmt: skip
+    demo.add_argument(
+        "--per-account", type=parse_limit_option, default=parse_limit_option(DEFAULT_PER_ACCOUNT),
+        metavar="N/SECONDS",
+        help=f"failed logins allowed per account (default {DEFAULT_PER_ACCOUNT}; off for none)",
+    )  # fmt: skip
+    demo.add_argument(
+        "--per-client", type=parse_limit_option, default=parse_limit_option(DEFAULT_PER_CLIENT),
+        metavar="N/SECONDS",
+        help=f"failed logins allowed per client address (default {DEFAULT_PER_CLIENT}; off for "
+        "none)",
+    )  # fmt: skip
+    demo.add_argument(
+        "--counters", default="memory://", metavar="URL",
+        help="where the throttle counts: memory:// (default), redis://host/0, or an SQL URL "
+        "such as sqlite:///counters.db (its table is made when missing)",
+    )  # fmt: skip
+    demo.add_argument(
+        "--max-login-wait", type=parse_wait_option, default=DEFAULT_MAX_LOGIN_WAIT,
+        metavar="SECONDS",
+        help="answer 503 at once to a password login that would wait longer than this for "
+        f"its hash (default {DEFAULT_MAX_LOGIN_WAIT:g}; none to queue every login)",
+    )  # fmt: skip
     demo.add_argument("--alg", choices=ALGORITHMS, help="signing algorithm (default RS256)")
     add_keys_option(demo, required=False)
     demo.add_argument(

@@ -14,7 +14,6 @@ from tokenauth import (
     Authenticated,
     Claims,
     Failure,
-    InsufficientScope,
     Principal,
     Reason,
     TokenUser,
@@ -33,6 +32,8 @@ __all__ = [
     "TokenCredentials",
     "UserLoader",
     "authenticated",
+    "check_access",
+    "check_recent_login",
     "check_scopes",
     "claims_of",
     "current_user",
@@ -100,14 +101,22 @@ async def load_user(loader: UserLoader, subject: str) -> Any:
     return user
 
 
-def check_scopes(
-    scope: Scope, scopes: str | Iterable[str], *, any_of: bool = False
+def check_access(
+    scope: Scope,
+    scopes: str | Iterable[str] | None = None,
+    *,
+    any_of: bool = False,
+    max_age: int | None = None,
 ) -> Failure | None:
-    """None when this request's token has ``scopes`` (all, or ``any_of``); else the refusal.
+    """None when this request's token may do what the path needs; else the refusal.
 
-    The refusal is the core's: 401 with a bare challenge when no token was
-    checked (a public or optional path), or 403 ``insufficient_scope`` naming
-    the scopes. It needs :class:`TokenAuthMiddleware` in front of the app.
+    The decision is the core's (``AsyncTokenAuth.authorize``): the token must
+    have ``scopes`` (all, or ``any_of``) and, with ``max_age``, come from a
+    login at most that many seconds old (RFC 9470 step-up). The refusal is the
+    core's too: 401 with a bare challenge when no token was checked (a public
+    or optional path), 403 ``insufficient_scope`` naming the scopes, or 401
+    ``insufficient_user_authentication`` with ``max_age``. It needs
+    :class:`TokenAuthMiddleware` in front of the app.
 
     Raises:
         RuntimeError: No :class:`TokenAuthMiddleware` saw this request.
@@ -115,14 +124,41 @@ def check_scopes(
     auth = scope.get(AUTH_KEY)
     if not isinstance(auth, AsyncTokenAuth):
         raise RuntimeError(
-            "a scope check needs tokenauth_asgi.TokenAuthMiddleware in front of the app "
-            "(or, with FastAPI, Security(BearerAuth(auth), scopes=[...]))"
+            "a scope or login-age check needs tokenauth_asgi.TokenAuthMiddleware in front "
+            "of the app (or, with FastAPI, Security(BearerAuth(auth), scopes=[...]))"
         )
     found = authenticated(scope)
     if found is None:
         return Unauthorized.no_token(auth.realm)
-    outcome = auth.authorize(found, scopes, any_of=any_of)
-    return outcome if isinstance(outcome, InsufficientScope) else None
+    outcome = auth.authorize(found, scopes or None, any_of=any_of, max_age=max_age)
+    return None if isinstance(outcome, Authenticated) else outcome
+
+
+def check_scopes(
+    scope: Scope, scopes: str | Iterable[str], *, any_of: bool = False
+) -> Failure | None:
+    """None when this request's token has ``scopes`` (all, or ``any_of``); else the refusal.
+
+    :func:`check_access` with scopes alone: 401 when no token was checked, 403
+    ``insufficient_scope`` naming the scopes when the token lacks one.
+
+    Raises:
+        RuntimeError: No :class:`TokenAuthMiddleware` saw this request.
+    """
+    return check_access(scope, scopes, any_of=any_of)
+
+
+def check_recent_login(scope: Scope, max_age: int) -> Failure | None:
+    """None when this request's token comes from a login at most ``max_age`` seconds old.
+
+    :func:`check_access` with the login age alone (RFC 9470): 401 when no
+    token was checked, 401 ``insufficient_user_authentication`` with
+    ``max_age`` when the login is older.
+
+    Raises:
+        RuntimeError: No :class:`TokenAuthMiddleware` saw this request.
+    """
+    return check_access(scope, max_age=max_age)
 
 
 _make_user: Callable[[Principal, Claims], TokenUser] = frozen_maker(TokenUser)

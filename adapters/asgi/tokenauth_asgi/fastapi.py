@@ -35,11 +35,14 @@ from tokenauth import (
     Failure,
     Granted,
     InsufficientScope,
+    LoginResult,
+    RefreshResult,
     Unauthorized,
+    is_refresh_request,
 )
 
 from ._middleware import USER_KEY, UserLoader, _store, authenticated, load_user
-from ._scope import request_of
+from ._scope import read_body, request_of
 from .starlette import result_response
 
 __all__ = [
@@ -89,7 +92,10 @@ class BearerAuth(SecurityBase):
     also requires those scopes of the token, answering 403
     ``insufficient_scope`` when one is missing; OpenAPI lists them on the route.
     ``Security(bearer.user, scopes=[...])`` gives the ``user_loader``'s user
-    instead. Behind :class:`~tokenauth_asgi.TokenAuthMiddleware` it reuses the
+    instead. ``Security(bearer.requires_recent_login(300), scopes=[...])`` also
+    demands a login at most 300 seconds old (RFC 9470 step-up), answering an
+    older one 401 ``insufficient_user_authentication`` with ``max_age``.
+    Behind :class:`~tokenauth_asgi.TokenAuthMiddleware` it reuses the
     middleware's result (and user); on its own it authenticates the request itself.
 
     Args:
@@ -151,6 +157,32 @@ class BearerAuth(SecurityBase):
         request.scope[USER_KEY] = user
         return user
 
+    def requires_recent_login(self, max_age: int) -> Any:
+        """A dependency that requires a token from a login at most ``max_age`` seconds old.
+
+        Use it as ``Security(bearer.requires_recent_login(300), scopes=[...])``
+        (or with ``Depends``); it gives the :class:`~tokenauth.Authenticated`
+        result. The route's scopes are checked first (403), then the login's
+        age (401 ``insufficient_user_authentication`` with ``max_age``, RFC 9470).
+        OpenAPI shows the bearer scheme and the scopes as for ``bearer`` itself.
+
+        Raises:
+            ConfigurationError: ``max_age`` is not whole seconds from 0 to a year.
+        """
+        return _recent_login_dependency(self, self.auth.login_age_requirement(max_age).max_age)
+
+
+def _recent_login_dependency(bearer: BearerAuth, max_age: int) -> Any:
+    # A function for the same reason as _user_dependency: FastAPI sees the bearer
+    # scheme, and the route's scopes, through the annotation.
+    async def recent_login(who: Annotated[Authenticated, Security(bearer)]) -> Authenticated:
+        outcome = bearer.auth.require_recent_login(who, max_age=max_age)
+        if not isinstance(outcome, Authenticated):
+            raise TokenAuthFailed(outcome)
+        return outcome
+
+    return recent_login
+
 
 def _user_dependency(bearer: BearerAuth) -> Any:
     # A function, so that FastAPI sees the bearer scheme (and the route's scopes,
@@ -188,8 +220,16 @@ class BasicLogin(SecurityBase):
         self.scheme_name = scheme_name
 
     async def __call__(self, request: Request) -> Granted:
-        """Log in, or raise :class:`TokenAuthFailed`."""
-        result = await self.auth.login(request_of(request.scope))
+        """Log in (or refresh: a ``POST`` with a form body), or raise :class:`TokenAuthFailed`."""
+        content_type = request.headers.get("content-type")
+        result: LoginResult | RefreshResult
+        if is_refresh_request(request.method, content_type):
+            body = await read_body(request.receive)
+            result = await self.auth.refresh(
+                request_of(request.scope), body=body, content_type=content_type
+            )
+        else:
+            result = await self.auth.login(request_of(request.scope))
         if not isinstance(result, Granted):
             raise TokenAuthFailed(result)
         return result
@@ -208,6 +248,13 @@ _TOKEN_EXAMPLE: dict[int | str, dict[str, Any]] = {
     400: {"description": "Malformed credentials"},
     401: {"description": "Wrong credentials"},
 }  # fmt: skip
+
+
+_LOGIN_ROUTE_HELP = (
+    "HTTP Basic credentials (a username and password, or an API key and no password) "
+    "for a token. With refresh tokens on, a POST with the form body "
+    "grant_type=refresh_token&refresh_token=... trades a refresh token instead."
+)
 
 
 def auth_router(
@@ -242,6 +289,7 @@ def auth_router(
         router.add_api_route(
             token_path, token, methods=[method], summary="Log in for a token",
             operation_id=f"tokenauth_login_{method.lower()}", responses=_TOKEN_EXAMPLE,
+            description=_LOGIN_ROUTE_HELP,
             response_class=Response,
         )  # fmt: skip
     if logout_path is not None:

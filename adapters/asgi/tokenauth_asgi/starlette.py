@@ -12,6 +12,11 @@ the token lacks one::
     async def admin(request):
         return JSONResponse({"user": request.user.display_name})
 
+A path that needs a recent login (RFC 9470 step-up) says so with
+``max_age``, alone (``@requires_recent_login(300)``) or beside scopes
+(``@requires("payments", max_age=300)``); an older login gets 401
+``insufficient_user_authentication`` with ``max_age``.
+
 It needs :class:`~tokenauth_asgi.TokenAuthMiddleware` in front of the app.
 Needs Starlette: ``pip install 'tokenauth-asgi[starlette]'``.
 """
@@ -25,12 +30,13 @@ from typing import Any, TypeVar
 
 from starlette.responses import Response
 
-from tokenauth import scope_tokens
+from tokenauth import Failure, login_max_age, scope_tokens
 
-from ._middleware import check_scopes
+from ._middleware import check_access
 from ._scope import Rendered
+from ._types import Scope
 
-__all__ = ["requires", "result_response"]
+__all__ = ["requires", "requires_recent_login", "result_response"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -40,8 +46,10 @@ def result_response(result: Rendered) -> Response:
     return Response(result.body, status_code=result.status, headers=dict(result.headers))
 
 
-def requires(scopes: str | Iterable[str], *, any_of: bool = False) -> Callable[[F], F]:
-    """Let an endpoint run only when the request's token has ``scopes``.
+def requires(
+    scopes: str | Iterable[str] = (), *, any_of: bool = False, max_age: int | None = None
+) -> Callable[[F], F]:
+    """Let an endpoint run only when the request's token has ``scopes`` (and a recent login).
 
     The same use as Starlette's ``requires``: decorate a function endpoint
     (sync or async) that takes ``request`` (or ``websocket``), or a method of an
@@ -50,11 +58,18 @@ def requires(scopes: str | Iterable[str], *, any_of: bool = False) -> Callable[[
     Args:
         scopes: The scopes needed: one name, a space-separated string or a list.
         any_of: Any one of them is enough (default: all are needed).
+        max_age: The most seconds since the token's login (RFC 9470 step-up);
+            None, the default, accepts any login. Scopes are checked first.
 
     Raises:
-        ConfigurationError: A scope name is not an RFC 6749 scope token.
+        ConfigurationError: A scope name is not an RFC 6749 scope token, or
+            ``max_age`` is not whole seconds from 0 to a year.
     """
     wanted = scope_tokens(scopes)
+    age = None if max_age is None else login_max_age(max_age)
+
+    def refusal_for(connection_scope: Scope) -> Failure | None:
+        return check_access(connection_scope, wanted, any_of=any_of, max_age=age)
 
     def decorator(func: F) -> F:
         names = list(inspect.signature(func).parameters)
@@ -73,7 +88,7 @@ def requires(scopes: str | Iterable[str], *, any_of: bool = False) -> Callable[[
             @functools.wraps(func)
             async def websocket_wrapper(*args: Any, **kwargs: Any) -> None:
                 websocket = connection(args, kwargs)
-                if check_scopes(websocket.scope, wanted, any_of=any_of) is not None:
+                if refusal_for(websocket.scope) is not None:
                     await websocket.close(code=1008)  # policy violation
                     return
                 await func(*args, **kwargs)
@@ -84,7 +99,7 @@ def requires(scopes: str | Iterable[str], *, any_of: bool = False) -> Callable[[
 
             @functools.wraps(func)
             async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-                refusal = check_scopes(connection(args, kwargs).scope, wanted, any_of=any_of)
+                refusal = refusal_for(connection(args, kwargs).scope)
                 if refusal is not None:
                     return result_response(refusal)
                 return await func(*args, **kwargs)
@@ -93,7 +108,7 @@ def requires(scopes: str | Iterable[str], *, any_of: bool = False) -> Callable[[
 
         @functools.wraps(func)
         def sync_wrapper(*args: Any, **kwargs: Any) -> Any:
-            refusal = check_scopes(connection(args, kwargs).scope, wanted, any_of=any_of)
+            refusal = refusal_for(connection(args, kwargs).scope)
             if refusal is not None:
                 return result_response(refusal)
             return func(*args, **kwargs)
@@ -101,3 +116,17 @@ def requires(scopes: str | Iterable[str], *, any_of: bool = False) -> Callable[[
         return sync_wrapper  # type: ignore[return-value]  # same signature
 
     return decorator
+
+
+def requires_recent_login(max_age: int) -> Callable[[F], F]:
+    """Let an endpoint run only when the request's token comes from a recent login (RFC 9470).
+
+    ``@requires_recent_login(300)`` is ``@requires(max_age=300)``: a token
+    whose login is more than ``max_age`` seconds old gets 401
+    ``insufficient_user_authentication`` with ``max_age``, so the client logs
+    in again and retries.
+
+    Raises:
+        ConfigurationError: ``max_age`` is not whole seconds from 0 to a year.
+    """
+    return requires(max_age=max_age)

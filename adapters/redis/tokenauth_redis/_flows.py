@@ -12,6 +12,8 @@ Layout, for a key prefix ``P`` (``tokenauth:`` by default)::
                          (300 s) after expires_at
     P s:<digest>         the subject's index: a sorted set of "<nonce><jti>" members,
                          each scored by its record's expires_at
+    P u:<digest>         the subject's last uses (last-use tracking only): a hash from
+                         "<nonce><jti>" to a Unix time, expiring with the index
 
 ``<digest>`` is the first 128 bits of SHA-256 of the subject, in hex: subjects
 may hold any character (``{`` and ``}`` included, which would change Cluster
@@ -38,6 +40,16 @@ two keys, so the record and its index may live on different nodes):
   compare-and-delete script on its own key, so a record replaced in between is
   never deleted by mistake. They are not one atomic step across records: a record
   added while they run may survive them, as if it had been added just after.
+- ``add_capped`` never leaves a subject more than its cap of live records: a
+  script on the index key alone admits the new entry only while the index holds
+  fewer live entries (score above ``now``) than the cap, and the record is
+  written after its entry. Since every stored record has its entry, the index
+  counts at least the live records. A stale entry counts too, until its token's
+  expiry has passed: a failure can refuse a login early, never let one past
+  the cap. Evictions delete the oldest live records (compare-and-delete, then
+  their entries) and ask the script again.
+- Last uses are kept per index member, so a jti removed and stored again starts
+  with no use; a touch is a script on the subject's last-use hash alone.
 """
 
 from __future__ import annotations
@@ -48,7 +60,16 @@ from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from tokenauth import MAX_LEEWAY, DuplicateTokenError, LoginMethod, StoreError, TokenRecord
+from tokenauth import (
+    MAX_LEEWAY,
+    CapOutcome,
+    CapPolicy,
+    DuplicateTokenError,
+    LoginMethod,
+    Session,
+    StoreError,
+    TokenRecord,
+)
 
 __all__ = [
     "NONCE_LENGTH",
@@ -58,15 +79,19 @@ __all__ = [
     "Keyspace",
     "MultiGet",
     "Op",
+    "Pause",
     "RunScript",
     "ScanKeys",
     "Script",
     "add",
+    "add_capped",
     "get",
+    "list_sessions",
     "list_subject",
     "purge_expired",
     "remove",
     "remove_subject",
+    "touch",
 ]
 
 T = TypeVar("T")
@@ -79,8 +104,16 @@ RECORD_GRACE = MAX_LEEWAY
 #: Seconds past expiry before an index entry is pruned: the record's grace, plus a
 #: minute for clock skew between the node holding the index and the one holding the record.
 PRUNE_SLACK = RECORD_GRACE + 60
-#: The record format; bumped if the JSON layout ever changes.
+#: The record format; bumped if the JSON layout ever changes. Version 2 adds the
+#: client address and User-Agent, and is written only for records that carry one,
+#: so a store without last-use tracking writes what earlier versions read.
 FORMAT_VERSION = 1
+FORMAT_SESSIONS = 2
+#: Rounds of "evict, then ask again" a capped add makes before it gives up.
+CAP_ROUNDS = 8
+#: The first pause, in seconds, of a capped add that finds only entries whose
+#: records are still being written (other logins of the subject); it doubles.
+CAP_PAUSE = 0.002
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +168,14 @@ class ScanKeys:
     pattern: bytes
 
 
-Op = Call | RunScript | MultiGet | Batch | ScanKeys
+@dataclass(frozen=True, slots=True)
+class Pause:
+    """Wait ``seconds`` (off the event loop's back for the async store); replies None."""
+
+    seconds: float
+
+
+Op = Call | RunScript | MultiGet | Batch | ScanKeys | Pause
 Flow = Generator[Op, Any, T]
 
 #: Adds an index entry, first pruning entries long past their expiry, and keeps
@@ -154,6 +194,44 @@ return 1
 """
 )
 
+#: INDEX_ADD under a cap: the entry is added only while fewer than ARGV[4] entries
+#: score above ARGV[5] (expire after now). Replies {1, live} when added, {0, live} not.
+CAP_ADD = Script(
+    """
+redis.replicate_commands()
+local now = tonumber(redis.call('TIME')[1])
+local slack = tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. (now - slack))
+local live = redis.call('ZCOUNT', KEYS[1], '(' .. ARGV[5], '+inf')
+if live >= tonumber(ARGV[4]) then
+  return {0, live}
+end
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
+local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+redis.call('EXPIREAT', KEYS[1], tonumber(last[2]) + slack)
+return {1, live}
+"""
+)
+
+#: Keeps the later of the stored and the given last use of ARGV[1], and keeps the
+#: hash at least until ARGV[3] (the token's expiry and the slack).
+TOUCH = Script(
+    """
+redis.replicate_commands()
+local current = redis.call('HGET', KEYS[1], ARGV[1])
+if (not current) or tonumber(current) < tonumber(ARGV[2]) then
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+end
+local until_at = tonumber(ARGV[3])
+local ttl = redis.call('TTL', KEYS[1])
+local now = tonumber(redis.call('TIME')[1])
+if ttl < 0 or now + ttl < until_at then
+  redis.call('EXPIREAT', KEYS[1], until_at)
+end
+return 1
+"""
+)
+
 #: Deletes a key only if it still holds the value the caller read.
 DELETE_IF_EQUAL = Script(
     """
@@ -168,6 +246,10 @@ return 0
 def _text(value: str) -> bytes:
     # surrogatepass: a str that is not valid Unicode still maps to one key, never an error.
     return value.encode("utf-8", "surrogatepass")
+
+
+def _digest(subject: str) -> bytes:
+    return hashlib.sha256(_text(subject)).hexdigest()[:32].encode()
 
 
 class Keyspace:
@@ -190,8 +272,11 @@ class Keyspace:
 
     def index(self, subject: str) -> bytes:
         """The key of this subject's index."""
-        digest = hashlib.sha256(_text(subject)).hexdigest()[:32]
-        return self._prefix + b"s:" + digest.encode()
+        return self._prefix + b"s:" + _digest(subject)
+
+    def uses(self, subject: str) -> bytes:
+        """The key of this subject's last-use hash."""
+        return self._prefix + b"u:" + _digest(subject)
 
     def index_pattern(self) -> bytes:
         """A SCAN pattern that matches every index of this store and nothing else."""
@@ -201,8 +286,9 @@ class Keyspace:
 
 def encode(record: TokenRecord, nonce: bytes) -> bytes:
     """The stored form of ``record``: compact ASCII JSON (the jti is in the key)."""
+    seen = record.client is not None or record.user_agent is not None
     fields = [
-        FORMAT_VERSION,
+        FORMAT_SESSIONS if seen else FORMAT_VERSION,
         nonce.decode("ascii"),
         record.subject,
         record.issued_at,
@@ -210,6 +296,8 @@ def encode(record: TokenRecord, nonce: bytes) -> bytes:
         record.method,
         record.api_key_id,
     ]
+    if seen:
+        fields += [record.client, record.user_agent]
     return json.dumps(fields, ensure_ascii=True, separators=(",", ":")).encode("ascii")
 
 
@@ -221,8 +309,13 @@ def decode(jti: bytes, raw: bytes) -> tuple[bytes, TokenRecord]:
     """
     try:
         fields = json.loads(raw)
-        version, nonce, subject, issued_at, expires_at, method, api_key_id = fields
-        if version != FORMAT_VERSION or not isinstance(nonce, str):
+        version, nonce, subject, issued_at, expires_at, method, api_key_id = fields[:7]
+        client = user_agent = None
+        if version == FORMAT_SESSIONS:
+            client, user_agent = fields[7:]
+        elif version != FORMAT_VERSION or len(fields) != 7:
+            raise ValueError("unknown record format")
+        if not isinstance(nonce, str):
             raise ValueError("unknown record format")
         login: LoginMethod
         if method == "password":
@@ -238,6 +331,8 @@ def decode(jti: bytes, raw: bytes) -> tuple[bytes, TokenRecord]:
             expires_at=expires_at,
             method=login,
             api_key_id=api_key_id,
+            client=client,
+            user_agent=user_agent,
         )
         return nonce.encode("ascii"), record
     except (ValueError, TypeError) as exc:
@@ -252,9 +347,15 @@ def add(keys: Keyspace, record: TokenRecord, nonce: bytes) -> Flow[None]:
     index = keys.index(record.subject)
     member = nonce + jti
     yield RunScript(INDEX_ADD, (index,), (record.expires_at, member, PRUNE_SLACK))
-    key = keys.record(jti)
+    yield from _set_record(keys.record(jti), value, record.expires_at, index, member)
+
+
+def _set_record(
+    key: bytes, value: bytes, expires_at: int, index: bytes, member: bytes
+) -> Flow[None]:
+    """Write a record whose index entry is in place; raises DuplicateTokenError if taken."""
     # PXAT: Redis forgets the record RECORD_GRACE after the token expires.
-    expiry = {"nx": True, "pxat": (record.expires_at + RECORD_GRACE) * 1000}
+    expiry = {"nx": True, "pxat": (expires_at + RECORD_GRACE) * 1000}
     created = yield Call("set", (key, value), expiry)
     if created:
         return
@@ -264,6 +365,77 @@ def add(keys: Keyspace, record: TokenRecord, nonce: bytes) -> Flow[None]:
         return
     yield from _forget(index, [member])
     raise DuplicateTokenError("a token with this jti is already stored")
+
+
+def add_capped(
+    keys: Keyspace, record: TokenRecord, nonce: bytes, limit: int, policy: CapPolicy, now: int
+) -> Flow[CapOutcome]:
+    """Store a new record unless its subject then holds more than ``limit`` live ones.
+
+    See the module's guarantees: the index entry is admitted by a script on the
+    index key (so the count and the admission are one step), then the record is
+    written. With ``"evict_oldest"``, the oldest live records are deleted and the
+    script asked again, at most ``CAP_ROUNDS`` times.
+    """
+    jti = _text(record.jti)
+    key = keys.record(jti)
+    if (yield Call("exists", (key,))):
+        raise DuplicateTokenError("a token with this jti is already stored")
+    index = keys.index(record.subject)
+    member = nonce + jti
+    evicted: list[TokenRecord] = []
+    counted: int | None = None
+    for attempt in range(CAP_ROUNDS):
+        admitted, live = yield RunScript(
+            CAP_ADD, (index,), (record.expires_at, member, PRUNE_SLACK, limit, now)
+        )
+        counted = int(live) if counted is None else counted
+        if admitted:
+            yield from _set_record(key, encode(record, nonce), record.expires_at, index, member)
+            return CapOutcome(True, tuple(evicted), counted)
+        if policy != "evict_oldest":
+            break
+        members = yield Call("zrange", (index, f"({now}", "+inf"), {"byscore": True})
+        entries = yield from _resolve(keys, index, members)
+        oldest = sorted(
+            (e for e in entries if e.record.expires_at > now),
+            key=lambda e: (e.record.issued_at, e.record.jti),
+        )
+        # Counted afresh: another login may have made room since the script's count.
+        victims = oldest[: len(members) - limit + 1]
+        if victims:
+            evicted += [e.record for e in (yield from _delete_entries(index, victims))]
+        elif len(members) >= limit:
+            # Only entries whose records are not written yet (other logins of this
+            # subject, mid-way): give them a moment.
+            yield Pause(CAP_PAUSE * 2**attempt)
+    return CapOutcome(False, tuple(evicted), counted or 0)
+
+
+def touch(keys: Keyspace, record: TokenRecord, at: int) -> Flow[None]:
+    """Keep ``at`` as the last use of the stored instance of ``record``, if it is stored."""
+    jti = _text(record.jti)
+    raw = yield Call("get", (keys.record(jti),))
+    if raw is None:
+        return
+    nonce, stored = decode(jti, raw)
+    yield RunScript(
+        TOUCH,
+        (keys.uses(stored.subject),),
+        (nonce + jti, at, stored.expires_at + PRUNE_SLACK),
+    )
+
+
+def list_sessions(keys: Keyspace, subject: str) -> Flow[list[Session]]:
+    """The subject's live records with their last uses, oldest first."""
+    index = keys.index(subject)
+    members = yield Call("zrange", (index, 0, -1))
+    live = yield from _resolve(keys, index, members)
+    uses = yield Call("hgetall", (keys.uses(subject),))
+    sessions = [
+        Session.of(e.record, None if e.member not in uses else int(uses[e.member])) for e in live
+    ]
+    return sorted(sessions, key=lambda s: (s.issued_at, s.jti))
 
 
 def get(keys: Keyspace, jti: str) -> Flow[TokenRecord | None]:
@@ -351,13 +523,18 @@ def _resolve(keys: Keyspace, index: bytes, members: Sequence[bytes]) -> Flow[lis
 
 
 def _delete(index: bytes, live: list[_Live]) -> Flow[int]:
+    return len((yield from _delete_entries(index, live)))
+
+
+def _delete_entries(index: bytes, live: list[_Live]) -> Flow[list[_Live]]:
+    """Compare-and-delete each record, then its entry; returns those this call deleted."""
     if not live:
-        return 0
+        return []
     replies = yield Batch(tuple(RunScript(DELETE_IF_EQUAL, (e.key,), (e.raw,)) for e in live))
-    gone = [entry.member for entry, deleted in zip(live, replies, strict=True) if deleted == 1]
+    gone = [entry for entry, deleted in zip(live, replies, strict=True) if deleted == 1]
     if gone:
-        yield from _forget(index, gone)
-    return len(gone)
+        yield from _forget(index, [entry.member for entry in gone])
+    return gone
 
 
 def _forget(index: bytes, members: list[bytes]) -> Flow[None]:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -13,7 +15,16 @@ import redis.asyncio.cluster
 import redis.cluster
 from redis.exceptions import NoScriptError, RedisClusterException, RedisError
 
-from tokenauth import AsyncTokenStore, ConfigurationError, StoreError, TokenRecord, TokenStore
+from tokenauth import (
+    AsyncTokenStore,
+    CapOutcome,
+    CapPolicy,
+    ConfigurationError,
+    Session,
+    StoreError,
+    TokenRecord,
+    TokenStore,
+)
 
 from . import _flows
 from ._connect import AsyncHandle, SyncHandle, connect_async, connect_sync, store_error
@@ -230,6 +241,24 @@ class RedisStore:
         """Every stored record, oldest first (``tokenauth tokens list``); scans the keyspace."""
         return self._run(_flows.list_all(self._keys))
 
+    def add_capped(
+        self, record: TokenRecord, limit: int, policy: CapPolicy, now: int
+    ) -> CapOutcome:
+        """Store ``record`` unless its subject would exceed ``limit`` live tokens.
+
+        A script on the subject's index key admits it (Cluster-safe); see
+        :meth:`tokenauth.CappedTokenStore.add_capped` and ``docs/stores-redis.md``.
+        """
+        return self._run(_flows.add_capped(self._keys, record, _nonce(), limit, policy, now))
+
+    def touch(self, record: TokenRecord, at: int) -> None:
+        """Keep ``at`` as the token's last use (a GET, then a script on one key)."""
+        self._run(_flows.touch(self._keys, record, at))
+
+    def list_sessions(self, subject: str) -> list[Session]:
+        """The subject's live records with their last uses, oldest first."""
+        return self._run(_flows.list_sessions(self._keys, subject))
+
     def close(self) -> None:
         """Close the connections this store opened; the store is unusable afterwards."""
         with self._lock:
@@ -299,6 +328,9 @@ class RedisStore:
             pipe = client.pipeline(transaction=False)
             _queue(pipe, op)
             return pipe.execute()
+        if isinstance(op, _flows.Pause):
+            time.sleep(op.seconds)
+            return None
         return list(client.scan_iter(match=op.pattern, count=_SCAN_COUNT))
 
 
@@ -398,6 +430,20 @@ class AsyncRedisStore:
         """Every stored record, oldest first; scans the keyspace."""
         return await self._run(_flows.list_all(self._keys))
 
+    async def add_capped(
+        self, record: TokenRecord, limit: int, policy: CapPolicy, now: int
+    ) -> CapOutcome:
+        """Store ``record`` unless its subject would exceed ``limit``; see RedisStore."""
+        return await self._run(_flows.add_capped(self._keys, record, _nonce(), limit, policy, now))
+
+    async def touch(self, record: TokenRecord, at: int) -> None:
+        """Keep ``at`` as the token's last use."""
+        await self._run(_flows.touch(self._keys, record, at))
+
+    async def list_sessions(self, subject: str) -> list[Session]:
+        """The subject's live records with their last uses, oldest first."""
+        return await self._run(_flows.list_sessions(self._keys, subject))
+
     async def aclose(self) -> None:
         """Close the connections this store opened; the store is unusable afterwards."""
         if self._closed:
@@ -460,6 +506,9 @@ class AsyncRedisStore:
             pipe = client.pipeline(transaction=False)
             _queue(pipe, op)
             return await pipe.execute()
+        if isinstance(op, _flows.Pause):
+            await asyncio.sleep(op.seconds)
+            return None
         return [key async for key in client.scan_iter(match=op.pattern, count=_SCAN_COUNT)]
 
 

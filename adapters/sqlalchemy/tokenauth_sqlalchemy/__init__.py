@@ -8,6 +8,9 @@ SQLAlchemy 2 on SQLite, PostgreSQL, MySQL and MariaDB, sync and async::
     init_db("postgresql+psycopg://app@db/app")          # once, or on each deploy
     store = open_store("postgresql+psycopg://app@db/app")
 
+Login counters for the login throttle: ``tokenauth.open_counters(url)`` on the
+same URLs (SQLite, PostgreSQL, MariaDB).
+
 From a shell: ``tokenauth db init --store URL`` and ``tokenauth tokens purge --store URL``
 (or ``python -m tokenauth_sqlalchemy init URL`` / ``purge URL`` where only this
 package is installed).
@@ -16,6 +19,7 @@ package is installed).
 from __future__ import annotations
 
 from ._admin import InitResult, SQLBackend, backend, init_db, init_db_async, purge_expired
+from ._counters import AsyncSQLCounters, SQLCounters
 from ._schema import DEFAULT_PREFIX, Schema
 from ._stores import (
     AsyncSQLApiKeyRegistry,
@@ -29,11 +33,13 @@ from ._stores import (
 __all__ = [
     "DEFAULT_PREFIX",
     "AsyncSQLApiKeyRegistry",
+    "AsyncSQLCounters",
     "AsyncSQLTokenStore",
     "AsyncSQLUserRegistry",
     "InitResult",
     "SQLApiKeyRegistry",
     "SQLBackend",
+    "SQLCounters",
     "SQLTokenStore",
     "SQLUserRegistry",
     "Schema",

@@ -14,12 +14,15 @@ from tokenauth import (
     MAX_LEEWAY,
     ApiKeyRegistry,
     AsyncApiKeyRegistry,
+    AsyncLoginCounters,
     AsyncTokenStore,
     AsyncUserRegistry,
+    LoginCounters,
     TokenStore,
     UserRegistry,
 )
 
+from ._counters import AsyncSQLCounters, SQLCounters
 from ._engine import make_async_engine, make_engine, store_error
 from ._schema import Schema
 from ._stores import (
@@ -177,8 +180,9 @@ class SQLBackend:
     """The ``tokenauth.stores`` entry point for ``sqlite``, ``postgresql`` and ``mysql`` URLs.
 
     Besides token stores it opens the persistent user and API-key registries
-    (``tokenauth.open_user_registry(url)`` and friends find them here) and sets
-    up the schema (``tokenauth db init``).
+    (``tokenauth.open_user_registry(url)`` and friends find them here), the
+    login throttle's counters (``tokenauth.open_counters(url)``) and sets up the
+    schema (``tokenauth db init``).
     """
 
     def init_db(self, url: str) -> str:
@@ -207,6 +211,14 @@ class SQLBackend:
     def open_async_api_key_registry(self, url: str) -> AsyncApiKeyRegistry:
         """Open an asynchronous API-key registry; see :meth:`AsyncSQLApiKeyRegistry.from_url`."""
         return AsyncSQLApiKeyRegistry.from_url(url)
+
+    def open_counters(self, url: str) -> LoginCounters:
+        """Open synchronous login counters; see :meth:`SQLCounters.from_url`."""
+        return SQLCounters.from_url(url)
+
+    def open_async_counters(self, url: str) -> AsyncLoginCounters:
+        """Open asynchronous login counters; see :meth:`AsyncSQLCounters.from_url`."""
+        return AsyncSQLCounters.from_url(url)
 
     def open(self, url: str) -> TokenStore:
         """Open a synchronous store; see :meth:`SQLTokenStore.from_url`."""

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import exc as sa_exc
@@ -40,7 +41,7 @@ if TYPE_CHECKING:
     # Importing sqlalchemy.ext.asyncio needs greenlet, an optional extra.
     from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-__all__ = ["Plain", "run_async", "run_sync"]
+__all__ = ["Plain", "run_async", "run_sync", "run_transaction", "run_transaction_async"]
 
 T = TypeVar("T")
 
@@ -400,3 +401,139 @@ async def run_async(
             # Async drivers can let a refused or timed-out connect through unwrapped
             # (on Python 3.10 asyncio.TimeoutError is not yet the OSError TimeoutError).
             raise store_error(exc, step.doing) from exc
+
+
+# -- operations that need one transaction --------------------------------------------
+#
+# A capped add counts a subject's tokens and adds one: both in one transaction, on
+# one connection, after locking the subject's row (see TokenOps.add_capped). On the
+# stores' own autocommit engines the connection leaves autocommit for it (READ
+# COMMITTED, so that each statement sees what others committed before it; SQLite
+# has one writer at a time anyway); an engine the caller configured keeps its own
+# level. A deadlock the database broke, or a serialization failure, runs the whole
+# operation again, a few times: the database undid all of it.
+
+#: Runs of a transaction before a deadlock is reported as a StoreError.
+TRANSACTION_ATTEMPTS = 4
+_RETRY_SQLSTATES = frozenset({"40P01", "40001"})  # deadlock, serialization failure
+_RETRY_MYSQL_ERRORS = frozenset({1213, 1205})  # deadlock, lock wait timeout
+
+
+def _isolation(dialect: Dialect) -> str:
+    return "SERIALIZABLE" if dialect.name == "sqlite" else "READ COMMITTED"
+
+
+def _deadlocked(exc: sa_exc.DBAPIError) -> bool:
+    orig = exc.orig
+    state = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    if state in _RETRY_SQLSTATES:
+        return True
+    args: tuple[Any, ...] = getattr(orig, "args", ())
+    return bool(args) and args[0] in _RETRY_MYSQL_ERRORS
+
+
+class _Transaction:
+    """Steps one operation through a transaction, and maps its errors as :func:`run_sync` does."""
+
+    __slots__ = ("op", "step")
+
+    def __init__(self, op: Op[Any]) -> None:
+        self.op = op
+        self.step: Step | None = None
+
+    def error(self, exc: BaseException) -> BaseException:
+        doing = "running a transaction" if self.step is None else self.step.doing
+        if isinstance(exc, sa_exc.IntegrityError) and self.step is not None:
+            return _conflict(self.step, exc)
+        if isinstance(exc, TimeoutError | asyncio.TimeoutError):
+            return StoreUnreachableError(f"{doing}: the database did not answer in time")
+        return store_error(exc, doing)
+
+
+def run_transaction(
+    engine: Engine,
+    make_op: Callable[[], Op[T]],
+    *,
+    deadline: float | None = None,
+    autocommit: bool = False,
+) -> T:
+    """Run the operation ``make_op()`` makes in one transaction on one connection.
+
+    Args:
+        engine: The engine.
+        make_op: Makes the operation; called again to retry after a deadlock.
+        deadline: Seconds the whole transaction may take end to end.
+        autocommit: The engine is in autocommit; the connection leaves it for this.
+    """
+    for attempt in range(TRANSACTION_ATTEMPTS):
+        tx = _Transaction(make_op())
+        try:
+            if deadline is None:
+                result: T = _transaction_sync(engine, tx, autocommit)
+                return result
+            with Deadline(deadline) as bound:
+                try:
+                    bounded_result: T = _transaction_sync(engine, tx, autocommit)
+                    return bounded_result
+                except (sa_exc.SQLAlchemyError, OSError) as exc:
+                    if bound.expired or isinstance(exc, TimeoutError):
+                        raise TimeoutError(str(exc)) from exc
+                    raise
+        except sa_exc.DBAPIError as exc:
+            if attempt + 1 < TRANSACTION_ATTEMPTS and _deadlocked(exc):
+                continue
+            raise tx.error(exc) from exc
+        except (sa_exc.SQLAlchemyError, OSError) as exc:
+            raise tx.error(exc) from exc
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _transaction_sync(engine: Engine, tx: _Transaction, autocommit: bool) -> Any:
+    with engine.connect() as conn:
+        watch(conn)
+        if autocommit:
+            conn.execution_options(isolation_level=_isolation(engine.dialect))
+        with conn.begin():
+            outcome: Outcome | None = None
+            while True:
+                try:
+                    tx.step = tx.op.send(outcome)  # type: ignore[arg-type]  # None starts it
+                except StopIteration as done:
+                    return done.value
+                outcome = _outcome(conn.execute(tx.step.statement, tx.step.params))
+
+
+async def run_transaction_async(
+    engine: AsyncEngine,
+    make_op: Callable[[], Op[T]],
+    *,
+    deadline: float | None = None,
+    autocommit: bool = False,
+) -> T:
+    """The async twin of :func:`run_transaction`."""
+    for attempt in range(TRANSACTION_ATTEMPTS):
+        tx = _Transaction(make_op())
+        try:
+            result: T = await bounded(_transaction_async(engine, tx, autocommit), deadline)
+            return result
+        except sa_exc.DBAPIError as exc:
+            if attempt + 1 < TRANSACTION_ATTEMPTS and _deadlocked(exc):
+                continue
+            raise tx.error(exc) from exc
+        except (sa_exc.SQLAlchemyError, OSError, asyncio.TimeoutError) as exc:
+            raise tx.error(exc) from exc
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+async def _transaction_async(engine: AsyncEngine, tx: _Transaction, autocommit: bool) -> Any:
+    async with engine.connect() as conn:
+        if autocommit:
+            await conn.execution_options(isolation_level=_isolation(engine.dialect))
+        async with conn.begin():
+            outcome: Outcome | None = None
+            while True:
+                try:
+                    tx.step = tx.op.send(outcome)  # type: ignore[arg-type]  # None starts it
+                except StopIteration as done:
+                    return done.value
+                outcome = _outcome(await conn.execute(tx.step.statement, tx.step.params))

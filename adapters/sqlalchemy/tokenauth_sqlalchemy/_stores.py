@@ -3,16 +3,28 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
 from sqlalchemy.engine import Engine
 
-from tokenauth import ApiKeyRecord, TokenRecord, UserRecord
+from tokenauth import (
+    AlreadyExistsError,
+    ApiKeyRecord,
+    CapOutcome,
+    CapPolicy,
+    RefreshRecord,
+    Session,
+    StoreError,
+    TokenRecord,
+    UserRecord,
+)
 
 from ._deadline import guard_engine
 from ._engine import make_async_engine, make_engine, store_error
-from ._ops import ApiKeyOps, Op, TokenOps, UserOps
-from ._run import Plain, run_async, run_sync
+from ._ops import ApiKeyOps, Op, RefreshOps, TokenOps, UserOps
+from ._run import Plain, run_async, run_sync, run_transaction, run_transaction_async
 from ._schema import Schema
 from ._url import parse_url
 from ._view import MISS, LocalView, open_view
@@ -87,6 +99,11 @@ class _Sync:
             plain=self._plain if self._autocommit else None,
         )
 
+    def _run_transaction(self, make_op: Callable[[], Op[T]]) -> T:
+        return run_transaction(
+            self.engine, make_op, deadline=self.timeout, autocommit=self._autocommit
+        )
+
     def close(self) -> None:
         """Release the connections, if this object opened the engine itself."""
         if self._view is not None:
@@ -138,6 +155,13 @@ class _Async:
             autocommit=self._autocommit,
             plain=self._plain if self._autocommit else None,
             timeout=None if self.timeout is None else self.timeout / DEADLINE_TIMEOUTS,
+        )
+
+    async def _run_transaction(self, make_op: Callable[[], Op[T]]) -> T:
+        if self._create_tables:
+            await self._create()
+        return await run_transaction_async(
+            self.engine, make_op, deadline=self.timeout, autocommit=self._autocommit
         )
 
     async def _create(self) -> None:
@@ -192,6 +216,7 @@ class SQLTokenStore(_Sync):
         super().__init__(engine, schema=schema, timeout=timeout)
         self.purge_batch_size = purge_batch_size
         self._ops = TokenOps(self.schema, purge_batch_size)
+        self._refresh = RefreshOps(self.schema, self._ops, purge_batch_size)
 
     @classmethod
     def from_url(cls, url: str) -> SQLTokenStore:
@@ -258,6 +283,84 @@ class SQLTokenStore(_Sync):
         """Remove every record with ``expires_at <= now``, in batches; returns how many."""
         return self._write(self._ops.purge_expired(now), None)
 
+    def add_capped(
+        self, record: TokenRecord, limit: int, policy: CapPolicy, now: int
+    ) -> CapOutcome:
+        """Store ``record`` unless its subject would exceed ``limit`` live tokens.
+
+        One transaction that locks the subject's row in ``token_subjects``, counts,
+        evicts (``"evict_oldest"``) and inserts; see
+        :meth:`tokenauth.CappedTokenStore.add_capped`.
+        """
+        view, jtis = self._view, (record.jti,)
+        if view is not None:
+            view.forget(jtis)
+        try:
+            make = _capped(self._ops, record, limit, policy, now)
+            outcome = self._run_transaction(make)
+            if outcome is None:
+                # The subject's first capped login: make its lock row, then go again.
+                with contextlib.suppress(AlreadyExistsError):
+                    self._run(self._ops.add_subject(record.subject))
+                outcome = self._run_transaction(make)
+        finally:
+            if view is not None:
+                view.forget(jtis)
+        return _locked(outcome, view)
+
+    def touch(self, record: TokenRecord, at: int) -> None:
+        """Record a use of ``record``'s token at ``at`` (one UPDATE; never moving back)."""
+        self._run(self._ops.touch(record.jti, at))
+
+    def list_sessions(self, subject: str) -> list[Session]:
+        """The subject's records with their last use, oldest first."""
+        return self._run(self._ops.list_sessions(subject))
+
+    # -- refresh tokens (tokenauth.RefreshStore) ---------------------------------------
+
+    def _atomic(self, make_op: Callable[[], Op[T]], jtis: tuple[str, ...] | None) -> T:
+        view = self._view
+        if view is not None:
+            view.forget(jtis)
+        try:
+            return self._run_transaction(make_op)
+        finally:
+            if view is not None:
+                view.forget(jtis)
+
+    def start_session(self, record: RefreshRecord) -> None:
+        """Store a session and its first refresh token, in one transaction."""
+        self._atomic(lambda: self._refresh.start_session(record), ())
+
+    def get_refresh(self, digest: str) -> RefreshRecord | None:
+        """The record of the refresh token with ``digest``, used or not, or None."""
+        return self._run(self._refresh.get_refresh(digest))
+
+    def rotate_refresh(
+        self, digest: str, successor: RefreshRecord, access: TokenRecord, now: int
+    ) -> bool:
+        """Trade a refresh token in one transaction; see ``tokenauth.RefreshStore``."""
+        ops = self._refresh
+        return self._atomic(lambda: ops.rotate(digest, successor, access, now), (access.jti,))
+
+    def revoke_session(self, session: str) -> int:
+        """End a session in one transaction: its refresh and access tokens; returns how many."""
+        return self._atomic(lambda: self._refresh.revoke_session(session), None)
+
+    def revoke_sessions(self, subject: str, api_key_id: str | None = None) -> int:
+        """End every session of ``subject`` (only those of ``api_key_id``); returns how many.
+
+        Each session ends in a transaction of its own.
+        """
+        sessions = self._run(self._refresh.subject_sessions(subject, api_key_id))
+        for session in sessions:
+            self.revoke_session(session)
+        return len(sessions)
+
+    def purge_refresh(self, now: int) -> int:
+        """Remove every refresh token with ``expires_at <= now``, in batches; returns how many."""
+        return self._run(self._refresh.purge(now))
+
 
 class AsyncSQLTokenStore(_Async):
     """An :class:`~tokenauth.AsyncTokenStore` on a SQLAlchemy AsyncEngine.
@@ -284,6 +387,7 @@ class AsyncSQLTokenStore(_Async):
         super().__init__(engine, schema=schema, timeout=timeout)
         self.purge_batch_size = purge_batch_size
         self._ops = TokenOps(self.schema, purge_batch_size)
+        self._refresh = RefreshOps(self.schema, self._ops, purge_batch_size)
 
     @classmethod
     def from_url(cls, url: str) -> AsyncSQLTokenStore:
@@ -341,6 +445,75 @@ class AsyncSQLTokenStore(_Async):
     async def purge_expired(self, now: int) -> int:
         """Remove every record with ``expires_at <= now``, in batches; returns how many."""
         return await self._write(self._ops.purge_expired(now), None)
+
+    async def add_capped(
+        self, record: TokenRecord, limit: int, policy: CapPolicy, now: int
+    ) -> CapOutcome:
+        """Store ``record`` unless its subject would exceed ``limit``; see SQLTokenStore."""
+        view, jtis = self._view, (record.jti,)
+        if view is not None:
+            view.forget(jtis)
+        try:
+            make = _capped(self._ops, record, limit, policy, now)
+            outcome = await self._run_transaction(make)
+            if outcome is None:
+                with contextlib.suppress(AlreadyExistsError):
+                    await self._run(self._ops.add_subject(record.subject))
+                outcome = await self._run_transaction(make)
+        finally:
+            if view is not None:
+                view.forget(jtis)
+        return _locked(outcome, view)
+
+    async def touch(self, record: TokenRecord, at: int) -> None:
+        """Record a use of ``record``'s token at ``at`` (one UPDATE; never moving back)."""
+        await self._run(self._ops.touch(record.jti, at))
+
+    async def list_sessions(self, subject: str) -> list[Session]:
+        """The subject's records with their last use, oldest first."""
+        return await self._run(self._ops.list_sessions(subject))
+
+    # -- refresh tokens (tokenauth.AsyncRefreshStore) -----------------------------------
+
+    async def _atomic(self, make_op: Callable[[], Op[T]], jtis: tuple[str, ...] | None) -> T:
+        view = self._view
+        if view is not None:
+            view.forget(jtis)
+        try:
+            return await self._run_transaction(make_op)
+        finally:
+            if view is not None:
+                view.forget(jtis)
+
+    async def start_session(self, record: RefreshRecord) -> None:
+        """Store a session and its first refresh token, in one transaction."""
+        await self._atomic(lambda: self._refresh.start_session(record), ())
+
+    async def get_refresh(self, digest: str) -> RefreshRecord | None:
+        """The record of the refresh token with ``digest``, used or not, or None."""
+        return await self._run(self._refresh.get_refresh(digest))
+
+    async def rotate_refresh(
+        self, digest: str, successor: RefreshRecord, access: TokenRecord, now: int
+    ) -> bool:
+        """Trade a refresh token in one transaction; see ``tokenauth.RefreshStore``."""
+        ops = self._refresh
+        return await self._atomic(lambda: ops.rotate(digest, successor, access, now), (access.jti,))
+
+    async def revoke_session(self, session: str) -> int:
+        """End a session in one transaction: its refresh and access tokens; returns how many."""
+        return await self._atomic(lambda: self._refresh.revoke_session(session), None)
+
+    async def revoke_sessions(self, subject: str, api_key_id: str | None = None) -> int:
+        """End every session of ``subject`` (only those of ``api_key_id``); returns how many."""
+        sessions = await self._run(self._refresh.subject_sessions(subject, api_key_id))
+        for session in sessions:
+            await self.revoke_session(session)
+        return len(sessions)
+
+    async def purge_refresh(self, now: int) -> int:
+        """Remove every refresh token with ``expires_at <= now``, in batches; returns how many."""
+        return await self._run(self._refresh.purge(now))
 
 
 class SQLUserRegistry(_Sync):
@@ -516,3 +689,18 @@ class AsyncSQLApiKeyRegistry(_Async):
     async def revoke_key(self, key_id: str, at: int) -> bool:
         """Revoke the key at ``at``; True if this call revoked an active key."""
         return await self._run(self._ops.revoke_key(key_id, at))
+
+
+def _capped(
+    ops: TokenOps, record: TokenRecord, limit: int, policy: CapPolicy, now: int
+) -> Callable[[], Op[CapOutcome | None]]:
+    return lambda: ops.add_capped(record, limit, policy, now)
+
+
+def _locked(outcome: CapOutcome | None, view: LocalView | None) -> CapOutcome:
+    """The outcome of a capped add that found its lock row; the view forgets what it evicted."""
+    if outcome is None:
+        raise StoreError("a subject's lock row was deleted while a capped login added a token")
+    if view is not None and outcome.evicted:
+        view.forget(tuple(r.jti for r in outcome.evicted))
+    return outcome

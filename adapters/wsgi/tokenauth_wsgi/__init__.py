@@ -21,6 +21,8 @@ from ._environ import (
     UserLoader,
     authenticate_environ,
     authenticated,
+    check_access,
+    check_recent_login,
     check_scopes,
     claims_of,
     current_user,
@@ -28,6 +30,7 @@ from ._environ import (
     login_environ,
     logout_environ,
     principal_of,
+    read_form_body,
     request_of,
 )
 
@@ -39,6 +42,8 @@ __all__ = [
     "UserLoader",
     "authenticate_environ",
     "authenticated",
+    "check_access",
+    "check_recent_login",
     "check_scopes",
     "claims_of",
     "current_user",
@@ -46,6 +51,7 @@ __all__ = [
     "login_environ",
     "logout_environ",
     "principal_of",
+    "read_form_body",
     "request_of",
     "respond",
 ]

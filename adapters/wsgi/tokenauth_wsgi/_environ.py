@@ -15,21 +15,23 @@ from typing import Any
 
 from tokenauth import (
     JWKS_MAX_AGE,
+    MAX_FORM_BODY,
     AnonymousUser,
     Authenticated,
     AuthResult,
     Claims,
     Failure,
-    InsufficientScope,
     LoginResult,
     LogoutResult,
     Principal,
     Reason,
+    RefreshResult,
     Request,
     Response,
     TokenAuth,
     TokenUser,
     Unauthorized,
+    is_refresh_request,
 )
 
 __all__ = [
@@ -43,6 +45,8 @@ __all__ = [
     "UserLoader",
     "authenticate_environ",
     "authenticated",
+    "check_access",
+    "check_recent_login",
     "check_scopes",
     "claims_of",
     "current_user",
@@ -53,6 +57,7 @@ __all__ = [
     "login_environ",
     "logout_environ",
     "principal_of",
+    "read_form_body",
     "render",
     "request_of",
     "status_line",
@@ -147,17 +152,51 @@ def is_secure_environ(auth: TokenAuth, environ: Environ) -> bool:
     return auth.is_https(request_of(environ))
 
 
-def login_environ(auth: TokenAuth, environ: Environ) -> LoginResult:
-    """Run the core's login for the request described by ``environ``.
+def read_form_body(environ: Environ) -> bytes:
+    """The request body, at most :data:`tokenauth.MAX_FORM_BODY` + 1 bytes of it.
+
+    Read from ``wsgi.input`` up to ``CONTENT_LENGTH`` (or, on a server that marks
+    its input terminated, to the end), never more than the limit and one byte,
+    so an over-size body is refused by the core without being read whole.
+    """
+    stream = environ.get("wsgi.input")
+    if stream is None:
+        return b""
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or -1)
+    except ValueError:
+        length = -1
+    if length < 0:
+        if not environ.get("wsgi.input_terminated"):
+            return b""  # PEP 3333: without a length, reading could wait for ever
+        length = MAX_FORM_BODY + 1
+    data = stream.read(min(length, MAX_FORM_BODY + 1))
+    return bytes(data)
+
+
+def login_environ(
+    auth: TokenAuth, environ: Environ, *, body: bytes | None = None
+) -> LoginResult | RefreshResult:
+    """Run the core's login, or its refresh, for the request described by ``environ``.
+
+    A ``POST`` with a form body is a refresh (``grant_type=refresh_token``, see
+    :func:`tokenauth.is_refresh_request`); anything else is a Basic login.
 
     Args:
         auth: The configured core.
         environ: The WSGI environ (or Django's ``request.META``).
+        body: The body, when the framework has read it already; by default it
+            is read from ``wsgi.input`` with a limit (see :func:`read_form_body`).
 
     Returns:
         The core's result, to render with :func:`render`.
     """
-    return auth.login(request_of(environ))
+    request = request_of(environ)
+    content_type = _header(environ, "CONTENT_TYPE")
+    if is_refresh_request(str(environ.get("REQUEST_METHOD", "GET")), content_type):
+        data = read_form_body(environ) if body is None else body[: MAX_FORM_BODY + 1]
+        return auth.refresh(request, body=data, content_type=content_type)
+    return auth.login(request)
 
 
 def authenticate_environ(auth: TokenAuth, environ: Environ) -> AuthResult:
@@ -285,13 +324,21 @@ def load_user(
     return None
 
 
-def check_scopes(
-    environ: Environ, scopes: str | Iterable[str], *, any_of: bool = False
+def check_access(
+    environ: Environ,
+    scopes: str | Iterable[str] | None = None,
+    *,
+    any_of: bool = False,
+    max_age: int | None = None,
 ) -> Failure | None:
-    """None when this request's token has ``scopes`` (all, or ``any_of``); else the refusal.
+    """None when this request's token may do what the path needs; else the refusal.
 
-    The refusal is the core's: 401 with a bare challenge when no token was
-    checked, 403 ``insufficient_scope`` naming the scopes when the token lacks one.
+    The decision is the core's (``TokenAuth.authorize``): the token must have
+    ``scopes`` (all, or ``any_of``) and, with ``max_age``, come from a login at
+    most that many seconds old (RFC 9470 step-up). The refusal is the core's
+    too: 401 with a bare challenge when no token was checked, 403
+    ``insufficient_scope`` naming the scopes, or 401
+    ``insufficient_user_authentication`` with ``max_age``.
 
     Raises:
         RuntimeError: No tokenauth middleware or decorator saw this request.
@@ -299,14 +346,41 @@ def check_scopes(
     auth = environ.get(ENVIRON_AUTH)
     if not isinstance(auth, TokenAuth):
         raise RuntimeError(
-            "a scope check needs tokenauth_wsgi.TokenAuthMiddleware (or a tokenauth "
-            "decorator) in front of the view"
+            "a scope or login-age check needs tokenauth_wsgi.TokenAuthMiddleware (or a "
+            "tokenauth decorator) in front of the view"
         )
     found = authenticated(environ)
     if found is None:
         return Unauthorized.no_token(auth.realm)
-    outcome = auth.authorize(found, scopes, any_of=any_of)
-    return outcome if isinstance(outcome, InsufficientScope) else None
+    outcome = auth.authorize(found, scopes or None, any_of=any_of, max_age=max_age)
+    return None if isinstance(outcome, Authenticated) else outcome
+
+
+def check_scopes(
+    environ: Environ, scopes: str | Iterable[str], *, any_of: bool = False
+) -> Failure | None:
+    """None when this request's token has ``scopes`` (all, or ``any_of``); else the refusal.
+
+    :func:`check_access` with scopes alone: 401 when no token was checked,
+    403 ``insufficient_scope`` naming the scopes when the token lacks one.
+
+    Raises:
+        RuntimeError: No tokenauth middleware or decorator saw this request.
+    """
+    return check_access(environ, scopes, any_of=any_of)
+
+
+def check_recent_login(environ: Environ, max_age: int) -> Failure | None:
+    """None when this request's token comes from a login at most ``max_age`` seconds old.
+
+    :func:`check_access` with the login age alone (RFC 9470): 401 when no
+    token was checked, 401 ``insufficient_user_authentication`` with
+    ``max_age`` when the login is older.
+
+    Raises:
+        RuntimeError: No tokenauth middleware or decorator saw this request.
+    """
+    return check_access(environ, max_age=max_age)
 
 
 def is_missing_token(result: object) -> bool:

@@ -15,6 +15,10 @@ URLs::
     path("logout", tokenauth_wsgi.django.logout),
     path(".well-known/jwks.json", tokenauth_wsgi.django.jwks),
 
+View decorators (for sync and async views): ``@token_required``,
+``@requires("admin")`` and ``@requires_recent_login(300)`` (RFC 9470 step-up:
+an older login gets 401 ``insufficient_user_authentication`` with ``max_age``).
+
 On requests it checked, the middleware sets ``request.user`` (lazily: the
 loader runs when a view first looks) and ``request.auth`` (the
 :class:`~tokenauth.Authenticated` result). Django REST framework's pieces are
@@ -38,11 +42,14 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from tokenauth import (
+    MAX_FORM_BODY,
     AnonymousUser,
     Authenticated,
     TokenAuth,
     TokenUser,
     Unauthorized,
+    is_refresh_request,
+    login_max_age,
     scope_tokens,
 )
 from tokenauth.extend import PathMatcher
@@ -54,7 +61,7 @@ from ._environ import (
     UserLoader,
     authenticate_environ,
     authenticated,
-    check_scopes,
+    check_access,
     is_missing_token,
     jwks_environ,
     login_environ,
@@ -73,11 +80,13 @@ __all__ = [
     "login",
     "logout",
     "requires",
+    "requires_recent_login",
     "to_response",
     "token_required",
 ]
 
-F = TypeVar("F", bound=Callable[..., HttpResponseBase])
+#: A view, sync (returning a response) or async (returning a coroutine of one).
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def environ_of(request: HttpRequest) -> dict[str, Any]:
@@ -125,8 +134,16 @@ def to_response(result: Renderable) -> HttpResponse:
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
 def login(request: HttpRequest) -> HttpResponse:
-    """Login view: HTTP Basic credentials in, a token out."""
-    return to_response(login_environ(get_auth(), environ_of(request)))
+    """Login view: HTTP Basic credentials in, a token out; a form body is a refresh."""
+    body: bytes | None = None
+    if is_refresh_request(request.method or "GET", request.content_type):
+        # Read with the limit, unless Django read the body already (then it has it).
+        body = (
+            request.body
+            if getattr(request, "_read_started", False)
+            else request.read(MAX_FORM_BODY + 1)
+        )
+    return to_response(login_environ(get_auth(), environ_of(request), body=body))
 
 
 @csrf_exempt
@@ -184,8 +201,10 @@ def _set_user(request: HttpRequest, result: Authenticated, loader: UserLoader | 
     request.auth = result  # type: ignore[attr-defined]  # the DRF convention
 
 
-def _checked(request: HttpRequest, scopes: tuple[str, ...], any_of: bool) -> HttpResponse | None:
-    """Authenticate (unless the middleware did) and check scopes; the refusal, if any."""
+def _checked(
+    request: HttpRequest, scopes: tuple[str, ...], any_of: bool, max_age: int | None
+) -> HttpResponse | None:
+    """Authenticate (unless the middleware did) and check the view's needs; the refusal, if any."""
     auth = get_auth()
     if authenticated(request.META) is None:
         result = authenticate_environ(auth, environ_of(request))
@@ -198,46 +217,80 @@ def _checked(request: HttpRequest, scopes: tuple[str, ...], any_of: bool) -> Htt
         getattr(request.user, "is_authenticated", None)
         if ENVIRON_USER not in request.META:
             return to_response(Unauthorized.unknown_subject(auth.realm))
-    if scopes:
-        denied = check_scopes(request.META, scopes, any_of=any_of)
+    if scopes or max_age is not None:
+        denied = check_access(request.META, scopes, any_of=any_of, max_age=max_age)
         if denied is not None:
             return to_response(denied)
     return None
 
 
-def token_required(view: F) -> F:
-    """Decorate a view so that it runs only with a valid bearer token.
-
-    Inside it, ``request.user`` is the loader's user (or a
-    :class:`~tokenauth.TokenUser`) and ``request.auth`` the result.
-    """
-
-    @functools.wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        return _checked(request, (), False) or view(request, *args, **kwargs)
-
-    return cast(F, wrapper)
-
-
-def requires(scopes: str | Iterable[str], *, any_of: bool = False) -> Callable[[F], F]:
-    """Decorate a view so that it runs only with a valid token that has ``scopes``.
-
-    ``@requires("admin")``: a token without the scope gets 403
-    ``insufficient_scope`` naming it; ``any_of=True`` lets any one of several do.
-
-    Raises:
-        ConfigurationError: A scope name is not an RFC 6749 scope token.
-    """
-    wanted = scope_tokens(scopes)
+def _guard(scopes: tuple[str, ...], any_of: bool, max_age: int | None) -> Callable[[F], F]:
+    """The decorator that runs :func:`_checked` before a sync or an async view."""
 
     def decorate(view: F) -> F:
+        if iscoroutinefunction(view):
+            # The check may hit the store and the user loader: off the event loop.
+            check = sync_to_async(_checked)
+
+            @functools.wraps(view)
+            async def async_wrapper(
+                request: HttpRequest, *args: Any, **kwargs: Any
+            ) -> HttpResponseBase:
+                refusal = await check(request, scopes, any_of, max_age)
+                if refusal is not None:
+                    return refusal
+                response: HttpResponseBase = await view(request, *args, **kwargs)
+                return response
+
+            return cast(F, async_wrapper)
+
         @functools.wraps(view)
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-            return _checked(request, wanted, any_of) or view(request, *args, **kwargs)
+            return _checked(request, scopes, any_of, max_age) or view(request, *args, **kwargs)
 
         return cast(F, wrapper)
 
     return decorate
+
+
+def token_required(view: F) -> F:
+    """Decorate a view (sync or async) so that it runs only with a valid bearer token.
+
+    Inside it, ``request.user`` is the loader's user (or a
+    :class:`~tokenauth.TokenUser`) and ``request.auth`` the result.
+    """
+    return _guard((), False, None)(view)
+
+
+def requires(
+    scopes: str | Iterable[str], *, any_of: bool = False, max_age: int | None = None
+) -> Callable[[F], F]:
+    """Decorate a view (sync or async) so that it runs only with a token that has ``scopes``.
+
+    ``@requires("admin")``: a token without the scope gets 403
+    ``insufficient_scope`` naming it; ``any_of=True`` lets any one of several
+    do. ``max_age`` also demands a login at most that many seconds old,
+    checked after the scopes (see :func:`requires_recent_login`).
+
+    Raises:
+        ConfigurationError: A scope name is not an RFC 6749 scope token, or
+            ``max_age`` is not whole seconds from 0 to a year.
+    """
+    age = None if max_age is None else login_max_age(max_age)
+    return _guard(scope_tokens(scopes), any_of, age)
+
+
+def requires_recent_login(max_age: int) -> Callable[[F], F]:
+    """Decorate a view (sync or async) so that it runs only after a recent login.
+
+    ``@requires_recent_login(300)``: a token whose login is more than 300
+    seconds old gets 401 ``insufficient_user_authentication`` with
+    ``max_age`` (RFC 9470 step-up), so the client logs in again and retries.
+
+    Raises:
+        ConfigurationError: ``max_age`` is not whole seconds from 0 to a year.
+    """
+    return _guard((), False, login_max_age(max_age))
 
 
 class TokenAuthMiddleware:

@@ -17,6 +17,11 @@ A view::
         def get(self, request):
             return Response({"user": request.user.username, "jti": request.auth.claims.jti})
 
+A view that needs a recent login (RFC 9470 step-up) adds
+``HasRecentLogin`` with ``required_login_age = 300`` (or
+``has_recent_login(300)``); an older login gets 401
+``insufficient_user_authentication`` with ``max_age``.
+
 ``request.user`` is the loader's user (or a :class:`~tokenauth.TokenUser`) and
 ``request.auth`` the :class:`~tokenauth.Authenticated` result. Refusals carry
 the contract's status and ``WWW-Authenticate`` challenge; with
@@ -38,9 +43,9 @@ from rest_framework.request import Request
 from tokenauth import (
     Authenticated,
     Failure,
-    InsufficientScope,
     TokenUser,
     Unauthorized,
+    login_max_age,
     scope_tokens,
 )
 
@@ -48,10 +53,12 @@ from ._environ import authenticate_environ, authenticated, is_missing_token, sto
 from .django import environ_of, get_auth, get_user_loader, to_response
 
 __all__ = [
+    "HasRecentLogin",
     "HasScopes",
     "TokenAuthFailed",
     "TokenAuthentication",
     "exception_handler",
+    "has_recent_login",
     "has_scopes",
 ]
 
@@ -131,7 +138,7 @@ class HasScopes(BasePermission):
             )
         any_of = self.any_of or bool(getattr(view, "required_scopes_any_of", False))
         outcome = get_auth().authorize(result, scopes, any_of=any_of)
-        if isinstance(outcome, InsufficientScope):
+        if not isinstance(outcome, Authenticated):
             raise TokenAuthFailed(outcome)
         return True
 
@@ -144,6 +151,49 @@ def has_scopes(scopes: str | Iterable[str], *, any_of: bool = False) -> type[Has
     """
     wanted = scope_tokens(scopes)
     return type(f"HasScopes_{'_'.join(wanted)}", (HasScopes,), {"scopes": wanted, "any_of": any_of})
+
+
+class HasRecentLogin(BasePermission):
+    """Allow a request whose token comes from a login at most ``required_login_age`` seconds old.
+
+    Set ``required_login_age`` (seconds) on the view. A token whose login is
+    older gets 401 ``insufficient_user_authentication`` with ``max_age`` (RFC
+    9470 step-up); a request with no token, DRF's 401. List it after
+    :class:`HasScopes` so that a missing scope (403) is answered first, as the
+    core orders them.
+    """
+
+    max_age: int | None = None
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        """True after a recent enough login; False without a token; raise for an older one."""
+        result = request.auth
+        if not isinstance(result, Authenticated):
+            return False
+        max_age = self.max_age
+        if max_age is None:
+            max_age = getattr(view, "required_login_age", None)
+            if max_age is None:
+                raise TypeError(
+                    f"{type(view).__name__} uses HasRecentLogin without required_login_age: "
+                    "set required_login_age = <seconds> on the view, or use has_recent_login(...)"
+                )
+        outcome = get_auth().require_recent_login(result, max_age=login_max_age(max_age))
+        if not isinstance(outcome, Authenticated):
+            raise TokenAuthFailed(outcome)
+        return True
+
+
+def has_recent_login(max_age: int) -> type[HasRecentLogin]:
+    """A :class:`HasRecentLogin` for ``max_age`` seconds.
+
+    For ``permission_classes = [has_recent_login(300)]``.
+
+    Raises:
+        ConfigurationError: ``max_age`` is not whole seconds from 0 to a year.
+    """
+    age = login_max_age(max_age)
+    return type(f"HasRecentLogin_{age}", (HasRecentLogin,), {"max_age": age})
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Any:

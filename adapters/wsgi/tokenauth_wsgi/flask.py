@@ -13,25 +13,33 @@
     @tokens.requires("admin")
     def admin():
         ...
+
+    @app.post("/api/payments")
+    @tokens.requires_recent_login(300)  # RFC 9470 step-up
+    def pay():
+        ...
+
+Async views (``flask[async]``) are decorated the same way.
 """
 
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar, cast
 
 import flask
 from werkzeug.local import LocalProxy
 
-from tokenauth import Authenticated, TokenAuth, scope_tokens
+from tokenauth import Authenticated, TokenAuth, login_max_age, scope_tokens
 
 from ._environ import (
     Renderable,
     UserLoader,
     authenticate_environ,
     authenticated,
-    check_scopes,
+    check_access,
     claims_of,
     jwks_environ,
     load_user,
@@ -148,38 +156,79 @@ class FlaskTokenAuth:
         :func:`current_claims` say who is calling; any other request gets the
         core's answer.
         """
-        return self._guard((), any_of=False)(view)
+        return self._guard((), any_of=False, max_age=None)(view)
 
-    def requires(self, scopes: str | Iterable[str], *, any_of: bool = False) -> Callable[[F], F]:
+    def requires(
+        self, scopes: str | Iterable[str], *, any_of: bool = False, max_age: int | None = None
+    ) -> Callable[[F], F]:
         """Decorate a view so that it runs only with a valid token that has ``scopes``.
 
         ``@tokens.requires("admin")``: a token without the scope gets 403
         ``insufficient_scope`` naming it; ``any_of=True`` lets any one of
-        several scopes do.
+        several scopes do. ``max_age`` also demands a login at most that many
+        seconds old, checked after the scopes (see :meth:`requires_recent_login`).
 
         Raises:
-            ConfigurationError: A scope name is not an RFC 6749 scope token.
+            ConfigurationError: A scope name is not an RFC 6749 scope token, or
+                ``max_age`` is not whole seconds from 0 to a year.
         """
-        return self._guard(scope_tokens(scopes), any_of=any_of)
+        age = None if max_age is None else login_max_age(max_age)
+        return self._guard(scope_tokens(scopes), any_of=any_of, max_age=age)
 
-    def _guard(self, wanted: tuple[str, ...], *, any_of: bool) -> Callable[[F], F]:
+    def requires_recent_login(self, max_age: int) -> Callable[[F], F]:
+        """Decorate a view so that it runs only after a login at most ``max_age`` seconds old.
+
+        ``@tokens.requires_recent_login(300)``: a token whose login is older
+        gets 401 ``insufficient_user_authentication`` with ``max_age`` (RFC
+        9470 step-up), so the client logs in again and retries.
+
+        Raises:
+            ConfigurationError: ``max_age`` is not whole seconds from 0 to a year.
+        """
+        return self._guard((), any_of=False, max_age=login_max_age(max_age))
+
+    def _refusal(
+        self, wanted: tuple[str, ...], any_of: bool, max_age: int | None
+    ) -> flask.Response | None:
+        """Authenticate (unless done already) and check the path's needs; the refusal, if any."""
+        environ = flask.request.environ
+        result: Any = authenticated(environ)
+        if result is None:
+            result = authenticate_environ(self.auth, environ)
+            if not isinstance(result, Authenticated):
+                return to_response(result)
+            store_authenticated(environ, result, self.auth)
+            refusal = load_user(self.auth, self.loader, environ, result)
+            if refusal is not None:
+                return to_response(refusal)
+        if wanted or max_age is not None:
+            denied = check_access(environ, wanted, any_of=any_of, max_age=max_age)
+            if denied is not None:
+                return to_response(denied)
+        return None
+
+    def _guard(
+        self, wanted: tuple[str, ...], *, any_of: bool, max_age: int | None
+    ) -> Callable[[F], F]:
         def decorate(inner: F) -> F:
+            if inspect.iscoroutinefunction(inner):
+
+                @functools.wraps(inner)
+                async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+                    # Flask runs an async view in an event loop of its own (asgiref),
+                    # one view per loop: the core's blocking check can run right here.
+                    refusal = self._refusal(wanted, any_of, max_age)
+                    if refusal is not None:
+                        return refusal
+                    return await inner(*args, **kwargs)
+
+                return cast(F, async_wrapper)
+
             @functools.wraps(inner)
             def wrapper(*args: Any, **kwargs: Any) -> Any:
-                environ = flask.request.environ
-                result: Any = authenticated(environ)
-                if result is None:
-                    result = authenticate_environ(self.auth, environ)
-                    if not isinstance(result, Authenticated):
-                        return to_response(result)
-                    store_authenticated(environ, result, self.auth)
-                    refusal = load_user(self.auth, self.loader, environ, result)
-                    if refusal is not None:
-                        return to_response(refusal)
-                if wanted:
-                    denied = check_scopes(environ, wanted, any_of=any_of)
-                    if denied is not None:
-                        return to_response(denied)
+                refusal = self._refusal(wanted, any_of, max_age)
+                if refusal is not None:
+                    return refusal
                 return inner(*args, **kwargs)
 
             return cast(F, wrapper)
