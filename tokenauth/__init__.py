@@ -80,6 +80,7 @@ from ._refresh import (
     RefreshGrant,
     RefreshRecord,
     RefreshStore,
+    is_refresh_request,
     parse_token_form,
 )
 from ._registry import (
@@ -259,6 +260,7 @@ __all__ = [
     "client_address",
     "default_password_hasher",
     "generate_api_key",
+    "is_refresh_request",
     "is_well_formed_api_key",
     "login_max_age",
     "login_time",

@@ -53,6 +53,7 @@ __all__ = [
     "RefreshRecord",
     "RefreshStore",
     "Sessions",
+    "is_refresh_request",
     "parse_token_form",
 ]
 
@@ -298,6 +299,20 @@ def _form_fields(body: bytes) -> dict[str, str] | BadRequest:
     return fields
 
 
+def _media_type(content_type: str | None) -> str:
+    return (content_type or "").split(";", 1)[0].strip().lower()
+
+
+def is_refresh_request(method: str, content_type: str | None) -> bool:
+    """Whether a request to the token endpoint is a token request, not a Basic login.
+
+    The one routing rule every binding follows at ``POST /token``: a form body
+    (``application/x-www-form-urlencoded``) goes to ``refresh``; any other
+    request (``GET``, or ``POST`` with Basic credentials) stays a login.
+    """
+    return method.upper() == "POST" and _media_type(content_type) == FORM_CONTENT_TYPE
+
+
 def parse_token_form(body: bytes, content_type: str | None) -> RefreshGrant | BadRequest:
     """Read a refresh request's form body: the one parser of token requests.
 
@@ -312,8 +327,7 @@ def parse_token_form(body: bytes, content_type: str | None) -> RefreshGrant | Ba
         body, a repeated or missing parameter; ``unsupported_grant_type`` for
         another grant; ``invalid_scope`` for a malformed ``scope``.
     """
-    media = (content_type or "").split(";", 1)[0].strip().lower()
-    if media != FORM_CONTENT_TYPE:
+    if _media_type(content_type) != FORM_CONTENT_TYPE:
         return _bad(f"A token request is sent as {FORM_CONTENT_TYPE}.")
     if len(body) > MAX_FORM_BODY:
         return _bad(f"The token request is larger than {MAX_FORM_BODY} bytes.")

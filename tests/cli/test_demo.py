@@ -130,6 +130,11 @@ def test_the_printed_curl_commands_work_in_a_shell(demo: Demo) -> None:
     by_command = dict(zip(commands, (outputs[i] for i in range(len(commands))), strict=True))
     throttled = [c for c in by_command if "nobody:guess" in c]
     assert len(throttled) == 2, "the banner shows how to see a 429"
+    refreshes = [c for c in by_command if "grant_type=refresh_token" in c]
+    assert len(refreshes) == 1, "the banner shows a refresh"
+    assert set(json.loads(by_command[refreshes[0]])) == {
+        "token", "token_type", "expires_in", "refresh_token"
+    }  # fmt: skip
     for command, output in by_command.items():
         if command.startswith("for i in $(seq 10)"):
             assert output.split() == ["401"] * 10, command  # the default 10 per account

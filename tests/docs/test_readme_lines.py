@@ -30,14 +30,19 @@ def test_the_demo_and_every_curl_line(tmp_path: Path) -> None:
     with running(command, cwd=ROOT, log=tmp_path / "demo.log", ready=lambda t: "Ctrl+C" in t):
         outputs = run_lines(lines, cwd=tmp_path)
     checked = 0
+    kept = ("TOKEN=", "REFRESH=")
     for line, output in zip(lines, outputs, strict=True):
-        if line.startswith("TOKEN="):
+        if line.startswith(kept):
             continue
         if line.startswith("for i in $(seq 10)"):
             assert output.split() == ["401"] * 10, line  # the default: 10 per account
         elif "mallory:guess" in line:
             assert output.startswith("HTTP/1.1 429"), line
             assert "retry-after: " in output.lower()
+        elif "grant_type=refresh_token" in line:
+            assert set(json.loads(output)) == {
+                "token", "token_type", "expires_in", "refresh_token"
+            }, line  # fmt: skip
         elif line.endswith("/token"):
             assert json.loads(output)["token_type"] == "Bearer", line
         elif "/me" in line and "http://" in line:
@@ -52,4 +57,4 @@ def test_the_demo_and_every_curl_line(tmp_path: Path) -> None:
         else:
             raise AssertionError(f"no check for the README line {line!r}")
         checked += 1
-    assert checked == len(lines) - 1
+    assert checked == len(lines) - sum(line.startswith(kept) for line in lines)

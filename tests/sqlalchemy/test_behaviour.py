@@ -213,6 +213,7 @@ def test_tables_merge_into_the_applications_metadata() -> None:
     schema = Schema("auth_", metadata=mine)
     assert set(mine.tables) == {
         "auth_tokens", "auth_users", "auth_api_keys", "auth_login_counters", "auth_token_subjects",
+        "auth_sessions", "auth_refresh_tokens",
     }  # fmt: skip
     assert schema.metadata is mine
 

@@ -23,8 +23,10 @@ from tokenauth import (
 from tokenauth.testing import (
     ApiKeyRegistryContract,
     AsyncApiKeyRegistryContract,
+    AsyncRefreshStoreContract,
     AsyncTokenStoreContract,
     AsyncUserRegistryContract,
+    RefreshStoreContract,
     TokenStoreContract,
     UserRegistryContract,
 )
@@ -39,7 +41,7 @@ from tokenauth_sqlalchemy import (
 # through the core's open_store, as an application would.
 
 
-class _SyncStore(TokenStoreContract):
+class _SyncStore(TokenStoreContract, RefreshStoreContract):
     backend: ClassVar[str]
 
     @pytest.fixture
@@ -51,7 +53,7 @@ class _SyncStore(TokenStoreContract):
         return make
 
 
-class _AsyncStore(AsyncTokenStoreContract):
+class _AsyncStore(AsyncTokenStoreContract, AsyncRefreshStoreContract):
     backend: ClassVar[str]
 
     @pytest.fixture

@@ -22,6 +22,7 @@ from tokenauth import (
     Algorithm,
     AlreadyExistsError,
     ApiKeyRecord,
+    AsyncRefreshStore,
     AsyncTokenAuth,
     ConfigurationError,
     KeySet,
@@ -70,6 +71,9 @@ THROTTLE_EXAMPLE_ACCOUNT = "nobody"
 DEFAULT_PER_ACCOUNT = "10/300"
 DEFAULT_PER_CLIENT = "100/300"
 DEFAULT_MAX_LOGIN_WAIT = 3.0
+#: The demo's refresh tokens: each lives a day, a login session a week at most.
+DEFAULT_REFRESH_TTL = 86400
+DEFAULT_SESSION_LIFETIME = 7 * 86400
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,8 @@ class _Guards:
     per_client: Limit | None
     counters: str
     max_login_wait: float | None
+    #: (refresh-token lifetime, session lifetime) when refresh is on; else why it is off.
+    refresh: tuple[int, int] | str = "refresh tokens off (--no-refresh)"
 
     def summary(self) -> str:
         if self.throttle:
@@ -96,7 +102,12 @@ class _Guards:
             shedding = "no load shedding"
         else:
             shedding = f"logins shed (503) past a {self.max_login_wait:g} s hash queue"
-        return f"  {throttle}; {shedding}"
+        if isinstance(self.refresh, str):
+            refresh = self.refresh
+        else:
+            ttl, lifetime = self.refresh
+            refresh = f"refresh tokens live {ttl} s, a login session {lifetime} s at most"
+        return f"  {throttle}; {shedding}\n  {refresh}"
 
 
 @dataclass
@@ -237,6 +248,17 @@ def _banner(
         "",
     ]
     step += 1
+    if not isinstance(guards.refresh, str):
+        keep = extract.replace('["token"]', '["refresh_token"]')
+        lines += [
+            f"  {step}. trade a refresh token for a new pair (once: sent again, it ends the "
+            "whole login session):",
+            f"     REFRESH=$({login} | {keep})",
+            f'     curl -s {tls}-d grant_type=refresh_token -d "refresh_token=$REFRESH" '
+            f"{base}/token",
+            "",
+        ]
+        step += 1
     first = access.users[0][0] if access.users else None
     admin_login = _admin_login(access, tls, base)
     if first is not None and not access.has_admin(first) and admin_login is not None:
@@ -288,6 +310,22 @@ def _admin_login(access: _DemoAccess, tls: str, base: str) -> tuple[str, str] | 
         if access.has_admin(name):
             return name, f"curl -s {tls}-u {shlex.quote(f'{name}:{password}')} {base}/token"
     return None
+
+
+def seconds_option(text: str) -> int:
+    """A refresh or session lifetime: whole seconds from 60 to a year."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 60 <= value <= MAX_SESSION_SECONDS:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a number of seconds from 60 to {MAX_SESSION_SECONDS}"
+        )
+    return value
+
+
+MAX_SESSION_SECONDS = 366 * 86400
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -388,16 +426,25 @@ async def _demo(
             throttle = LoginThrottle(
                 counters, per_account=args.per_account, per_client=args.per_client
             )
+        refresh: tuple[int, int] | str = "refresh tokens off (--no-refresh)"
+        if args.refresh:
+            if not isinstance(store, AsyncRefreshStore):
+                refresh = "refresh tokens off: this store keeps none"
+            else:
+                refresh = (args.refresh_ttl, args.session_lifetime)
         auth = AsyncTokenAuth(
             keys=keys, store=store, users=users, api_keys=api_keys, pepper=pepper,
             issuer=https.url, ttl=args.ttl, realm="tokenauth-demo", throttle=throttle,
-            max_login_wait=args.max_login_wait, max_tokens_per_subject=args.max_tokens,
-            cap_policy=args.cap_policy, track_last_use=True,
+            max_login_wait=args.max_login_wait,
+            refresh_ttl=None if isinstance(refresh, str) else refresh[0],
+            session_lifetime=None if isinstance(refresh, str) else refresh[1],
+            max_tokens_per_subject=args.max_tokens, cap_policy=args.cap_policy,
+            track_last_use=True,
         )  # fmt: skip
         guards = _Guards(
             throttle=throttle is not None, per_account=args.per_account,
             per_client=args.per_client, counters=without_password(args.counters),
-            max_login_wait=args.max_login_wait,
+            max_login_wait=args.max_login_wait, refresh=refresh,
         )  # fmt: skip
 
         def started() -> None:
@@ -502,6 +549,21 @@ def add_command(commands: Commands) -> None:
         "--cap-policy", choices=("refuse", "evict_oldest"), default="refuse",
         help="at the --max-tokens cap: refuse the login with 403 (default) or revoke the "
         "oldest token to make room",
+    )  # fmt: skip
+    demo.add_argument(
+        "--refresh", action=argparse.BooleanOptionalAction, default=True,
+        help="answer logins with a refresh token too, traded at POST /token (default on; "
+        "--no-refresh to switch it off)",
+    )  # fmt: skip
+    demo.add_argument(
+        "--refresh-ttl", type=seconds_option, default=DEFAULT_REFRESH_TTL, metavar="SECONDS",
+        help=f"refresh-token lifetime, seconds (60 to a year; default {DEFAULT_REFRESH_TTL})",
+    )  # fmt: skip
+    demo.add_argument(
+        "--session-lifetime", type=seconds_option, default=DEFAULT_SESSION_LIFETIME,
+        metavar="SECONDS",
+        help="the most a login session lasts, whatever the refreshes, seconds (60 to a year; "
+        f"default {DEFAULT_SESSION_LIFETIME})",
     )  # fmt: skip
     demo.add_argument(
         "--throttle", action=argparse.BooleanOptionalAction, default=True,

@@ -16,10 +16,11 @@ from tokenauth import (
     ConfigurationError,
     HttpsRequired,
     Request,
+    is_refresh_request,
 )
 
 from ._middleware import TokenAuthMiddleware, authenticated
-from ._scope import request_of, send_json, send_result
+from ._scope import header, read_body, request_of, send_json, send_result
 from ._types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = [
@@ -53,6 +54,10 @@ async def not_found(scope: Scope, receive: Receive, send: Send) -> None:
 class LoginEndpoint:
     """``GET`` or ``POST`` with HTTP Basic credentials: answers with a token or a failure.
 
+    A ``POST`` with a form body (``grant_type=refresh_token&refresh_token=...``)
+    is a refresh instead (see :meth:`tokenauth.AsyncTokenAuth.refresh`); its body
+    is read up to :data:`tokenauth.MAX_FORM_BODY` bytes.
+
     Args:
         auth: The configured front door.
     """
@@ -62,7 +67,7 @@ class LoginEndpoint:
         self.auth = auth
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Answer one login request (the body, if any, is not read)."""
+        """Answer one login request, or a refresh (only then is the body read)."""
         if scope["type"] != "http":
             await not_found(scope, receive, send)
             return
@@ -72,6 +77,12 @@ class LoginEndpoint:
                 await send_result(send, await self.auth.refuse_plain_http(request))
                 return
             await _method_not_allowed(send, "GET, POST")
+            return
+        content_type = header(scope, b"content-type")
+        if is_refresh_request(scope["method"], content_type):
+            body = await read_body(receive)
+            refreshed = await self.auth.refresh(request, body=body, content_type=content_type)
+            await send_result(send, refreshed)
             return
         result = await self.auth.login(request)
         await send_result(send, result)
@@ -197,7 +208,8 @@ class TokenEndpoints:
     """The login, logout and JWKS endpoints in front of ``app``, which gets every other path.
 
     * ``login_path`` (``GET`` or ``POST``): HTTP Basic credentials in, a token
-      out (200 with ``Cache-Control: no-store``), or the core's refusal.
+      out (200 with ``Cache-Control: no-store``), or the core's refusal; a
+      ``POST`` with a form body there is a refresh (when refresh tokens are on).
     * ``logout_path`` (``POST``): revokes the bearer token sent; 204.
     * ``jwks_path`` (``GET``): the public keys, for other services to verify tokens.
 

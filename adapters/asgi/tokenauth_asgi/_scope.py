@@ -9,11 +9,11 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
-from tokenauth import Request, Response
+from tokenauth import MAX_FORM_BODY, Request, Response
 
-from ._types import Scope, Send
+from ._types import Receive, Scope, Send
 
-__all__ = ["Rendered", "header", "request_of", "send_json", "send_result"]
+__all__ = ["Rendered", "header", "read_body", "request_of", "send_json", "send_result"]
 
 #: Scope schemes that mean the connection itself is TLS (ASGI spec, "scheme").
 _SECURE_SCHEMES = frozenset({"https", "wss"})
@@ -31,6 +31,26 @@ def header(scope: Scope, name: bytes) -> str | None:
     if not values:
         return None
     return ", ".join(bytes(value).decode("latin-1") for value in values)
+
+
+async def read_body(receive: Receive, limit: int = MAX_FORM_BODY) -> bytes:
+    """The request body, read until its end or until more than ``limit`` bytes came.
+
+    At most ``limit + 1`` bytes are kept, so a longer body is refused by the core
+    (which sees it is over the limit) without being read whole.
+    """
+    chunks: list[bytes] = []
+    size = 0
+    while size <= limit:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunk = bytes(message.get("body", b""))
+        chunks.append(chunk)
+        size += len(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)[: limit + 1]
 
 
 def request_of(scope: Scope) -> Request:

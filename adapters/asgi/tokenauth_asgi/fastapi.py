@@ -35,11 +35,14 @@ from tokenauth import (
     Failure,
     Granted,
     InsufficientScope,
+    LoginResult,
+    RefreshResult,
     Unauthorized,
+    is_refresh_request,
 )
 
 from ._middleware import USER_KEY, UserLoader, _store, authenticated, load_user
-from ._scope import request_of
+from ._scope import read_body, request_of
 from .starlette import result_response
 
 __all__ = [
@@ -217,8 +220,16 @@ class BasicLogin(SecurityBase):
         self.scheme_name = scheme_name
 
     async def __call__(self, request: Request) -> Granted:
-        """Log in, or raise :class:`TokenAuthFailed`."""
-        result = await self.auth.login(request_of(request.scope))
+        """Log in (or refresh: a ``POST`` with a form body), or raise :class:`TokenAuthFailed`."""
+        content_type = request.headers.get("content-type")
+        result: LoginResult | RefreshResult
+        if is_refresh_request(request.method, content_type):
+            body = await read_body(request.receive)
+            result = await self.auth.refresh(
+                request_of(request.scope), body=body, content_type=content_type
+            )
+        else:
+            result = await self.auth.login(request_of(request.scope))
         if not isinstance(result, Granted):
             raise TokenAuthFailed(result)
         return result
@@ -237,6 +248,13 @@ _TOKEN_EXAMPLE: dict[int | str, dict[str, Any]] = {
     400: {"description": "Malformed credentials"},
     401: {"description": "Wrong credentials"},
 }  # fmt: skip
+
+
+_LOGIN_ROUTE_HELP = (
+    "HTTP Basic credentials (a username and password, or an API key and no password) "
+    "for a token. With refresh tokens on, a POST with the form body "
+    "grant_type=refresh_token&refresh_token=... trades a refresh token instead."
+)
 
 
 def auth_router(
@@ -271,6 +289,7 @@ def auth_router(
         router.add_api_route(
             token_path, token, methods=[method], summary="Log in for a token",
             operation_id=f"tokenauth_login_{method.lower()}", responses=_TOKEN_EXAMPLE,
+            description=_LOGIN_ROUTE_HELP,
             response_class=Response,
         )  # fmt: skip
     if logout_path is not None:

@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, case, delete, select, update
+from sqlalchemy import BigInteger, bindparam, case, delete, select, update
 from sqlalchemy.engine import Dialect, Engine
 
 from tokenauth import ConfigurationError, StoreError, Window
@@ -63,32 +63,33 @@ class CounterOps:
     def __init__(self, schema: Schema, dialect: str) -> None:
         t = self.table = schema.login_counters
         self.dialect = dialect
+        # Built once, with bound parameters: a hit costs the statement's execution,
+        # not the building of its expression.
+        self._hit = self._upsert()
         self._get = select(t.c.hits, t.c.resets_at).where(t.c.name == bindparam("key"))
+        self._undo = (
+            update(t)
+            .where(t.c.name == bindparam("key"), t.c.resets_at > bindparam("now"), t.c.hits > 0)
+            .values(hits=t.c.hits - 1)
+        )
+        self._reset = delete(t).where(t.c.name == bindparam("key"))
 
-    def _upsert(self, key: str, now: int, window: int) -> Any:
+    def _upsert(self) -> Any:
         t = self.table
+        now = bindparam("now", type_=BigInteger)
+        opened = bindparam("opened", type_=BigInteger)  # now + the window's length
         # Both expressions read the row as it was (PostgreSQL and SQLite always;
         # MySQL and MariaDB assign left to right, and hits comes first).
         open_ = t.c.resets_at > now
         hits = case((open_, t.c.hits + 1), else_=1)
-        resets = case((open_, t.c.resets_at), else_=now + window)
-        values = {"name": key, "hits": 1, "resets_at": now + window}
-        if self.dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert as pg_insert
+        resets = case((open_, t.c.resets_at), else_=opened)
+        values = {"name": bindparam("key"), "hits": 1, "resets_at": opened}
+        if self.dialect in ("postgresql", "sqlite"):
+            from sqlalchemy.dialects import postgresql, sqlite
 
+            insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
             return (
-                pg_insert(t)
-                .values(values)
-                .on_conflict_do_update(
-                    index_elements=[t.c.name], set_={"hits": hits, "resets_at": resets}
-                )
-                .returning(t.c.hits, t.c.resets_at)
-            )
-        if self.dialect == "sqlite":
-            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-            return (
-                sqlite_insert(t)
+                insert(t)
                 .values(values)
                 .on_conflict_do_update(
                     index_elements=[t.c.name], set_={"hits": hits, "resets_at": resets}
@@ -105,7 +106,8 @@ class CounterOps:
         )
 
     def hit(self, key: str, now: int, window: int) -> Op[Window]:
-        out = yield Step(self._upsert(key, now, window), "counting a login")
+        params = {"key": key, "now": now, "opened": now + window}
+        out = yield Step(self._hit, "counting a login", params=params)
         hits, resets_at = out.rows[0]
         return Window(int(hits), int(resets_at))
 
@@ -117,17 +119,11 @@ class CounterOps:
         return Window(int(hits), int(resets_at)) if resets_at > now else None
 
     def undo(self, key: str, now: int) -> Op[None]:
-        t = self.table
-        yield Step(
-            update(t)
-            .where(t.c.name == key, t.c.resets_at > now, t.c.hits > 0)
-            .values(hits=t.c.hits - 1),
-            "taking back a login count",
-        )
+        params = {"key": key, "now": now}
+        yield Step(self._undo, "taking back a login count", params=params)
 
     def reset(self, key: str) -> Op[None]:
-        t = self.table
-        yield Step(delete(t).where(t.c.name == key), "resetting a login counter")
+        yield Step(self._reset, "resetting a login counter", params={"key": key})
 
     def purge(self, cutoff: int, batch: int = PURGE_BATCH) -> Op[int]:
         t = self.table

@@ -25,6 +25,7 @@ from tokenauth import (
     CapOutcome,
     CapPolicy,
     DuplicateTokenError,
+    RefreshRecord,
     Session,
     TokenRecord,
     UserRecord,
@@ -32,7 +33,16 @@ from tokenauth import (
 
 from ._schema import Schema
 
-__all__ = ["ApiKeyOps", "Op", "Outcome", "Step", "TokenOps", "UserOps", "purge_batches"]
+__all__ = [
+    "ApiKeyOps",
+    "Op",
+    "Outcome",
+    "RefreshOps",
+    "Step",
+    "TokenOps",
+    "UserOps",
+    "purge_batches",
+]
 
 T = TypeVar("T")
 
@@ -95,14 +105,16 @@ class TokenOps:
         # migration's), which a record does not carry.
         self.columns = (
             t.c.jti, t.c.subject, t.c.issued_at, t.c.expires_at, t.c.method, t.c.api_key_id,
-            t.c.client, t.c.user_agent,
+            t.c.client, t.c.user_agent, t.c.session,
         )  # fmt: skip
         self._get = select(*self.columns).where(t.c.jti == bindparam("key"))
 
     def _record(self, row: Sequence[Any]) -> TokenRecord:
         # By position, in the order of self.columns: rows come from SQLAlchemy or,
         # for a lookup, straight from the driver (plain tuples).
-        jti, subject, issued_at, expires_at, method, api_key_id, client, user_agent = row[:8]
+        jti, subject, issued_at, expires_at, method, api_key_id, client, user_agent, session = row[
+            :9
+        ]
         return TokenRecord(
             jti=jti,
             subject=subject,
@@ -112,12 +124,12 @@ class TokenOps:
             api_key_id=api_key_id,
             client=client,
             user_agent=user_agent,
+            session=session,
         )
 
-    def add(self, record: TokenRecord) -> Op[None]:
-        # The primary key decides a race between two adds of one jti: the loser's
-        # INSERT fails and the winner's row is untouched.
-        yield Step(
+    def insert(self, record: TokenRecord) -> Step:
+        """The INSERT of ``record``; the primary key refuses a jti that is taken."""
+        return Step(
             insert(self.table).values(
                 jti=record.jti,
                 subject=record.subject,
@@ -127,10 +139,16 @@ class TokenOps:
                 api_key_id=record.api_key_id,
                 client=record.client,
                 user_agent=record.user_agent,
+                session=record.session,
             ),
             "adding a token record",
             DuplicateTokenError,
         )
+
+    def add(self, record: TokenRecord) -> Op[None]:
+        # The primary key decides a race between two adds of one jti: the loser's
+        # INSERT fails and the winner's row is untouched.
+        yield self.insert(record)
 
     def add_subject(self, subject: str) -> Op[None]:
         """Create the subject's lock row; AlreadyExistsError if it is there already."""
@@ -197,7 +215,7 @@ class TokenOps:
             retry=True,
         )
         return [
-            Session.of(self._record(row), None if row[8] is None else int(row[8]))
+            Session.of(self._record(row), None if row[-1] is None else int(row[-1]))
             for row in out.rows
         ]
 
@@ -389,3 +407,138 @@ class ApiKeyOps:
             "revoking an API key",
         )
         return out.rowcount == 1
+
+
+class RefreshOps:
+    """The refresh-token operations on ``schema.sessions``, ``refresh_tokens`` and ``tokens``.
+
+    A session is one row of ``sessions``, its refresh tokens rows of
+    ``refresh_tokens`` and its access tokens rows of ``tokens`` with its id.
+    A rotation and a session's revocation each touch the session's row first,
+    in one transaction, so the database's row lock orders them: a rotation
+    either sees the session gone (and changes nothing) or commits before the
+    revocation's DELETEs run, which then see (and remove) what it added.
+    """
+
+    def __init__(self, schema: Schema, tokens: TokenOps, purge_batch_size: int) -> None:
+        self.sessions = s = schema.sessions
+        self.refresh = r = schema.refresh_tokens
+        self.tokens = tokens
+        self.batch = purge_batch_size
+        self._get = (
+            select(
+                r.c.digest,
+                r.c.session,
+                s.c.subject,
+                s.c.method,
+                s.c.api_key_id,
+                s.c.scope,
+                s.c.auth_time,
+                r.c.issued_at,
+                r.c.expires_at,
+                s.c.expires_at,
+                r.c.used,
+            )
+            .join_from(r, s, r.c.session == s.c.session)
+            .where(r.c.digest == bindparam("key"))
+        )
+
+    def _insert_refresh(self, record: RefreshRecord) -> Step:
+        return Step(
+            insert(self.refresh).values(
+                digest=record.digest,
+                session=record.session,
+                issued_at=record.issued_at,
+                expires_at=record.expires_at,
+                used=record.used,
+            ),
+            "adding a refresh token",
+            DuplicateTokenError,
+        )
+
+    def start_session(self, record: RefreshRecord) -> Op[None]:
+        yield Step(
+            insert(self.sessions).values(
+                session=record.session,
+                subject=record.subject,
+                method=record.method,
+                api_key_id=record.api_key_id,
+                scope=_scope_text(record.scope),
+                auth_time=record.auth_time,
+                expires_at=record.session_expires_at,
+            ),
+            "starting a session",
+            DuplicateTokenError,
+        )
+        yield self._insert_refresh(record)
+
+    def get_refresh(self, digest: str) -> Op[RefreshRecord | None]:
+        out = yield Step(self._get, "reading a refresh token", params={"key": digest}, retry=True)
+        if not out.rows:
+            return None
+        (digest, session, subject, method, key_id, scope, auth_time, issued, expires, ends,
+         used) = out.rows[0]  # fmt: skip
+        return RefreshRecord(
+            digest=digest, session=session, subject=subject, method=method,
+            api_key_id=key_id, scope=_scope_tuple(scope), auth_time=int(auth_time),
+            issued_at=int(issued), expires_at=int(expires), session_expires_at=int(ends),
+            used=bool(used),
+        )  # fmt: skip
+
+    def rotate(
+        self, digest: str, successor: RefreshRecord, access: TokenRecord, now: int
+    ) -> Op[bool]:
+        """In one transaction (see ``_run.run_transaction``); a False commits nothing."""
+        s, r = self.sessions, self.refresh
+        if successor.session != access.session:
+            raise ValueError("the successor and the access token belong to different sessions")
+        # Lock the session's row (a no-op UPDATE): a revocation waits for us, or we for it.
+        alive = yield Step(
+            update(s)
+            .where(s.c.session == successor.session, s.c.expires_at > now)
+            .values(expires_at=s.c.expires_at),
+            "locking a session",
+        )
+        if alive.rowcount != 1:
+            return False
+        traded = yield Step(
+            update(r)
+            .where(
+                r.c.digest == digest,
+                r.c.session == successor.session,
+                r.c.used.is_(False),
+                r.c.expires_at > now,
+            )
+            .values(used=True),
+            "trading a refresh token",
+        )
+        if traded.rowcount != 1:
+            return False
+        yield self._insert_refresh(successor)
+        yield self.tokens.insert(access)
+        return True
+
+    def revoke_session(self, session: str) -> Op[int]:
+        """In one transaction: the session's row first, as :meth:`rotate` does."""
+        s, r, t = self.sessions, self.refresh, self.tokens.table
+        yield Step(delete(s).where(s.c.session == session), "ending a session")
+        refresh = yield Step(delete(r).where(r.c.session == session), "removing refresh tokens")
+        access = yield Step(delete(t).where(t.c.session == session), "removing a session's tokens")
+        return refresh.rowcount + access.rowcount
+
+    def subject_sessions(self, subject: str, api_key_id: str | None) -> Op[list[str]]:
+        s = self.sessions
+        query = select(s.c.session).where(s.c.subject == subject)
+        if api_key_id is not None:
+            query = query.where(s.c.api_key_id == api_key_id)
+        out = yield Step(query, "listing a subject's sessions", retry=True)
+        return [row[0] for row in out.rows]
+
+    def purge(self, now: int) -> Op[int]:
+        r, s = self.refresh, self.sessions
+        total = yield from purge_batches(
+            r.c.digest, r.c.expires_at, now, self.batch, "expired refresh tokens"
+        )
+        # A session past its end holds no refresh token that is not expired too.
+        yield Step(delete(s).where(s.c.expires_at <= now), "purging ended sessions")
+        return total

@@ -1,4 +1,4 @@
-"""The tables: tokens, users, API keys and login counters, under a configurable prefix.
+"""The tables: tokens, users, API keys, login counters and refresh sessions, under a prefix.
 
 Every identifier column compares and sorts by code point on every backend,
 so ``Zoë`` and ``Zoe``, or ``alice`` and ``alice `` (trailing space), are
@@ -100,6 +100,8 @@ class Schema:
         api_keys: API keys, by id and by digest.
         login_counters: Failed-login counters of the login throttle, by key (a
             digest of a username, or a client address; never a secret).
+        sessions: Login sessions of refresh tokens, by id.
+        refresh_tokens: Refresh tokens, by digest.
         token_subjects: A row per subject that a capped login locks while it
             counts the subject's tokens (``max_tokens_per_subject``).
         version_table: The name of this schema's Alembic version table.
@@ -130,11 +132,13 @@ class Schema:
             Column("client", Ident(64), nullable=True, comment="client address at login"),
             Column("user_agent", Ident(256), nullable=True, comment="sanitized User-Agent"),
             Column("last_used_at", BigInteger, nullable=True, comment="Unix seconds, UTC"),
+            Column("session", Ident(64), nullable=True, comment="the login session, if any"),
             CheckConstraint(
                 "method IN ('password', 'api_key')", name=f"{prefix}tokens_method_check"
             ),
             Index(f"{prefix}tokens_subject_issued_idx", "subject", "issued_at"),
             Index(f"{prefix}tokens_expires_idx", "expires_at"),
+            Index(f"{prefix}tokens_session_idx", "session"),
             comment="tokenauth: issued tokens by jti (never the token itself)",
             mysql_charset="utf8mb4",
             mysql_engine="InnoDB",
@@ -180,6 +184,39 @@ class Schema:
             mysql_engine="InnoDB",
         )
 
+        self.sessions = Table(
+            f"{prefix}sessions",
+            self.metadata,
+            Column("session", Ident(64), primary_key=True),
+            Column("subject", Ident(255), nullable=False),
+            Column("method", String(16), nullable=False),
+            Column("api_key_id", Ident(64), nullable=True),
+            Column("scope", Text, nullable=False, comment="space-separated scope tokens"),
+            Column("auth_time", BigInteger, nullable=False, comment="Unix seconds, UTC"),
+            Column("expires_at", BigInteger, nullable=False, comment="Unix seconds, UTC"),
+            CheckConstraint(
+                "method IN ('password', 'api_key')", name=f"{prefix}sessions_method_check"
+            ),
+            Index(f"{prefix}sessions_subject_idx", "subject"),
+            Index(f"{prefix}sessions_expires_idx", "expires_at"),
+            comment="tokenauth: login sessions of refresh tokens, by id",
+            mysql_charset="utf8mb4",
+            mysql_engine="InnoDB",
+        )
+        self.refresh_tokens = Table(
+            f"{prefix}refresh_tokens",
+            self.metadata,
+            Column("digest", Ident(64), primary_key=True),
+            Column("session", Ident(64), nullable=False),
+            Column("issued_at", BigInteger, nullable=False, comment="Unix seconds, UTC"),
+            Column("expires_at", BigInteger, nullable=False, comment="Unix seconds, UTC"),
+            Column("used", Boolean, nullable=False),
+            Index(f"{prefix}refresh_tokens_session_idx", "session"),
+            Index(f"{prefix}refresh_tokens_expires_idx", "expires_at"),
+            comment="tokenauth: refresh tokens by HMAC digest (never the token)",
+            mysql_charset="utf8mb4",
+            mysql_engine="InnoDB",
+        )
         self.token_subjects = Table(
             f"{prefix}token_subjects",
             self.metadata,
@@ -193,4 +230,12 @@ class Schema:
     @property
     def tables(self) -> list[Table]:
         """The adapter's tables, in creation order."""
-        return [self.tokens, self.users, self.api_keys, self.login_counters, self.token_subjects]
+        return [
+            self.tokens,
+            self.users,
+            self.api_keys,
+            self.login_counters,
+            self.token_subjects,
+            self.sessions,
+            self.refresh_tokens,
+        ]

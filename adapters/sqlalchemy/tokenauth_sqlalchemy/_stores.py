@@ -14,6 +14,7 @@ from tokenauth import (
     ApiKeyRecord,
     CapOutcome,
     CapPolicy,
+    RefreshRecord,
     Session,
     StoreError,
     TokenRecord,
@@ -22,7 +23,7 @@ from tokenauth import (
 
 from ._deadline import guard_engine
 from ._engine import make_async_engine, make_engine, store_error
-from ._ops import ApiKeyOps, Op, TokenOps, UserOps
+from ._ops import ApiKeyOps, Op, RefreshOps, TokenOps, UserOps
 from ._run import Plain, run_async, run_sync, run_transaction, run_transaction_async
 from ._schema import Schema
 from ._url import parse_url
@@ -215,6 +216,7 @@ class SQLTokenStore(_Sync):
         super().__init__(engine, schema=schema, timeout=timeout)
         self.purge_batch_size = purge_batch_size
         self._ops = TokenOps(self.schema, purge_batch_size)
+        self._refresh = RefreshOps(self.schema, self._ops, purge_batch_size)
 
     @classmethod
     def from_url(cls, url: str) -> SQLTokenStore:
@@ -314,6 +316,51 @@ class SQLTokenStore(_Sync):
         """The subject's records with their last use, oldest first."""
         return self._run(self._ops.list_sessions(subject))
 
+    # -- refresh tokens (tokenauth.RefreshStore) ---------------------------------------
+
+    def _atomic(self, make_op: Callable[[], Op[T]], jtis: tuple[str, ...] | None) -> T:
+        view = self._view
+        if view is not None:
+            view.forget(jtis)
+        try:
+            return self._run_transaction(make_op)
+        finally:
+            if view is not None:
+                view.forget(jtis)
+
+    def start_session(self, record: RefreshRecord) -> None:
+        """Store a session and its first refresh token, in one transaction."""
+        self._atomic(lambda: self._refresh.start_session(record), ())
+
+    def get_refresh(self, digest: str) -> RefreshRecord | None:
+        """The record of the refresh token with ``digest``, used or not, or None."""
+        return self._run(self._refresh.get_refresh(digest))
+
+    def rotate_refresh(
+        self, digest: str, successor: RefreshRecord, access: TokenRecord, now: int
+    ) -> bool:
+        """Trade a refresh token in one transaction; see ``tokenauth.RefreshStore``."""
+        ops = self._refresh
+        return self._atomic(lambda: ops.rotate(digest, successor, access, now), (access.jti,))
+
+    def revoke_session(self, session: str) -> int:
+        """End a session in one transaction: its refresh and access tokens; returns how many."""
+        return self._atomic(lambda: self._refresh.revoke_session(session), None)
+
+    def revoke_sessions(self, subject: str, api_key_id: str | None = None) -> int:
+        """End every session of ``subject`` (only those of ``api_key_id``); returns how many.
+
+        Each session ends in a transaction of its own.
+        """
+        sessions = self._run(self._refresh.subject_sessions(subject, api_key_id))
+        for session in sessions:
+            self.revoke_session(session)
+        return len(sessions)
+
+    def purge_refresh(self, now: int) -> int:
+        """Remove every refresh token with ``expires_at <= now``, in batches; returns how many."""
+        return self._run(self._refresh.purge(now))
+
 
 class AsyncSQLTokenStore(_Async):
     """An :class:`~tokenauth.AsyncTokenStore` on a SQLAlchemy AsyncEngine.
@@ -340,6 +387,7 @@ class AsyncSQLTokenStore(_Async):
         super().__init__(engine, schema=schema, timeout=timeout)
         self.purge_batch_size = purge_batch_size
         self._ops = TokenOps(self.schema, purge_batch_size)
+        self._refresh = RefreshOps(self.schema, self._ops, purge_batch_size)
 
     @classmethod
     def from_url(cls, url: str) -> AsyncSQLTokenStore:
@@ -425,20 +473,47 @@ class AsyncSQLTokenStore(_Async):
         """The subject's records with their last use, oldest first."""
         return await self._run(self._ops.list_sessions(subject))
 
+    # -- refresh tokens (tokenauth.AsyncRefreshStore) -----------------------------------
 
-def _capped(
-    ops: TokenOps, record: TokenRecord, limit: int, policy: CapPolicy, now: int
-) -> Callable[[], Op[CapOutcome | None]]:
-    return lambda: ops.add_capped(record, limit, policy, now)
+    async def _atomic(self, make_op: Callable[[], Op[T]], jtis: tuple[str, ...] | None) -> T:
+        view = self._view
+        if view is not None:
+            view.forget(jtis)
+        try:
+            return await self._run_transaction(make_op)
+        finally:
+            if view is not None:
+                view.forget(jtis)
 
+    async def start_session(self, record: RefreshRecord) -> None:
+        """Store a session and its first refresh token, in one transaction."""
+        await self._atomic(lambda: self._refresh.start_session(record), ())
 
-def _locked(outcome: CapOutcome | None, view: LocalView | None) -> CapOutcome:
-    """The outcome of a capped add that found its lock row; the view forgets what it evicted."""
-    if outcome is None:
-        raise StoreError("a subject's lock row was deleted while a capped login added a token")
-    if view is not None and outcome.evicted:
-        view.forget(tuple(r.jti for r in outcome.evicted))
-    return outcome
+    async def get_refresh(self, digest: str) -> RefreshRecord | None:
+        """The record of the refresh token with ``digest``, used or not, or None."""
+        return await self._run(self._refresh.get_refresh(digest))
+
+    async def rotate_refresh(
+        self, digest: str, successor: RefreshRecord, access: TokenRecord, now: int
+    ) -> bool:
+        """Trade a refresh token in one transaction; see ``tokenauth.RefreshStore``."""
+        ops = self._refresh
+        return await self._atomic(lambda: ops.rotate(digest, successor, access, now), (access.jti,))
+
+    async def revoke_session(self, session: str) -> int:
+        """End a session in one transaction: its refresh and access tokens; returns how many."""
+        return await self._atomic(lambda: self._refresh.revoke_session(session), None)
+
+    async def revoke_sessions(self, subject: str, api_key_id: str | None = None) -> int:
+        """End every session of ``subject`` (only those of ``api_key_id``); returns how many."""
+        sessions = await self._run(self._refresh.subject_sessions(subject, api_key_id))
+        for session in sessions:
+            await self.revoke_session(session)
+        return len(sessions)
+
+    async def purge_refresh(self, now: int) -> int:
+        """Remove every refresh token with ``expires_at <= now``, in batches; returns how many."""
+        return await self._run(self._refresh.purge(now))
 
 
 class SQLUserRegistry(_Sync):
@@ -614,3 +689,18 @@ class AsyncSQLApiKeyRegistry(_Async):
     async def revoke_key(self, key_id: str, at: int) -> bool:
         """Revoke the key at ``at``; True if this call revoked an active key."""
         return await self._run(self._ops.revoke_key(key_id, at))
+
+
+def _capped(
+    ops: TokenOps, record: TokenRecord, limit: int, policy: CapPolicy, now: int
+) -> Callable[[], Op[CapOutcome | None]]:
+    return lambda: ops.add_capped(record, limit, policy, now)
+
+
+def _locked(outcome: CapOutcome | None, view: LocalView | None) -> CapOutcome:
+    """The outcome of a capped add that found its lock row; the view forgets what it evicted."""
+    if outcome is None:
+        raise StoreError("a subject's lock row was deleted while a capped login added a token")
+    if view is not None and outcome.evicted:
+        view.forget(tuple(r.jti for r in outcome.evicted))
+    return outcome

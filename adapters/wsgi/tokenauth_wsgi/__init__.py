@@ -30,6 +30,7 @@ from ._environ import (
     login_environ,
     logout_environ,
     principal_of,
+    read_form_body,
     request_of,
 )
 
@@ -50,6 +51,7 @@ __all__ = [
     "login_environ",
     "logout_environ",
     "principal_of",
+    "read_form_body",
     "request_of",
     "respond",
 ]

@@ -15,6 +15,7 @@ from typing import Any
 
 from tokenauth import (
     JWKS_MAX_AGE,
+    MAX_FORM_BODY,
     AnonymousUser,
     Authenticated,
     AuthResult,
@@ -24,11 +25,13 @@ from tokenauth import (
     LogoutResult,
     Principal,
     Reason,
+    RefreshResult,
     Request,
     Response,
     TokenAuth,
     TokenUser,
     Unauthorized,
+    is_refresh_request,
 )
 
 __all__ = [
@@ -54,6 +57,7 @@ __all__ = [
     "login_environ",
     "logout_environ",
     "principal_of",
+    "read_form_body",
     "render",
     "request_of",
     "status_line",
@@ -148,17 +152,51 @@ def is_secure_environ(auth: TokenAuth, environ: Environ) -> bool:
     return auth.is_https(request_of(environ))
 
 
-def login_environ(auth: TokenAuth, environ: Environ) -> LoginResult:
-    """Run the core's login for the request described by ``environ``.
+def read_form_body(environ: Environ) -> bytes:
+    """The request body, at most :data:`tokenauth.MAX_FORM_BODY` + 1 bytes of it.
+
+    Read from ``wsgi.input`` up to ``CONTENT_LENGTH`` (or, on a server that marks
+    its input terminated, to the end), never more than the limit and one byte,
+    so an over-size body is refused by the core without being read whole.
+    """
+    stream = environ.get("wsgi.input")
+    if stream is None:
+        return b""
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or -1)
+    except ValueError:
+        length = -1
+    if length < 0:
+        if not environ.get("wsgi.input_terminated"):
+            return b""  # PEP 3333: without a length, reading could wait for ever
+        length = MAX_FORM_BODY + 1
+    data = stream.read(min(length, MAX_FORM_BODY + 1))
+    return bytes(data)
+
+
+def login_environ(
+    auth: TokenAuth, environ: Environ, *, body: bytes | None = None
+) -> LoginResult | RefreshResult:
+    """Run the core's login, or its refresh, for the request described by ``environ``.
+
+    A ``POST`` with a form body is a refresh (``grant_type=refresh_token``, see
+    :func:`tokenauth.is_refresh_request`); anything else is a Basic login.
 
     Args:
         auth: The configured core.
         environ: The WSGI environ (or Django's ``request.META``).
+        body: The body, when the framework has read it already; by default it
+            is read from ``wsgi.input`` with a limit (see :func:`read_form_body`).
 
     Returns:
         The core's result, to render with :func:`render`.
     """
-    return auth.login(request_of(environ))
+    request = request_of(environ)
+    content_type = _header(environ, "CONTENT_TYPE")
+    if is_refresh_request(str(environ.get("REQUEST_METHOD", "GET")), content_type):
+        data = read_form_body(environ) if body is None else body[: MAX_FORM_BODY + 1]
+        return auth.refresh(request, body=data, content_type=content_type)
+    return auth.login(request)
 
 
 def authenticate_environ(auth: TokenAuth, environ: Environ) -> AuthResult:

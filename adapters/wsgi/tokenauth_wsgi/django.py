@@ -42,11 +42,13 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from tokenauth import (
+    MAX_FORM_BODY,
     AnonymousUser,
     Authenticated,
     TokenAuth,
     TokenUser,
     Unauthorized,
+    is_refresh_request,
     login_max_age,
     scope_tokens,
 )
@@ -132,8 +134,16 @@ def to_response(result: Renderable) -> HttpResponse:
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
 def login(request: HttpRequest) -> HttpResponse:
-    """Login view: HTTP Basic credentials in, a token out."""
-    return to_response(login_environ(get_auth(), environ_of(request)))
+    """Login view: HTTP Basic credentials in, a token out; a form body is a refresh."""
+    body: bytes | None = None
+    if is_refresh_request(request.method or "GET", request.content_type):
+        # Read with the limit, unless Django read the body already (then it has it).
+        body = (
+            request.body
+            if getattr(request, "_read_started", False)
+            else request.read(MAX_FORM_BODY + 1)
+        )
+    return to_response(login_environ(get_auth(), environ_of(request), body=body))
 
 
 @csrf_exempt
