@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import threading
 import time
 from typing import Any
 
@@ -108,6 +109,9 @@ BURSTS = (
     ("200 good logins, shed past 3 s (the default)", 3.0, False, False),
     ("200 guesses at one account, throttle and shedding on", 3.0, True, True),
 )
+#: The same flood on the sync front door (logins in threads, as a threaded WSGI
+#: server runs them): only the shed row, since queued threads cannot be given up on.
+SYNC_BURSTS = (("200 good logins, sync TokenAuth in threads, shed past 3 s", 3.0),)
 #: A login answered later than this counts as lost: most clients have given up.
 ANSWER_WITHIN = 5.0
 #: How long the bench waits for a burst before it cancels the logins still queued.
@@ -176,6 +180,17 @@ async def _burst(
     done.set()
     await validator
     answers = [task.result() for task in finished]
+    return _burst_result(logins, quiet_latencies, latencies, answers, len(unanswered))
+
+
+def _burst_result(
+    logins: int,
+    quiet_latencies: list[float],
+    latencies: list[float],
+    answers: list[tuple[int, float]],
+    unanswered: int,
+) -> dict[str, Any]:
+    """One row of the login-flood table, from the answers (status, seconds) that came."""
     within = [status for status, at in answers if at <= ANSWER_WITHIN]
     return {
         "logins": logins,
@@ -184,9 +199,67 @@ async def _burst(
         "answered_within_5s": len(within) / logins,
         "share": {str(code): within.count(code) / logins for code in (200, 401, 429, 503)},
         "unanswered_after_s": GIVE_UP_AFTER,
-        "unanswered": len(unanswered) / logins,
+        "unanswered": unanswered / logins,
         "slowest_s": max((at for _, at in answers), default=float("nan")),
     }
+
+
+def _sync_burst(logins: int, *, max_login_wait: float) -> dict[str, Any]:
+    """``logins`` password logins at once on :class:`TokenAuth`, each in its own thread.
+
+    As a threaded WSGI server runs them, with validations in another thread
+    beside them (one due every millisecond, latency counted from when it was due).
+    """
+    auth = TokenAuth(
+        keys=KeySet.generate("RS256"), store=MemoryStore(), users=MemoryUserRegistry(),
+        max_login_wait=max_login_wait,
+    )  # fmt: skip
+    auth.add_user("alice", "correct horse battery")
+    granted = auth.login(_basic("alice", "correct horse battery"), secure=True)
+    assert isinstance(granted, Granted)
+    bearer = f"Bearer {granted.token}"
+    latencies: list[float] = []
+    done = threading.Event()
+
+    def validate() -> None:
+        while not done.is_set():
+            due = time.perf_counter() + 0.001
+            time.sleep(0.001)
+            result = auth.authenticate(bearer, secure=True)
+            latencies.append(max(0.0, time.perf_counter() - due))
+            if not isinstance(result, Authenticated):
+                raise AssertionError(f"validation failed: {result}")
+
+    validator = threading.Thread(target=validate)
+    validator.start()
+    time.sleep(1.0)
+    done.set()
+    validator.join()
+    quiet_latencies = latencies[:]
+    latencies.clear()
+    done.clear()
+    answers: list[tuple[int, float]] = []
+    gate = threading.Barrier(logins + 1)
+    start = 0.0
+
+    def one() -> None:
+        gate.wait()
+        result = auth.login(_basic("alice", "correct horse battery"), secure=True)
+        answers.append((result.status, time.perf_counter() - start))
+
+    threads = [threading.Thread(target=one, daemon=True) for _ in range(logins)]
+    for thread in threads:
+        thread.start()
+    validator = threading.Thread(target=validate)
+    validator.start()
+    start = time.perf_counter()
+    gate.wait()
+    for thread in threads:  # a thread still hashing at the deadline is left to finish
+        thread.join(max(0.0, start + GIVE_UP_AFTER - time.perf_counter()))
+    done.set()
+    validator.join()
+    answered = list(answers)
+    return _burst_result(logins, quiet_latencies, latencies, answered, logins - len(answered))
 
 
 def run(*, seconds: float, burst: int = 200) -> dict[str, Any]:
@@ -198,6 +271,8 @@ def run(*, seconds: float, burst: int = 200) -> dict[str, Any]:
         label: asyncio.run(_burst(burst, max_login_wait=wait, throttled=throttled, wrong=wrong))
         for label, wait, throttled, wrong in BURSTS
     }
+    for label, wait in SYNC_BURSTS:
+        bursts[label] = _sync_burst(burst, max_login_wait=wait)
     return {
         "api_key_per_second": rates, "flood": flood, "flood_at_4": flood_at_4, "bursts": bursts,
     }  # fmt: skip

@@ -510,6 +510,9 @@ class _Flows:
         client = request.client
         if not proxies.networks or client is None or client not in proxies:
             return request.secure
+        if request.forwarded_proto == "https" and request.forwarded is None:
+            # The usual proxied request, decided as is_secure decides it, in one step.
+            return True
         return is_secure(
             secure=request.secure,
             client=client,

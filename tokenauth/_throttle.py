@@ -298,7 +298,7 @@ class LoginThrottle:
 
     Args:
         counters: Where the counts live: :class:`MemoryCounters`, or one from
-            :func:`open_counters` (Redis), sync or async to match the front door.
+            :func:`open_counters` (Redis, SQL), sync or async to match the front door.
         per_account: Failed logins allowed per account (the Basic username).
         per_client: Failed logins allowed per client address (per /64 for IPv6);
             the front door finds the address with :func:`client_address`, believing

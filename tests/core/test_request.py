@@ -20,6 +20,7 @@ from tokenauth import (
     Request,
     Unauthorized,
 )
+from tokenauth.extend import is_secure
 from tokenauth.testing import strategies as ts
 
 from .conftest import KEYS, Setup, basic
@@ -110,6 +111,40 @@ def test_the_trusted_proxy_decision_is_the_request_s(setup: Setup) -> None:
     assert auth.is_https(Request(secure=True, client="192.0.2.1", forwarded_proto="http"))
     # A trusted proxy's word decides even over a TLS hop.
     assert not auth.is_https(Request(secure=True, client="10.0.0.9", forwarded_proto="http"))
+
+
+#: A front door that trusts 10.0.0.0/8 and ::1 as proxies.
+PROXIED = AsyncTokenAuth(keys=KEYS, store=AsyncMemoryStore(), trusted_proxies=["10.0.0.0/8", "::1"])
+proxy_headers = st.none() | st.sampled_from(
+    ["https", "http", "HTTPS", "http, https", "https, http", " https ", "proto=https", ""]
+)
+forwarded_headers = st.none() | st.sampled_from(
+    ["proto=https", "proto=http", 'for=1.2.3.4;proto="https"', "proto=http, proto=https", "by=x"]
+)
+
+
+@given(
+    st.booleans(),
+    st.none() | st.sampled_from(["10.1.2.3", "192.0.2.1", "::1", "not-an-address"]),
+    proxy_headers,
+    forwarded_headers,
+)
+def test_is_https_decides_as_is_secure_decides(
+    secure: bool,
+    client: str | None,
+    forwarded_proto: str | None,
+    forwarded: str | None,
+) -> None:
+    request = Request(
+        secure=secure, client=client, forwarded_proto=forwarded_proto, forwarded=forwarded
+    )
+    assert PROXIED.is_https(request) == is_secure(
+        secure=secure,
+        client=client,
+        forwarded_proto=forwarded_proto,
+        forwarded=forwarded,
+        trusted_proxies=PROXIED.trusted_proxies,
+    )
 
 
 def test_async_front_door_takes_the_request_whole() -> None:

@@ -30,6 +30,7 @@ from tokenauth import (
     StepUpRequired,
     TokenAuth,
     TokenRejected,
+    login_max_age,
     login_time,
 )
 from tokenauth.testing import FrozenClock
@@ -200,3 +201,13 @@ def test_auth_time_is_typed_not_an_application_claim() -> None:
     assert isinstance(claims, Claims)
     assert claims.auth_time == NOW - 50
     assert dict(claims.extra) == {"team": "blue"}
+
+
+@given(st.one_of(st.integers(), st.floats(), st.booleans(), st.text(max_size=8), st.none()))
+def test_login_max_age_accepts_whole_seconds_up_to_a_year_and_nothing_else(value: object) -> None:
+    """What bindings check where a route is declared: an int from 0 to a year, or an error."""
+    if type(value) is int and 0 <= value <= 366 * 86_400:
+        assert login_max_age(value) == value
+    else:
+        with pytest.raises(ConfigurationError, match="max_age"):
+            login_max_age(value)
