@@ -8,7 +8,10 @@ from typing import Any
 
 import httpx
 import pytest
+import redis
 
+from tests.redis.conftest import fresh_prefixes
+from tests.services import REDIS_URL, require_redis
 from tests.sqlalchemy.conftest import make_db
 from tokenauth import (
     AsyncMemoryStore,
@@ -27,7 +30,7 @@ from .support import FAST_HASHER, PEPPER, TLS, basic, serve
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 KEYS = KeySet.generate("ES256")
-STORES = ["memory", "sqlite", "postgresql", "mariadb"]
+STORES = ["memory", "sqlite", "postgresql", "mariadb", "redis"]
 
 
 async def whoami(scope: Scope, receive: Receive, send: Send) -> None:
@@ -51,6 +54,12 @@ def server(request: pytest.FixtureRequest, tls: TLS, tmp_path: Path) -> Iterator
     if name == "memory":
         shared = AsyncMemoryStore()
         stores: list[Any] = [shared, shared]
+    elif name == "redis":
+        url = require_redis(REDIS_URL)
+        prefixes = fresh_prefixes(url, redis.Redis.from_url(url))
+        cleanup.append(prefixes)
+        store_url = prefixes.__enter__()()
+        stores = [open_async_store(store_url), open_async_store(store_url)]
     else:
         db = make_db(name, tmp_path)
         cleanup.append(db)
@@ -86,9 +95,12 @@ def server(request: pytest.FixtureRequest, tls: TLS, tmp_path: Path) -> Iterator
                 with httpx.Client(base_url=http) as closer:
                     closer.post("/test-close")
     finally:
-        for db in cleanup:
-            db.drop()
-            db.engine.dispose()
+        for item in cleanup:
+            if hasattr(item, "drop"):
+                item.drop()
+                item.engine.dispose()
+            else:
+                item.__exit__(None, None, None)
 
 
 def _closing(auth: AsyncTokenAuth) -> Any:

@@ -11,12 +11,17 @@ import pytest
 import redis.cluster
 
 from tokenauth import AsyncTokenStore, TokenRecord, TokenStore, open_async_store, open_store
-from tokenauth.testing import AsyncTokenStoreContract, TokenStoreContract
+from tokenauth.testing import (
+    AsyncRefreshStoreContract,
+    AsyncTokenStoreContract,
+    RefreshStoreContract,
+    TokenStoreContract,
+)
 
 from ._servers import RedisServer
 
 
-class TestClusterStoreContract(TokenStoreContract):
+class TestClusterStoreContract(TokenStoreContract, RefreshStoreContract):
     forgets_expired = True
 
     @pytest.fixture
@@ -24,7 +29,7 @@ class TestClusterStoreContract(TokenStoreContract):
         return lambda: open_store(cluster_store_urls())
 
 
-class TestAsyncClusterStoreContract(AsyncTokenStoreContract):
+class TestAsyncClusterStoreContract(AsyncTokenStoreContract, AsyncRefreshStoreContract):
     forgets_expired = True
 
     @pytest.fixture

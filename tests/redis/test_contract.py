@@ -7,10 +7,15 @@ from collections.abc import Awaitable, Callable
 import pytest
 
 from tokenauth import AsyncTokenStore, TokenStore, open_async_store, open_store
-from tokenauth.testing import AsyncTokenStoreContract, TokenStoreContract
+from tokenauth.testing import (
+    AsyncRefreshStoreContract,
+    AsyncTokenStoreContract,
+    RefreshStoreContract,
+    TokenStoreContract,
+)
 
 
-class TestRedisStoreContract(TokenStoreContract):
+class TestRedisStoreContract(TokenStoreContract, RefreshStoreContract):
     forgets_expired = True
 
     @pytest.fixture
@@ -18,7 +23,7 @@ class TestRedisStoreContract(TokenStoreContract):
         return lambda: open_store(store_urls())
 
 
-class TestAsyncRedisStoreContract(AsyncTokenStoreContract):
+class TestAsyncRedisStoreContract(AsyncTokenStoreContract, AsyncRefreshStoreContract):
     forgets_expired = True
 
     @pytest.fixture

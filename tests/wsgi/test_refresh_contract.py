@@ -12,7 +12,10 @@ from typing import Any
 
 import httpx
 import pytest
+import redis
 
+from tests.redis.conftest import fresh_prefixes
+from tests.services import REDIS_URL, require_redis
 from tests.sqlalchemy.conftest import make_db
 from tests.wsgi.apps import PASSWORD, make_auth
 from tests.wsgi.conftest import Site
@@ -20,14 +23,18 @@ from tokenauth import MemoryStore, TokenAuth, open_store
 from tokenauth.testing import FrozenClock
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
-STORES = ["memory", "sqlite", "postgresql", "mariadb"]
+STORES = ["memory", "sqlite", "postgresql", "mariadb", "redis"]
 
 
 @pytest.fixture(params=STORES)
 def auth(request: pytest.FixtureRequest, site: Site, tmp_path: Path) -> Iterator[TokenAuth]:
+    db = prefixes = None
     if request.param == "memory":
         store: Any = MemoryStore()
-        db = None
+    elif request.param == "redis":
+        url = require_redis(REDIS_URL)
+        prefixes = fresh_prefixes(url, redis.Redis.from_url(url))
+        store = open_store(prefixes.__enter__()())
     else:
         db = make_db(request.param, tmp_path)
         store = open_store(db.url)
@@ -40,6 +47,8 @@ def auth(request: pytest.FixtureRequest, site: Site, tmp_path: Path) -> Iterator
         if db is not None:
             db.drop()
             db.engine.dispose()
+        if prefixes is not None:
+            prefixes.__exit__(None, None, None)
 
 
 def login(client: httpx.Client, site: Site) -> dict[str, Any]:

@@ -109,6 +109,15 @@ PRUNE_SLACK = RECORD_GRACE + 60
 #: so a store without last-use tracking writes what earlier versions read.
 FORMAT_VERSION = 1
 FORMAT_SESSIONS = 2
+#: Version 3 adds the login session of refresh tokens (after client and User-Agent),
+#: written only for records that carry one.
+FORMAT_REFRESH = 3
+#: The jti of a token of a login session, as the built-in issuer makes it:
+#: ``<session>.<random>``, 22 characters each. Its record key carries the session
+#: as a Cluster hash tag, ``t:{<session>}.<random>``, so that every key of a
+#: session lives in one slot and ends in one script (see ``_refresh``).
+SESSION_JTI_LENGTH = 45
+_SESSION_PART = 22
 #: Rounds of "evict, then ask again" a capped add makes before it gives up.
 CAP_ROUNDS = 8
 #: The first pause, in seconds, of a capped add that finds only entries whose
@@ -232,6 +241,22 @@ return 1
 """
 )
 
+#: Names an access token in its session's hash (ARGV[1], "a:<jti>"), and keeps the
+#: hash at least until ARGV[2] (ms): as long as the token's record.
+NOTE_ACCESS = Script(
+    """
+redis.replicate_commands()
+redis.call('HSET', KEYS[1], ARGV[1], '1')
+local pttl = redis.call('PTTL', KEYS[1])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if pttl < 0 or now + pttl < tonumber(ARGV[2]) then
+  redis.call('PEXPIREAT', KEYS[1], ARGV[2])
+end
+return 1
+"""
+)
+
 #: Deletes a key only if it still holds the value the caller read.
 DELETE_IF_EQUAL = Script(
     """
@@ -267,8 +292,26 @@ class Keyspace:
         return self._prefix
 
     def record(self, jti: bytes) -> bytes:
-        """The key of the record with this (encoded) jti."""
+        """The key of the record with this (encoded) jti (tagged by its session, if any)."""
+        if len(jti) == SESSION_JTI_LENGTH and jti[_SESSION_PART] == 46:  # b"."
+            return self._prefix + b"t:{" + jti[:_SESSION_PART] + b"}" + jti[_SESSION_PART:]
         return self._prefix + b"t:" + jti
+
+    def family(self, session: str) -> bytes:
+        """The key of a login session's hash: its refresh tokens and access-token jtis."""
+        return self._prefix + b"f:{" + _text(session) + b"}"
+
+    def pointer(self, digest: str) -> bytes:
+        """The key naming the session of the refresh token with this digest."""
+        return self._prefix + b"r:" + _text(digest)
+
+    def sessions(self, subject: str) -> bytes:
+        """The key of this subject's sessions: a sorted set scored by their end."""
+        return self._prefix + b"ss:" + _digest(subject)
+
+    def family_pattern(self) -> bytes:
+        """A SCAN pattern that matches every session hash of this store and nothing else."""
+        return self._escaped() + b"f:*"
 
     def index(self, subject: str) -> bytes:
         """The key of this subject's index."""
@@ -278,17 +321,29 @@ class Keyspace:
         """The key of this subject's last-use hash."""
         return self._prefix + b"u:" + _digest(subject)
 
+    def _escaped(self) -> bytes:
+        return bytes(b for c in self._prefix for b in ((92, c) if c in b"*?[]\\^" else (c,)))
+
     def index_pattern(self) -> bytes:
         """A SCAN pattern that matches every index of this store and nothing else."""
-        escaped = bytes(b for c in self._prefix for b in ((92, c) if c in b"*?[]\\^" else (c,)))
-        return escaped + b"s:*"
+        return self._escaped() + b"s:*"
+
+
+def jti_of_key(suffix: bytes) -> bytes:
+    """The jti whose record key ends with ``suffix`` (what follows ``<prefix>t:``)."""
+    if len(suffix) == SESSION_JTI_LENGTH + 2 and suffix[:1] == b"{":
+        end = _SESSION_PART + 1
+        if suffix[end : end + 2] == b"}.":
+            return suffix[1:end] + suffix[end + 1 :]
+    return suffix
 
 
 def encode(record: TokenRecord, nonce: bytes) -> bytes:
     """The stored form of ``record``: compact ASCII JSON (the jti is in the key)."""
     seen = record.client is not None or record.user_agent is not None
-    fields = [
-        FORMAT_SESSIONS if seen else FORMAT_VERSION,
+    version = FORMAT_SESSIONS if seen else FORMAT_VERSION
+    fields: list[Any] = [
+        FORMAT_REFRESH if record.session is not None else version,
         nonce.decode("ascii"),
         record.subject,
         record.issued_at,
@@ -296,7 +351,9 @@ def encode(record: TokenRecord, nonce: bytes) -> bytes:
         record.method,
         record.api_key_id,
     ]
-    if seen:
+    if record.session is not None:
+        fields += [record.client, record.user_agent, record.session]
+    elif seen:
         fields += [record.client, record.user_agent]
     return json.dumps(fields, ensure_ascii=True, separators=(",", ":")).encode("ascii")
 
@@ -310,9 +367,11 @@ def decode(jti: bytes, raw: bytes) -> tuple[bytes, TokenRecord]:
     try:
         fields = json.loads(raw)
         version, nonce, subject, issued_at, expires_at, method, api_key_id = fields[:7]
-        client = user_agent = None
+        client = user_agent = session = None
         if version == FORMAT_SESSIONS:
             client, user_agent = fields[7:]
+        elif version == FORMAT_REFRESH:
+            client, user_agent, session = fields[7:]
         elif version != FORMAT_VERSION or len(fields) != 7:
             raise ValueError("unknown record format")
         if not isinstance(nonce, str):
@@ -333,6 +392,7 @@ def decode(jti: bytes, raw: bytes) -> tuple[bytes, TokenRecord]:
             api_key_id=api_key_id,
             client=client,
             user_agent=user_agent,
+            session=session,
         )
         return nonce.encode("ascii"), record
     except (ValueError, TypeError) as exc:
@@ -348,6 +408,10 @@ def add(keys: Keyspace, record: TokenRecord, nonce: bytes) -> Flow[None]:
     member = nonce + jti
     yield RunScript(INDEX_ADD, (index,), (record.expires_at, member, PRUNE_SLACK))
     yield from _set_record(keys.record(jti), value, record.expires_at, index, member)
+    if record.session is not None:
+        # A login's token: its session's hash names it, for the session's end.
+        until = (record.expires_at + RECORD_GRACE) * 1000
+        yield RunScript(NOTE_ACCESS, (keys.family(record.session),), (b"a:" + jti, until))
 
 
 def _set_record(

@@ -20,13 +20,14 @@ from tokenauth import (
     CapOutcome,
     CapPolicy,
     ConfigurationError,
+    RefreshRecord,
     Session,
     StoreError,
     TokenRecord,
     TokenStore,
 )
 
-from . import _flows
+from . import _flows, _refresh
 from ._connect import AsyncHandle, SyncHandle, connect_async, connect_sync, store_error
 from ._counters import AsyncRedisCounters, RedisCounters
 from ._url import (
@@ -109,7 +110,7 @@ def _written(keys: _flows.Keyspace, op: _flows.Op) -> list[str]:
         return [jti for each in op.ops for jti in _written(keys, each)]
     prefix = keys.record(b"")
     return [
-        key[len(prefix) :].decode("utf-8", "surrogatepass")
+        _flows.jti_of_key(key[len(prefix) :]).decode("utf-8", "surrogatepass")
         for key in targets
         if key.startswith(prefix)
     ]
@@ -258,6 +259,35 @@ class RedisStore:
     def list_sessions(self, subject: str) -> list[Session]:
         """The subject's live records with their last uses, oldest first."""
         return self._run(_flows.list_sessions(self._keys, subject))
+
+    # -- refresh tokens (tokenauth.RefreshStore; see _refresh) -------------------------
+
+    def start_session(self, record: RefreshRecord) -> None:
+        """Store a session's first refresh token; DuplicateTokenError if its digest is taken."""
+        self._run(_refresh.start_session(self._keys, record))
+
+    def get_refresh(self, digest: str) -> RefreshRecord | None:
+        """The record of the refresh token with ``digest``, used or not, or None."""
+        return self._run(_refresh.get_refresh(self._keys, digest))
+
+    def rotate_refresh(
+        self, digest: str, successor: RefreshRecord, access: TokenRecord, now: int
+    ) -> bool:
+        """Trade a refresh token in one script on its session's slot; see ``_refresh``."""
+        flow = _refresh.rotate_refresh(self._keys, digest, successor, access, now, _nonce())
+        return self._run(flow)
+
+    def revoke_session(self, session: str) -> int:
+        """End a session in one script on its slot: its refresh and access tokens."""
+        return self._run(_refresh.revoke_session(self._keys, session))
+
+    def revoke_sessions(self, subject: str, api_key_id: str | None = None) -> int:
+        """End every session of ``subject`` (only those of ``api_key_id``); returns how many."""
+        return self._run(_refresh.revoke_sessions(self._keys, subject, api_key_id))
+
+    def purge_refresh(self, now: int) -> int:
+        """Remove every refresh token with ``expires_at <= now``; returns how many."""
+        return self._run(_refresh.purge_refresh(self._keys, now))
 
     def close(self) -> None:
         """Close the connections this store opened; the store is unusable afterwards."""
@@ -443,6 +473,35 @@ class AsyncRedisStore:
     async def list_sessions(self, subject: str) -> list[Session]:
         """The subject's live records with their last uses, oldest first."""
         return await self._run(_flows.list_sessions(self._keys, subject))
+
+    # -- refresh tokens (tokenauth.AsyncRefreshStore; see _refresh) -------------------------
+
+    async def start_session(self, record: RefreshRecord) -> None:
+        """Store a session's first refresh token; DuplicateTokenError if its digest is taken."""
+        await self._run(_refresh.start_session(self._keys, record))
+
+    async def get_refresh(self, digest: str) -> RefreshRecord | None:
+        """The record of the refresh token with ``digest``, used or not, or None."""
+        return await self._run(_refresh.get_refresh(self._keys, digest))
+
+    async def rotate_refresh(
+        self, digest: str, successor: RefreshRecord, access: TokenRecord, now: int
+    ) -> bool:
+        """Trade a refresh token in one script on its session's slot; see ``_refresh``."""
+        flow = _refresh.rotate_refresh(self._keys, digest, successor, access, now, _nonce())
+        return await self._run(flow)
+
+    async def revoke_session(self, session: str) -> int:
+        """End a session in one script on its slot: its refresh and access tokens."""
+        return await self._run(_refresh.revoke_session(self._keys, session))
+
+    async def revoke_sessions(self, subject: str, api_key_id: str | None = None) -> int:
+        """End every session of ``subject`` (only those of ``api_key_id``); returns how many."""
+        return await self._run(_refresh.revoke_sessions(self._keys, subject, api_key_id))
+
+    async def purge_refresh(self, now: int) -> int:
+        """Remove every refresh token with ``expires_at <= now``; returns how many."""
+        return await self._run(_refresh.purge_refresh(self._keys, now))
 
     async def aclose(self) -> None:
         """Close the connections this store opened; the store is unusable afterwards."""

@@ -44,6 +44,8 @@ from redis.exceptions import RedisError
 
 from tokenauth import TokenRecord
 
+from ._flows import jti_of_key
+
 __all__ = ["DEFAULT_MAX_LAG", "DEFAULT_VIEW_SIZE", "MISS", "LocalView", "Miss"]
 
 _log = logging.getLogger("tokenauth.redis")
@@ -324,7 +326,7 @@ class LocalView:
             return
         size = len(self._prefix)
         self.forget(
-            key[size:].decode("utf-8", "surrogatepass")
+            jti_of_key(key[size:]).decode("utf-8", "surrogatepass")
             for key in keys
             if key.startswith(self._prefix)
         )
