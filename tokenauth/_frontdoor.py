@@ -129,8 +129,6 @@ _REQUIREMENTS_MAX = 1024
 _RECENT_MAX = 10_000
 #: Distinct requirements a front door remembers (routes declare a handful).
 _REQUIREMENTS_MAX = 1024
-#: The last-use write time of a token this process has not written yet.
-_NEVER = -(1 << 62)
 
 
 def _default_hash_slots(hasher: argon2.PasswordHasher | None) -> int:
@@ -295,15 +293,15 @@ class _Flows:
             )
         self.max_tokens_per_subject = max_tokens
         self.cap_policy: CapPolicy = policy
-        # jti -> when this process last wrote its use; None when tracking is off.
-        self._touched: dict[str, int] | None = None
+        # jti -> when this process may write its last use again; None when tracking is off.
+        self._next_touch: dict[str, int] | None = None
         if track_last_use:
             if type(interval) is not int or not 1 <= interval <= 86_400:
                 raise ConfigurationError(
                     f"last_use_interval must be whole seconds from 1 to 86400, not {interval!r}"
                 )
             require_methods(store, SESSION_METHODS, "track_last_use")
-            self._touched = {}
+            self._next_touch = {}
         self.last_use_interval = interval
 
     # -- helpers ----------------------------------------------------------------
@@ -422,18 +420,18 @@ class _Flows:
         self._recent.pop(authorization or "", None)
         return False
 
-    def _claim_touch(self, touched: dict[str, int], jti: str, now: int) -> None:
+    def _claim_touch(self, due: dict[str, int], jti: str, now: int) -> None:
         """Note that this process writes the token's use now, so concurrent requests do not."""
-        if len(touched) >= _RECENT_MAX:
+        if len(due) >= _RECENT_MAX:
             # Another thread may change it meanwhile: then the bound holds roughly.
             with contextlib.suppress(KeyError, RuntimeError, StopIteration):
-                del touched[next(iter(touched))]
-        touched[jti] = now
+                del due[next(iter(due))]
+        due[jti] = now + self.last_use_interval
 
     def _touch_failed(self, jti: str, exc: BaseException) -> None:
         """A last-use write failed: the request goes on, and the write is tried again next time."""
-        if self._touched is not None:
-            self._touched.pop(jti, None)
+        if self._next_touch is not None:
+            self._next_touch.pop(jti, None)
         _log.warning("could not record a token's last use: %s", describe(exc))
 
     def _remember(self, request: Request, result: AuthResult) -> None:
@@ -717,7 +715,7 @@ class _Flows:
 
     def _stamped(self, record: TokenRecord, request: Request) -> TokenRecord:
         """``record`` with the client and ``User-Agent`` when last use is tracked."""
-        if self._touched is None:
+        if self._next_touch is None:
             return record
         client = client_address(request.client, request.forwarded, self.trusted_proxies)
         return replace(
@@ -896,23 +894,21 @@ class _Flows:
         principal = principal_of(
             record.subject, record.method, record.api_key_id, result.scope, result.extra
         )
-        touched = self._touched
-        if touched is not None and now - touched.get(record.jti, _NEVER) >= (
-            self.last_use_interval
-        ):
+        due = self._next_touch
+        if due is not None and due.get(record.jti, 0) <= now:
             yield from self._touch(record, now)
         return authenticated_of(principal, result, token)
 
     def _touch(self, record: TokenRecord, now: int) -> Flow[None]:
         """Write a token's last use, once its interval has passed; a failure is only logged.
 
-        The callers test ``now - touched.get(jti, _NEVER) >= last_use_interval``
-        themselves: on a warm token, that lookup and comparison is all it costs.
+        The callers test ``_next_touch.get(jti, 0) <= now`` themselves: on a warm
+        token, that lookup and comparison is all it costs.
         """
-        touched = self._touched
-        if touched is None:
+        due = self._next_touch
+        if due is None:
             return
-        self._claim_touch(touched, record.jti, now)
+        self._claim_touch(due, record.jti, now)
         try:
             yield Call(self.store.touch, (record, now))
         except _STORE_FAILURES as exc:
@@ -1307,10 +1303,8 @@ class TokenAuth(_Flows):
                 except _STORE_FAILURES as exc:
                     return self._unavailable(exc, now, request.client)
                 if self._still_stored(recent, record, request.authorization):
-                    touched = self._touched
-                    if touched is not None and now - touched.get(record.jti, _NEVER) >= (
-                        self.last_use_interval
-                    ):
+                    due = self._next_touch
+                    if due is not None and due.get(record.jti, 0) <= now:
                         run_sync(self._touch(record, now))
                     return recent
         flow = self._authenticate(request, https, now)
@@ -1515,10 +1509,8 @@ class AsyncTokenAuth(_Flows):
                 except _STORE_FAILURES as exc:
                     return self._unavailable(exc, now, request.client)
                 if self._still_stored(recent, record, request.authorization):
-                    touched = self._touched
-                    if touched is not None and now - touched.get(record.jti, _NEVER) >= (
-                        self.last_use_interval
-                    ):
+                    due = self._next_touch
+                    if due is not None and due.get(record.jti, 0) <= now:
                         await run_async(self._touch(record, now))
                     return recent
         flow = self._authenticate(request, https, now)

@@ -150,10 +150,36 @@ def test_throttle_options_and_sql_counters(tmp_path: Path) -> None:
     assert "see a 429" not in log
 
 
+def test_a_token_cap_and_sessions_over_https(tmp_path: Path) -> None:
+    """`--max-tokens 1`: a second login is 403 naming the cap; `tokens list` shows the session."""
+    store = f"sqlite:///{tmp_path / 'capped.db'}"
+    options = ("--user", "alice:pw-for-alice", "--store", store, "--max-tokens", "1")
+    headers = {"User-Agent": "capped-client/1.0"}
+    demo = running_demo(tmp_path, free_port(), *options)
+    with demo as base, httpx.Client(verify=False) as client:  # noqa: S501 - self-signed demo cert
+        first = client.post(f"{base}/token", auth=("alice", "pw-for-alice"), headers=headers)
+        assert first.status_code == 200
+        refused = client.post(f"{base}/token", auth=("alice", "pw-for-alice"))
+        assert refused.status_code == 403
+        assert refused.json()["error"] == "token_limit_reached"
+        assert refused.json()["max_tokens"] == 1
+        assert "www-authenticate" not in refused.headers
+        token = first.json()["token"]
+        me = client.get(f"{base}/me", headers={"Authorization": f"Bearer {token}"})
+        assert me.status_code == 200
+    (listed,) = [
+        json.loads(line) for line in cli("tokens", "list", "--json", "--store", store).splitlines()
+    ]
+    assert listed["user_agent"] == "capped-client/1.0"
+    assert listed["client"] == "127.0.0.1"
+    assert isinstance(listed["last_used"], int)
+
+
 @pytest.mark.parametrize(
     ("option", "value"),
     [("--per-account", "10"), ("--per-account", "0/60"), ("--per-client", "5/0"),
-     ("--max-login-wait", "0"), ("--max-login-wait", "soon")],
+     ("--max-login-wait", "0"), ("--max-login-wait", "soon"), ("--max-tokens", "0"),
+     ("--cap-policy", "oldest")],
 )  # fmt: skip
 def test_bad_throttle_options_are_usage_errors(
     option: str, value: str, capsys: pytest.CaptureFixture[str]

@@ -438,6 +438,8 @@ async def _demo(
             max_login_wait=args.max_login_wait,
             refresh_ttl=None if isinstance(refresh, str) else refresh[0],
             session_lifetime=None if isinstance(refresh, str) else refresh[1],
+            max_tokens_per_subject=args.max_tokens, cap_policy=args.cap_policy,
+            track_last_use=True,
         )  # fmt: skip
         guards = _Guards(
             throttle=throttle is not None, per_account=args.per_account,
@@ -539,6 +541,15 @@ def add_command(commands: Commands) -> None:
         help=f"token lifetime, seconds (1 or more; default {DEFAULT_TTL})",
     )  # fmt: skip
     add_store_option(demo)
+    demo.add_argument(
+        "--max-tokens", type=positive_int, default=None, metavar="N",
+        help="at most N live tokens per user or API key (default: no cap); see --cap-policy",
+    )  # fmt: skip
+    demo.add_argument(
+        "--cap-policy", choices=("refuse", "evict_oldest"), default="refuse",
+        help="at the --max-tokens cap: refuse the login with 403 (default) or revoke the "
+        "oldest token to make room",
+    )  # fmt: skip
     demo.add_argument(
         "--refresh", action=argparse.BooleanOptionalAction, default=True,
         help="answer logins with a refresh token too, traded at POST /token (default on; "

@@ -215,7 +215,7 @@ class TokenOps:
             retry=True,
         )
         return [
-            Session.of(self._record(row), None if row[9] is None else int(row[9]))
+            Session.of(self._record(row), None if row[-1] is None else int(row[-1]))
             for row in out.rows
         ]
 
