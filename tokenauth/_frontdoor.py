@@ -1030,6 +1030,13 @@ class _Flows:
         self._emit(EventKind.SUBJECT_REVOKED, self._now(), subject=subject, count=count)
         return count
 
+    def _revoke_sessions(self, subject: str) -> Flow[int]:
+        if not self._ends_sessions:
+            return 0
+        count: int = yield Call(self.store.revoke_sessions, (subject,))
+        self._emit(EventKind.SESSION_REVOKED, self._now(), subject=subject, count=count)
+        return count
+
     def _disable_user(self, username: str) -> Flow[int]:
         if self.users is None:
             raise ConfigurationError("no user registry is configured")
@@ -1354,6 +1361,18 @@ class TokenAuth(_Flows):
         """
         return run_sync(self._list_sessions(subject))
 
+    def revoke_sessions(self, subject: str) -> int:
+        """End every login session of ``subject``: its refresh tokens and their access tokens.
+
+        Tokens issued without refresh tokens stay (see :meth:`revoke_subject` for all).
+        Use it when a password changes but the tokens already issued may stay
+        until they expire. A store without refresh tokens has none to end: 0.
+
+        Returns:
+            How many sessions were ended.
+        """
+        return run_sync(self._revoke_sessions(subject))
+
     def refuse_plain_http(self, request: Request) -> HttpsRequired:
         """Refuse a plain-HTTP request to a path of a binding's own (403), revoking what it exposed.
 
@@ -1546,6 +1565,10 @@ class AsyncTokenAuth(_Flows):
     async def list_sessions(self, subject: str) -> tuple[Session, ...]:
         """The subject's tokens that still work; see :meth:`TokenAuth.list_sessions`."""
         return await run_async(self._list_sessions(subject))
+
+    async def revoke_sessions(self, subject: str) -> int:
+        """End every login session of ``subject``; see :meth:`TokenAuth.revoke_sessions`."""
+        return await run_async(self._revoke_sessions(subject))
 
     async def refuse_plain_http(self, request: Request) -> HttpsRequired:
         """Refuse a plain-HTTP request, revoking what it exposed.

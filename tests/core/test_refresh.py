@@ -402,3 +402,18 @@ def test_refresh_tokens_are_redacted_from_logs() -> None:
 
     assert TOKEN not in redact(f"body grant_type=refresh_token&refresh_token={TOKEN}")
     assert "tkr_" not in redact(f"GET /x?refresh_token={TOKEN}")
+
+
+def test_revoke_sessions_ends_refresh_sessions_only(door: Door) -> None:
+    """revoke_sessions: the sessions' refresh and access tokens go; other tokens stay."""
+    granted = door.login()
+    assert granted.refresh_token
+    from tokenauth.testing import login as test_login
+
+    plain = test_login(door.auth, "alice")
+    assert door.auth.revoke_sessions("alice") == 1
+    assert isinstance(door.refresh(granted.refresh_token), InvalidGrant)
+    assert not door.valid(granted.token)
+    assert door.valid(plain)
+    assert door.auth.revoke_sessions("alice") == 0
+    assert TokenAuth(keys=KEYS, store=_OldStore()).revoke_sessions("alice") == 0

@@ -22,7 +22,12 @@ from tokenauth import (
     open_async_store,
     open_store,
 )
-from tokenauth.testing import AsyncTokenStoreContract, TokenStoreContract
+from tokenauth.testing import (
+    AsyncRefreshStoreContract,
+    AsyncTokenStoreContract,
+    RefreshStoreContract,
+    TokenStoreContract,
+)
 from tokenauth_redis import parse_url
 from tokenauth_redis._view import MISS
 
@@ -52,7 +57,7 @@ def record(jti: str) -> TokenRecord:
     )
 
 
-class TestLocalViewContract(TokenStoreContract):
+class TestLocalViewContract(TokenStoreContract, RefreshStoreContract):
     forgets_expired = True
 
     @pytest.fixture
@@ -65,7 +70,7 @@ class TestLocalViewContract(TokenStoreContract):
         return make
 
 
-class TestAsyncLocalViewContract(AsyncTokenStoreContract):
+class TestAsyncLocalViewContract(AsyncTokenStoreContract, AsyncRefreshStoreContract):
     forgets_expired = True
 
     @pytest.fixture
@@ -239,3 +244,30 @@ def test_the_view_works_in_a_process_with_many_descriptors(
         for fd in held:
             os.close(fd)
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_a_session_that_ends_is_forgotten_at_once(store_urls: Callable[[], str]) -> None:
+    """Ending a login session drops its access tokens from this process's view at once."""
+    from tokenauth import Principal
+    from tokenauth._refresh import Sessions
+
+    sessions = Sessions(3600, 7200, None)
+    store: Any = open_store(viewed(store_urls()))
+    try:
+        wait_current(store)
+        now = int(time.time())
+        session = sessions.new_id()
+        _, first = sessions.first(session, Principal("alice", "password"), now)
+        store.start_session(first)
+        access = TokenRecord(
+            jti=f"{session}.{'a' * 22}", subject="alice", issued_at=now,
+            expires_at=now + 3600, method="password", session=session,
+        )  # fmt: skip
+        store.add(access)
+        assert store.get(access.jti) == access
+        assert store._view.lookup(access.jti) == access, "the view did not keep the record"
+        assert store.revoke_session(session) == 2
+        assert store._view.lookup(access.jti) is MISS
+        assert store.get(access.jti) is None
+    finally:
+        store.close()

@@ -50,6 +50,12 @@ def _cmd_users_passwd(args: argparse.Namespace) -> int:
     message = f"changed the password of {args.name}"
     if not args.keep_tokens:
         message += f" and revoked {_revoke_subject(args.store, args.name)} token(s)"
+    else:
+        # The tokens stay until they expire; no refresh may extend them past that.
+        with token_store(args.store) as store:
+            ended = front_door(store).revoke_sessions(args.name)
+        if ended:
+            message += f" and ended {ended} refresh session(s)"
     say(message)
     return 0
 

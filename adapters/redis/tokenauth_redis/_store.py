@@ -108,6 +108,11 @@ def _written(keys: _flows.Keyspace, op: _flows.Op) -> list[str]:
         targets = op.keys
     elif isinstance(op, _flows.Batch):
         return [jti for each in op.ops for jti in _written(keys, each)]
+    elif isinstance(op, _flows.RunScript) and op.script is _refresh.REVOKE:
+        # A session's end: every token "<session>.<random>" (see LocalView.forget).
+        family = op.keys[0]
+        session = family[len(keys.family("")) - 1 : -1]
+        return [session.decode("utf-8", "surrogatepass") + "."]
     prefix = keys.record(b"")
     return [
         _flows.jti_of_key(key[len(prefix) :]).decode("utf-8", "surrogatepass")

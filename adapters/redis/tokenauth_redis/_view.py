@@ -208,9 +208,19 @@ class LocalView:
                 del self._reserved[jti]
 
     def forget(self, jtis: Iterable[str]) -> None:
-        """Drop what the view knows of ``jtis`` (their records are being written)."""
+        """Drop what the view knows of ``jtis`` (their records are being written).
+
+        A name ending with ``.`` stands for every jti that starts with it: the
+        tokens of a login session (``<session>.<random>``) whose session ends.
+        """
         with self._lock:
             for jti in jtis:
+                if jti.endswith("."):
+                    known = [j for j in (*self._entries, *self._reserved) if j.startswith(jti)]
+                    for each in known:
+                        self._entries.pop(each, None)
+                        self._reserved.pop(each, None)
+                    continue
                 self._entries.pop(jti, None)
                 self._reserved.pop(jti, None)
 
