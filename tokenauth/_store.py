@@ -178,6 +178,8 @@ class Session:
         last_used_at: Unix time of the last use a front door wrote (at most one
             write per token per ``last_use_interval`` from each process, so up to
             that many seconds behind), or None if it was never used or not tracked.
+        login_session: The login session the token descends from (its
+            ``TokenRecord.session``), when refresh tokens are enabled; else None.
     """
 
     jti: str
@@ -189,13 +191,14 @@ class Session:
     client: str | None = None
     user_agent: str | None = None
     last_used_at: int | None = None
+    login_session: str | None = None
 
     @classmethod
     def of(cls, record: TokenRecord, last_used_at: int | None = None) -> Session:
         """The session of ``record``, last used at ``last_used_at``."""
         return cls(
             record.jti, record.subject, record.issued_at, record.expires_at, record.method,
-            record.api_key_id, record.client, record.user_agent, last_used_at,
+            record.api_key_id, record.client, record.user_agent, last_used_at, record.session,
         )  # fmt: skip
 
 
