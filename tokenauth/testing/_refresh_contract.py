@@ -376,6 +376,39 @@ class _RefreshContractBase:
         run_state_machine_as_test(_family_machine(make_runner), settings=settings)
 
 
+#: Rounds of the rotation-against-revocation race.
+_RACES = 20
+
+
+def _race_sync(store: Any) -> None:
+    """One rotation and one end of its session, released at once from two threads."""
+    now = int(time.time())
+    session, record = _session_records(now=now)
+    store.start_session(record)
+    (successor, access), *_ = _rotation_race(record, now)
+    barrier = threading.Barrier(2)
+
+    def run(call: Callable[..., Any], *args: Any) -> None:
+        barrier.wait()
+        call(*args)
+
+    threads = [
+        threading.Thread(target=run, args=(store.rotate_refresh, record.digest, successor,
+                                          access, now)),
+        threading.Thread(target=run, args=(store.revoke_session, session)),
+    ]  # fmt: skip
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    _check_gone(store.get_refresh(successor.digest), store.get(access.jti))
+
+
+def _check_gone(refresh: RefreshRecord | None, access: TokenRecord | None) -> None:
+    assert refresh is None, "a rotation racing the session's end left its refresh token"
+    assert access is None, "a rotation racing the session's end left its access token"
+
+
 def _rotation_race(record: RefreshRecord, now: int) -> list[tuple[RefreshRecord, TokenRecord]]:
     return [(_SESSIONS.successor(record, now)[1], _access(record, now)) for _ in range(16)]
 
@@ -441,6 +474,17 @@ class RefreshStoreContract(_RefreshContractBase):
         finally:
             store.close()
 
+    def test_refresh_revocation_racing_a_rotation_leaves_nothing(
+        self, store_factory: StoreFactory
+    ) -> None:
+        """A session's end racing its rotation: afterwards no token of the session is left."""
+        store: Any = store_factory()
+        try:
+            for _ in range(_RACES):
+                _race_sync(store)
+        finally:
+            store.close()
+
     def test_refresh_session_families(self, store_factory: StoreFactory) -> None:
         """Logins, refreshes, reuse, revocation and expiry agree with a plain model."""
         self._check_families(lambda: _SyncRunner(store_factory))
@@ -499,6 +543,31 @@ class AsyncRefreshStoreContract(_RefreshContractBase):
                 await store.aclose()
 
         assert sorted(asyncio.run(race())) == [False] * 15 + [True]
+
+    def test_refresh_revocation_racing_a_rotation_leaves_nothing(
+        self, async_store_factory: AsyncStoreFactory
+    ) -> None:
+        """A session's end racing its rotation: afterwards no token of the session is left."""
+
+        async def race() -> None:
+            store: Any = await async_store_factory()
+            try:
+                for _ in range(_RACES):
+                    now = int(time.time())
+                    session, record = _session_records(now=now)
+                    await store.start_session(record)
+                    (successor, access), *_ = _rotation_race(record, now)
+                    await asyncio.gather(
+                        store.rotate_refresh(record.digest, successor, access, now),
+                        store.revoke_session(session),
+                    )
+                    _check_gone(
+                        await store.get_refresh(successor.digest), await store.get(access.jti)
+                    )
+            finally:
+                await store.aclose()
+
+        asyncio.run(race())
 
     def test_refresh_session_families(self, async_store_factory: AsyncStoreFactory) -> None:
         """Logins, refreshes, reuse, revocation and expiry agree with a plain model."""
