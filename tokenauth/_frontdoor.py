@@ -673,7 +673,8 @@ class _Flows:
             yield from throttle.succeeded(counted, now=now)
         sessions = self.sessions
         session = None if sessions is None else sessions.new_id()
-        issued = self._issue(outcome, now, session)
+        ends = None if sessions is None else now + sessions.lifetime
+        issued = self._issue(outcome, now, session, not_after=ends)
         record = self._stamped(issued.record, request)
         limit = self.max_tokens_per_subject
         if limit is None:
@@ -718,8 +719,10 @@ class _Flows:
             EventKind.TOKEN_ISSUED, now, subject=outcome.subject, jti=issued.claims.jti,
             api_key_id=outcome.api_key_id, client=client,
         )  # fmt: skip
+        # An access token never outlives its session (see _issue).
+        expires_in = self.issuer.ttl if ends is None else issued.record.expires_at - now
         return Granted(
-            issued.token, self.issuer.ttl, outcome, issued.claims, refresh_token=refresh_token
+            issued.token, expires_in, outcome, issued.claims, refresh_token=refresh_token
         )
 
     def _stamped(self, record: TokenRecord, request: Request) -> TokenRecord:
@@ -734,12 +737,23 @@ class _Flows:
         )
 
     def _issue(
-        self, principal: Principal, now: int, session: str | None, auth_time: int | None = None
+        self,
+        principal: Principal,
+        now: int,
+        session: str | None,
+        auth_time: int | None = None,
+        not_after: int | None = None,
     ) -> IssuedToken:
-        """A new access token for ``principal``, of ``session`` when refresh is on."""
+        """A new access token for ``principal``, of ``session`` when refresh is on.
+
+        The built-in issuer also ends the token with its session (``not_after``);
+        a token issuer of your own keeps its own lifetimes.
+        """
         issuer = self.issuer
         if isinstance(issuer, JWTIssuer):
-            return issuer.issue(principal, now=now, auth_time=auth_time, session=session)
+            return issuer.issue(
+                principal, now=now, auth_time=auth_time, session=session, not_after=not_after
+            )
         issued = issuer.issue(principal, now=now)
         if session is None:
             return issued
@@ -788,7 +802,9 @@ class _Flows:
                 return wider
             scope = grant.scope
         principal = Principal(record.subject, record.method, record.api_key_id, scope)
-        issued = self._issue(principal, now, record.session, record.auth_time)
+        issued = self._issue(
+            principal, now, record.session, record.auth_time, record.session_expires_at
+        )
         token, successor = sessions.successor(record, now)
         access = self._stamped(issued.record, request)
         won = yield Call(self.store.rotate_refresh, (digest, successor, access, now))
@@ -800,7 +816,10 @@ class _Flows:
             EventKind.TOKEN_REFRESHED, now, subject=record.subject, jti=issued.claims.jti,
             api_key_id=record.api_key_id, client=client, session=record.session,
         )  # fmt: skip
-        return Granted(issued.token, self.issuer.ttl, principal, issued.claims, refresh_token=token)
+        return Granted(
+            issued.token, issued.record.expires_at - now, principal, issued.claims,
+            refresh_token=token,
+        )  # fmt: skip
 
     def _refresh_record(self, token: str) -> Flow[tuple[str, RefreshRecord] | None]:
         """The digest and record of a refresh token, if it is one the store knows."""

@@ -711,6 +711,7 @@ class JWTIssuer:
         now: int,
         auth_time: int | None = None,
         session: str | None = None,
+        not_after: int | None = None,
     ) -> IssuedToken:
         """Sign a new token for ``principal`` at Unix time ``now``.
 
@@ -724,6 +725,8 @@ class JWTIssuer:
                 are on: the record carries it, and the ``jti`` starts with it
                 (``<session>.<random>``) so that a store can keep a session's
                 records together.
+            not_after: The latest ``exp`` the token may have (the end of its login
+                session), when it is sooner than ``now + ttl``; after ``now``.
 
         Raises:
             ConfigurationError: The ``extra_claims`` hook returned claims that
@@ -735,13 +738,16 @@ class JWTIssuer:
             extra = checked_extra_claims(self._extra_claims(principal))
         # 128 random bits (RFC 7519 section 4.1.7: unique with negligible collision).
         jti = secrets.token_urlsafe(16)
+        expires = (
+            now + self._ttl if not_after is None else max(now, min(now + self._ttl, not_after))
+        )
         if session is not None:
             jti = f"{session}.{jti}"
         claims = Claims(
             sub=principal.subject,
             jti=jti,
             iat=now,
-            exp=now + self._ttl,
+            exp=expires,
             iss=self._issuer,
             aud=(self._audience,),
             scope=principal.scope,
@@ -758,7 +764,7 @@ class JWTIssuer:
             jti=jti,
             subject=principal.subject,
             issued_at=now,
-            expires_at=now + self._ttl,
+            expires_at=expires,
             method=principal.method,
             api_key_id=principal.api_key_id,
             session=session,

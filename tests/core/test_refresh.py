@@ -417,3 +417,19 @@ def test_revoke_sessions_ends_refresh_sessions_only(door: Door) -> None:
     assert door.valid(plain)
     assert door.auth.revoke_sessions("alice") == 0
     assert TokenAuth(keys=KEYS, store=_OldStore()).revoke_sessions("alice") == 0
+
+
+def test_no_access_token_outlives_its_session() -> None:
+    """Near the session's end a refreshed access token ends with it; expires_in says so."""
+    door = Door(refresh_ttl=600, session_lifetime=700, ttl=300)
+    granted = door.login()
+    assert granted.refresh_token
+    door.clock.advance(550)
+    fresh = door.refresh(granted.refresh_token)
+    assert isinstance(fresh, Granted)
+    ends = granted.claims.iat + 700
+    assert fresh.claims.exp == ends
+    assert json.loads(fresh.body)["expires_in"] == ends - int(door.clock())
+    short = Door(refresh_ttl=60, session_lifetime=60, ttl=300).login()
+    assert short.claims.exp == short.claims.iat + 60
+    assert short.expires_in == 60
