@@ -12,6 +12,7 @@ import hmac
 import inspect
 import logging
 import os
+import threading
 import time
 from collections.abc import Iterable
 from dataclasses import replace
@@ -302,6 +303,7 @@ class _Flows:
                 )
             require_methods(store, SESSION_METHODS, "track_last_use")
             self._next_touch = {}
+        self._touch_lock = threading.Lock()
         self.last_use_interval = interval
 
     # -- helpers ----------------------------------------------------------------
@@ -420,13 +422,20 @@ class _Flows:
         self._recent.pop(authorization or "", None)
         return False
 
-    def _claim_touch(self, due: dict[str, int], jti: str, now: int) -> None:
-        """Note that this process writes the token's use now, so concurrent requests do not."""
-        if len(due) >= _RECENT_MAX:
-            # Another thread may change it meanwhile: then the bound holds roughly.
-            with contextlib.suppress(KeyError, RuntimeError, StopIteration):
-                del due[next(iter(due))]
-        due[jti] = now + self.last_use_interval
+    def _claim_touch(self, due: dict[str, int], jti: str, now: int) -> bool:
+        """Claim this token's last-use write for this process: False if another request has.
+
+        Taken only when a write looks due (once per token per interval), under a
+        lock, so that of concurrent requests exactly one writes.
+        """
+        with self._touch_lock:
+            if due.get(jti, 0) > now:
+                return False
+            if len(due) >= _RECENT_MAX:
+                with contextlib.suppress(KeyError, StopIteration):
+                    del due[next(iter(due))]
+            due[jti] = now + self.last_use_interval
+            return True
 
     def _touch_failed(self, jti: str, exc: BaseException) -> None:
         """A last-use write failed: the request goes on, and the write is tried again next time."""
@@ -925,9 +934,8 @@ class _Flows:
         token, that lookup and comparison is all it costs.
         """
         due = self._next_touch
-        if due is None:
+        if due is None or not self._claim_touch(due, record.jti, now):
             return
-        self._claim_touch(due, record.jti, now)
         try:
             yield Call(self.store.touch, (record, now))
         except _STORE_FAILURES as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import threading
 from typing import Any
 
 import pytest
@@ -236,3 +237,24 @@ def test_a_sanitized_user_agent_is_short_printable_and_trimmed(value: str) -> No
     assert cleaned.isprintable()
     assert cleaned == cleaned.strip()
     assert "  " not in cleaned
+
+
+def test_concurrent_requests_write_a_due_last_use_once() -> None:
+    store = CountingStore()
+    auth, clock, _ = make(store, track_last_use=True, last_use_interval=60)
+    header = f"Bearer {login(auth, clock).token}"
+    auth.authenticate(header, secure=True)
+    clock.set(clock() + 60)  # a write is due again, for whichever request comes first
+    barrier = threading.Barrier(16)
+
+    def request() -> None:
+        barrier.wait()
+        for _ in range(20):
+            assert isinstance(auth.authenticate(header, secure=True), Authenticated)
+
+    threads = [threading.Thread(target=request) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(store.touches) == 2, store.touches
