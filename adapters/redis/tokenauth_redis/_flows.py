@@ -241,18 +241,31 @@ return 1
 """
 )
 
+
+def keep_until(until: str) -> str:
+    """Lua that keeps KEYS[1] at least until the Unix time in ms ``until`` (a Lua expression).
+
+    It reads the server's TIME: the script must call ``redis.replicate_commands()`` first.
+    """
+    return f"""
+local pttl = redis.call('PTTL', KEYS[1])
+local t = redis.call('TIME')
+local nowms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if pttl < 0 or nowms + pttl < tonumber({until}) then
+  redis.call('PEXPIREAT', KEYS[1], {until})
+end
+"""
+
+
 #: Names an access token in its session's hash (ARGV[1], "a:<jti>"), and keeps the
 #: hash at least until ARGV[2] (ms): as long as the token's record.
 NOTE_ACCESS = Script(
     """
 redis.replicate_commands()
 redis.call('HSET', KEYS[1], ARGV[1], '1')
-local pttl = redis.call('PTTL', KEYS[1])
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-if pttl < 0 or now + pttl < tonumber(ARGV[2]) then
-  redis.call('PEXPIREAT', KEYS[1], ARGV[2])
-end
+"""
+    + keep_until("ARGV[2]")
+    + """
 return 1
 """
 )

@@ -40,6 +40,7 @@ from ._flows import (
     Script,
     _text,
     encode,
+    keep_until,
     remove,
 )
 
@@ -60,12 +61,9 @@ if redis.call('HEXISTS', KEYS[1], ARGV[3]) == 1 then return 0 end
 redis.call('HSETNX', KEYS[1], 'm', ARGV[1])
 redis.call('HSETNX', KEYS[1], 'e', ARGV[2])
 redis.call('HSET', KEYS[1], ARGV[3], ARGV[4])
-local pttl = redis.call('PTTL', KEYS[1])
-local t = redis.call('TIME')
-local nowms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-if pttl < 0 or nowms + pttl < tonumber(ARGV[5]) then
-  redis.call('PEXPIREAT', KEYS[1], ARGV[5])
-end
+"""
+    + keep_until("ARGV[5]")
+    + """
 return 1
 """
 )
@@ -90,12 +88,9 @@ if KEYS[2] then
 end
 redis.call('HSET', KEYS[1], ARGV[1], '1:' .. issued .. ':' .. expires, ARGV[3], ARGV[4],
            ARGV[5], '1')
-local pttl = redis.call('PTTL', KEYS[1])
-local t = redis.call('TIME')
-local nowms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-if pttl < 0 or nowms + pttl < tonumber(ARGV[7]) then
-  redis.call('PEXPIREAT', KEYS[1], ARGV[7])
-end
+"""
+    + keep_until("ARGV[7]")
+    + """
 return 1
 """
 )
