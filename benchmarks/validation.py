@@ -225,6 +225,11 @@ def algorithm_rows(alg: Algorithm, *, rounds: int, pool: int, n: int) -> dict[st
     cases["tokenauth warm (memory store)"] = repeats(JWTValidator(keys), store, tokens, n * 10)
     auth = TokenAuth(keys=keys, store=store)
     cases["tokenauth authenticate() warm"] = authenticate_repeats(auth, token, n * 5)
+    # Last-use tracking on, no write due: the one lookup and comparison it adds.
+    tracked = TokenAuth(keys=keys, store=store, track_last_use=True, last_use_interval=86_400)
+    cases["tokenauth authenticate() warm, last use tracked"] = authenticate_repeats(
+        tracked, token, n * 5
+    )
     cold_auth = TokenAuth(keys=keys, store=store, token_validator=JWTValidator(keys, cache_size=0))
     cases["tokenauth authenticate() cold"] = authenticate_repeats(cold_auth, token, n)
     store_only = MemoryStore()
