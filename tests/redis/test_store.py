@@ -314,3 +314,18 @@ def _raw_value(raw: redis.Redis, url: str, jti: str) -> bytes:
 
 def _subject_digest(subject: str) -> bytes:
     return hashlib.sha256(subject.encode()).hexdigest()[:32].encode()
+
+
+def test_a_capped_token_of_a_session_ends_with_it_and_frees_its_slot(store: RedisStore) -> None:
+    """A login session's end deletes the access tokens a capped add stored, and their
+    index entries, so they stop counting toward the cap at once."""
+    from tokenauth.testing._refresh_contract import _access, _session_records
+
+    session, first = _session_records()
+    store.start_session(first)
+    access = _access(first)
+    assert store.add_capped(access, 1, "refuse", _now()).added
+    assert store.add_capped(_access(first), 1, "refuse", _now()).added is False
+    assert store.revoke_session(session) >= 1
+    assert store.get(access.jti) is None
+    assert store.add_capped(_access(first), 1, "refuse", _now()).added
