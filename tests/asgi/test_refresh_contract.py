@@ -255,3 +255,25 @@ def test_fastapi_router_serves_refresh(tls: TLS) -> None:
         wrong = client.post("/token", content=b"grant_type=x", headers=FORM)
         assert wrong.status_code == 400
         assert wrong.json()["error"] == "unsupported_grant_type"
+
+
+def test_the_plain_http_listener_ends_an_exposed_session(tls: TLS) -> None:
+    """HttpsRequiredApp (a plain-HTTP port): 403, and a refresh token in the body is ended."""
+    from tokenauth_asgi import HttpsRequiredApp
+
+    users = MemoryUserRegistry()
+    users.add_user(new_user("alice", "correct horse", now=1, hasher=FAST_HASHER))
+    auth = AsyncTokenAuth(
+        keys=KEYS, store=AsyncMemoryStore(), users=users, hasher=FAST_HASHER, refresh_ttl=True
+    )
+    with (
+        serve(TokenAuthApp(auth, whoami), tls=tls) as https,
+        serve(HttpsRequiredApp(auth), tls=None) as http,
+        httpx.Client(base_url=https, verify=tls.client_context, timeout=10) as client,
+        httpx.Client(base_url=http, timeout=10) as plain,
+    ):
+        first = login(client)
+        refused = refresh(plain, first["refresh_token"])
+        assert refused.status_code == 403
+        assert refused.json()["error"] == "https_required"
+        assert refresh(client, first["refresh_token"]).status_code == 400

@@ -20,7 +20,9 @@ def test_a_full_session_logs_events_without_secrets(
     token = setup.login_token()
     api_login = setup.auth.login(basic(setup.api_key, ""), secure=True)
     setup.auth.login(basic("alice", "wrong-password"), secure=True)
-    setup.auth.login(basic(setup.api_key[:-1] + "x", ""), secure=True)
+    # A wrong key: its last character changed (to one the key does not end with).
+    wrong_key = setup.api_key[:-1] + ("x" if setup.api_key[-1] != "x" else "y")
+    setup.auth.login(basic(wrong_key, ""), secure=True)
     setup.auth.authenticate(f"Bearer {token}", secure=True)
     setup.auth.authenticate(None, query=f"token={token}", secure=False)
     setup.clock.advance(4000)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import string
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -95,10 +96,17 @@ def test_out_of_range_batch_size_is_refused(size: int) -> None:
         "not a url",
     ],
 )
-def test_bad_urls_are_configuration_errors(url: str) -> None:
-    """Misspelt, repeated or malformed options, and foreign schemes, are refused up front."""
+def test_bad_urls_are_configuration_errors(
+    url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Misspelt, repeated or malformed options, and foreign schemes, are refused up front,
+    before any database file is made."""
+    monkeypatch.chdir(tmp_path)
     with pytest.raises(ConfigurationError):
         SQLTokenStore.from_url(url)
+    with pytest.raises(ConfigurationError):
+        AsyncSQLTokenStore.from_url(url.replace("sqlite://", "sqlite+aiosqlite://"))
+    assert list(tmp_path.iterdir()) == []
 
 
 @given(prefix=st.text(max_size=40).filter(lambda p: not p[:1].islower() or not p.isascii()))

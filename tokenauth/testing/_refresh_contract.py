@@ -33,8 +33,8 @@ from tokenauth._http import BasicCredentials
 from tokenauth._keys import KeySet
 from tokenauth._refresh import FORM_CONTENT_TYPE, RefreshRecord, Sessions
 from tokenauth._request import Request
-from tokenauth._results import Authenticated, Granted, InvalidGrant, Reason
-from tokenauth._store import TokenRecord
+from tokenauth._results import Authenticated, Granted, InvalidGrant, Reason, TokenLimitReached
+from tokenauth._store import CAP_METHODS, TokenRecord
 from tokenauth.testing._clock import FrozenClock
 from tokenauth.testing._contract import (
     AsyncStoreFactory,
@@ -56,6 +56,8 @@ _LIFETIME = 300
 _ACCESS_TTL = 3600
 #: The front door's default leeway on ``exp``.
 _LEEWAY = 5
+#: The most live access tokens a user of the stateful test may hold, on a store with caps.
+_CAP = 3
 
 
 def _session_records(
@@ -88,15 +90,24 @@ class _Passwords:
 
 
 class _Door:
-    """A front door with refresh on, over a runner's store, called the same way sync or async."""
+    """A front door with refresh on, over a runner's store, called the same way sync or async.
+
+    On a store that also caps tokens per subject (:class:`~tokenauth.CappedTokenStore`)
+    the door refuses a login past :data:`_CAP` live access tokens, so the
+    session families are held to the cap as well.
+    """
 
     def __init__(self, runner: _Runner, clock: FrozenClock) -> None:
         self.runner = runner
+        store = runner.store  # type: ignore[attr-defined]
+        self.capped = all(callable(getattr(store, name, None)) for name in CAP_METHODS)
         common: dict[str, Any] = {
-            "keys": _KEYS, "store": runner.store, "clock": clock,  # type: ignore[attr-defined]
+            "keys": _KEYS, "store": store, "clock": clock,
             "authenticator": _Passwords(), "ttl": _ACCESS_TTL,
             "refresh_ttl": _REFRESH_TTL, "session_lifetime": _LIFETIME,
         }  # fmt: skip
+        if self.capped:
+            common["max_tokens_per_subject"] = _CAP
         self.auth: TokenAuth | AsyncTokenAuth = (
             AsyncTokenAuth(**common) if isinstance(runner, _AsyncRunner) else TokenAuth(**common)
         )
@@ -155,9 +166,26 @@ def _family_machine(make_runner: Callable[[], _Runner]) -> type[RuleBasedStateMa
         def now(self) -> int:
             return int(self.clock())
 
+        def live_access(self, user: str) -> int:
+            """How many of ``user``'s access tokens the store still holds unexpired."""
+            now = self.now()
+            return sum(
+                1
+                for family in self.families
+                if family.user == user and not family.ended
+                for _, expires in family.access
+                if expires > now
+            )
+
         @rule(user=st.sampled_from(_USERS))
         def login(self, user: str) -> None:
+            full = self.door.capped and self.live_access(user) >= _CAP
             granted = self.door.login(user)
+            if full:
+                assert isinstance(granted, TokenLimitReached), (
+                    f"a login past the cap of {_CAP} live tokens was answered {granted!r}"
+                )
+                return
             assert isinstance(granted, Granted), granted
             token = granted.refresh_token
             assert token is not None, "a login with refresh on returned no refresh_token"

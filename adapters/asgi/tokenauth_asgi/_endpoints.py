@@ -161,7 +161,8 @@ class HttpsRequiredApp:
     """Refuse every request (403 ``https_required``): serve this on a plain-HTTP port.
 
     A token the request carries is revoked, since it has crossed the network in
-    clear text. The request counts as plain HTTP whatever its headers claim.
+    clear text, and so is the session of a refresh token in a form body. The
+    request counts as plain HTTP whatever its headers claim.
 
     Args:
         auth: The front door whose store holds the tokens to revoke.
@@ -179,15 +180,20 @@ class HttpsRequiredApp:
         request = request_of(scope)
         # secure=False and no forwarding headers: this listener is plain HTTP, so the
         # core refuses, and revokes whatever credential the request showed.
-        await self.auth.refuse_plain_http(
-            Request(
-                authorization=request.authorization,
-                query=request.query,
-                secure=False,
-                client=request.client,
-                user_agent=request.user_agent,
-            )
+        plain = Request(
+            authorization=request.authorization,
+            query=request.query,
+            secure=False,
+            client=request.client,
+            user_agent=request.user_agent,
         )
+        content_type = header(scope, b"content-type")
+        if scope["type"] == "http" and is_refresh_request(scope["method"], content_type):
+            # A refresh token in the body was exposed too: the core ends its session.
+            body = await read_body(receive)
+            await self.auth.refresh(plain, body=body, content_type=content_type)
+        else:
+            await self.auth.refuse_plain_http(plain)
         if scope["type"] == "http":
             await send_result(send, HttpsRequired.make())
         else:

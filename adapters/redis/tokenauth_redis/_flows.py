@@ -421,8 +421,12 @@ def add(keys: Keyspace, record: TokenRecord, nonce: bytes) -> Flow[None]:
     member = nonce + jti
     yield RunScript(INDEX_ADD, (index,), (record.expires_at, member, PRUNE_SLACK))
     yield from _set_record(keys.record(jti), value, record.expires_at, index, member)
+    yield from _note_in_session(keys, record, jti)
+
+
+def _note_in_session(keys: Keyspace, record: TokenRecord, jti: bytes) -> Flow[None]:
+    """Name a login's token in its session's hash, so that the session's end deletes it."""
     if record.session is not None:
-        # A login's token: its session's hash names it, for the session's end.
         until = (record.expires_at + RECORD_GRACE) * 1000
         yield RunScript(NOTE_ACCESS, (keys.family(record.session),), (b"a:" + jti, until))
 
@@ -469,6 +473,7 @@ def add_capped(
         counted = int(live) if counted is None else counted
         if admitted:
             yield from _set_record(key, encode(record, nonce), record.expires_at, index, member)
+            yield from _note_in_session(keys, record, jti)
             return CapOutcome(True, tuple(evicted), counted)
         if policy != "evict_oldest":
             break

@@ -38,7 +38,9 @@ from ._flows import (
     RunScript,
     ScanKeys,
     Script,
+    _forget,
     _text,
+    decode,
     encode,
     keep_until,
     remove,
@@ -96,14 +98,17 @@ return 1
 )
 
 #: Ends a session: deletes its access tokens' records (those in this slot; ARGV[1] is
-#: "<prefix>t:") and its hash. Replies {count, jti...} with the jtis of records in
-#: other slots, for the caller to delete; {-1} when there is no such session.
+#: "<prefix>t:") and its hash. Replies {count, {jti...}, {jti, record, ...}}: the jtis
+#: of records in other slots, for the caller to delete, and each deleted record with
+#: its jti, for the caller to drop from its subject's index (another slot); {-1} when
+#: there is no such session.
 REVOKE = Script(
     """
 if redis.call('EXISTS', KEYS[1]) == 0 then return {-1} end
 local fields = redis.call('HKEYS', KEYS[1])
 local count = 0
-local reply = {0}
+local foreign = {}
+local gone = {}
 for _, name in ipairs(fields) do
   local kind = string.sub(name, 1, 2)
   if kind == 'r:' then
@@ -112,15 +117,20 @@ for _, name in ipairs(fields) do
     local jti = string.sub(name, 3)
     if #jti == tonumber(ARGV[2]) and string.sub(jti, 23, 23) == '.' then
       local key = ARGV[1] .. '{' .. string.sub(jti, 1, 22) .. '}' .. string.sub(jti, 23)
-      count = count + redis.call('DEL', key)
+      local raw = redis.call('GET', key)
+      if raw then
+        redis.call('DEL', key)
+        count = count + 1
+        gone[#gone + 1] = jti
+        gone[#gone + 1] = raw
+      end
     else
-      reply[#reply + 1] = jti
+      foreign[#foreign + 1] = jti
     end
   end
 end
 redis.call('DEL', KEYS[1])
-reply[1] = count
-return reply
+return {count, foreign, gone}
 """
 )
 
@@ -239,15 +249,32 @@ def rotate_refresh(
     return True
 
 
-def revoke_session(keys: Keyspace, session: str) -> Flow[int]:
-    """End a session: one script on its slot, then any access token outside it."""
+def _end_session(keys: Keyspace, session: str) -> Flow[int | None]:
+    """One script on the session's slot, then what lives elsewhere; None: no such session.
+
+    The script deletes the session's records; their subject's index entries (in
+    another slot) are removed after it, so that they stop counting toward a cap
+    at once, and access tokens outside the slot are deleted one by one.
+    """
     reply = yield RunScript(REVOKE, (keys.family(session),), (keys.record(b""), SESSION_JTI_LENGTH))
     count = int(reply[0])
     if count < 0:
-        return 0
-    for jti in reply[1:]:
+        return None
+    foreign, gone = reply[1], reply[2]
+    members: dict[bytes, list[bytes]] = {}
+    for jti, raw in zip(gone[::2], gone[1::2], strict=True):
+        nonce, record = decode(jti, raw)
+        members.setdefault(keys.index(record.subject), []).append(nonce + jti)
+    for index, entries in members.items():
+        yield from _forget(index, entries)
+    for jti in foreign:
         count += bool((yield from remove(keys, jti.decode("utf-8", "surrogatepass"))))
     return count
+
+
+def revoke_session(keys: Keyspace, session: str) -> Flow[int]:
+    """End a session: one script on its slot, then any access token outside it."""
+    return (yield from _end_session(keys, session)) or 0
 
 
 def revoke_sessions(keys: Keyspace, subject: str, api_key_id: str | None) -> Flow[int]:
@@ -261,13 +288,8 @@ def revoke_sessions(keys: Keyspace, subject: str, api_key_id: str | None) -> Flo
             meta = yield Call("hget", (keys.family(session), b"m"))
             if meta is None or json.loads(meta)[2] != api_key_id:
                 continue
-        reply = yield RunScript(
-            REVOKE, (keys.family(session),), (keys.record(b""), SESSION_JTI_LENGTH)
-        )
-        if int(reply[0]) >= 0:
+        if (yield from _end_session(keys, session)) is not None:
             ended += 1
-        for jti in reply[1:]:
-            yield from remove(keys, jti.decode("utf-8", "surrogatepass"))
         yield Call("zrem", (index, member))
     return ended
 

@@ -152,7 +152,7 @@ async def init_db_async(
 def purge_expired(url: str, *, now: int | None = None) -> int:
     """Delete expired token records in short batches: call it from a scheduler.
 
-    Opens the store, purges every record with ``expires_at <= now`` in batches
+    Opens the store, purges every record (and refresh token) with ``expires_at <= now`` in batches
     of ``purge_batch_size`` rows (a URL option, 1000 by default), each batch its
     own transaction, and closes the store again.
 
@@ -171,7 +171,10 @@ def purge_expired(url: str, *, now: int | None = None) -> int:
     """
     store = SQLTokenStore.from_url(url)
     try:
-        return store.purge_expired(int(time.time()) - MAX_LEEWAY if now is None else now)
+        cutoff = int(time.time()) - MAX_LEEWAY if now is None else now
+        # Refresh tokens, and the sessions they outlived, too (not counted).
+        store.purge_refresh(cutoff)
+        return store.purge_expired(cutoff)
     finally:
         store.close()
 

@@ -73,8 +73,9 @@ class _Sync:
     @classmethod
     def _open(cls: type[S], url: str, *, token_store: bool = False) -> S:
         parsed = parse_url(url)
-        engine = make_engine(parsed)
+        # The prefix is checked before the engine exists: a bad one touches no database.
         schema = Schema(parsed.table_prefix)
+        engine = make_engine(parsed)
         extra = {"purge_batch_size": parsed.purge_batch_size} if token_store else {}
         opened = cls(engine, schema=schema, timeout=DEADLINE_TIMEOUTS * parsed.timeout, **extra)
         opened._owns_engine = True
@@ -131,11 +132,11 @@ class _Async:
     @classmethod
     def _open(cls: type[A], url: str, *, token_store: bool = False) -> A:
         parsed = parse_url(url, asynchronous=True)
+        schema = Schema(parsed.table_prefix)
         engine = make_async_engine(parsed)
         extra = {"purge_batch_size": parsed.purge_batch_size} if token_store else {}
         # One statement may wait for the pool, then a connect, then run: each
         # bounded by the timeout, so the whole is bounded by three of them.
-        schema = Schema(parsed.table_prefix)
         opened = cls(engine, schema=schema, timeout=DEADLINE_TIMEOUTS * parsed.timeout, **extra)
         opened._owns_engine = True
         opened._autocommit = True
