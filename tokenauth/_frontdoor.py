@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import hmac
-import inspect
 import logging
 import os
 import threading
@@ -37,7 +36,7 @@ from ._authenticators import (
 )
 from ._claims import Claims, Principal, principal_of
 from ._clock import Clock, system_clock
-from ._drivers import Call, Flow, call_of, run_async, run_sync
+from ._drivers import Call, Flow, awaitable, call_of, run_async, run_sync
 from ._errors import ConfigurationError, StoreError
 from ._events import EventHook, EventKind, SecurityEvent, emit
 from ._health import Health, OutageLog, describe, health_flow
@@ -180,6 +179,43 @@ def _sessions(
 
 class _Flows:
     """Configuration and the flows; the drivers live in the subclasses."""
+
+    # Slots, not a __dict__: every request reads a dozen of these, and each read
+    # and method lookup is cheaper on a slotted object.
+    __slots__ = (
+        "__weakref__",
+        "_clock",
+        "_ends_sessions",
+        "_hasher",
+        "_hashes",
+        "_keys",
+        "_leeway",
+        "_login_ages",
+        "_next_touch",
+        "_no_token",
+        "_outages",
+        "_pepper",
+        "_recent",
+        "_requirements",
+        "_time",
+        "_touch_lock",
+        "allow_query_token",
+        "api_keys",
+        "authenticator",
+        "cap_policy",
+        "issuer",
+        "last_use_interval",
+        "max_tokens_per_subject",
+        "on_event",
+        "realm",
+        "revoke_exposed_api_keys",
+        "sessions",
+        "store",
+        "throttle",
+        "trusted_proxies",
+        "users",
+        "validator",
+    )
 
     def __init__(
         self,
@@ -515,7 +551,12 @@ class _Flows:
         """
         proxies = self.trusted_proxies
         client = request.client
-        if not proxies.networks or client is None or client not in proxies:
+        if not proxies.networks or client is None:
+            return request.secure
+        # The proxies' verdict on this peer, remembered by TrustedProxies.__contains__,
+        # read here without the call on the request path.
+        trusted = proxies._decided.get(client)
+        if not (trusted if trusted is not None else client in proxies):
             return request.secure
         if request.forwarded_proto == "https" and request.forwarded is None:
             # The usual proxied request, decided as is_secure decides it, in one step.
@@ -1199,6 +1240,8 @@ class TokenAuth(_Flows):
             None queues every login, however long the wait.
     """
 
+    __slots__ = ()
+
     def __init__(
         self,
         *,
@@ -1327,7 +1370,7 @@ class TokenAuth(_Flows):
             request = _keyword_request(request, fields)
         elif fields:
             raise TypeError(_BOTH_FORMS)
-        now = self._now()
+        now = int(self._time())  # self._now(), without the call: this is the request path
         https = self.is_https(request)
         if self._recent:
             recent = self._recent_hit(request, https, now)
@@ -1452,6 +1495,8 @@ class AsyncTokenAuth(_Flows):
     (``max_concurrent_hashes`` and ``max_login_wait`` among them).
     """
 
+    __slots__ = ()
+
     def __init__(
         self,
         *,
@@ -1541,16 +1586,14 @@ class AsyncTokenAuth(_Flows):
             request = _keyword_request(request, fields)
         elif fields:
             raise TypeError(_BOTH_FORMS)
-        now = self._now()
+        now = int(self._time())  # self._now(), without the call: this is the request path
         https = self.is_https(request)
         if self._recent:
             recent = self._recent_hit(request, https, now)
             if recent is not None:
                 try:
                     record: Any = self.store.get(recent.claims.jti)
-                    if type(record) is CoroutineType or (
-                        record is not None and inspect.isawaitable(record)
-                    ):
+                    if type(record) is CoroutineType or awaitable(record):
                         record = await record
                 except _STORE_FAILURES as exc:
                     return self._unavailable(exc, now, request.client)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import dataclasses
+import inspect
 import ipaddress
 import pickle
+import types
+import weakref
 from typing import Any
 
 import argon2
@@ -26,12 +30,12 @@ from tokenauth import (
     TokenRejected,
 )
 from tokenauth._claims import principal_of
-from tokenauth._drivers import call_of
+from tokenauth._drivers import awaitable, call_of
 from tokenauth._frontdoor import _default_hash_slots
 from tokenauth._http import _B64TOKEN, _is_b64token, extract_bearer
 from tokenauth._jwt import _numeric_date, _text
 from tokenauth._results import Reason, authenticated_of
-from tokenauth._store import MAX_JTI_LENGTH, MAX_SUBJECT_LENGTH
+from tokenauth._store import MAX_JTI_LENGTH, MAX_SUBJECT_LENGTH, TokenRecord
 from tokenauth.extend import (
     Call,
     TrustedProxies,
@@ -235,3 +239,42 @@ def test_one_step_bearer_header_decides_as_the_full_parse(
         quick = extract_bearer(header, query, realm="api", allow_query=allow)
         full = extract_bearer(f" {header}", query, realm="api", allow_query=allow)
         assert quick == full
+
+
+class _AwaitableTuple(tuple[int, ...]):
+    """A subclass of a type the driver knows, made awaitable: the type check must not pass it."""
+
+    def __await__(self) -> Any:
+        yield from ()
+        return 0
+
+
+@types.coroutine
+def _generator_coroutine() -> Any:
+    yield from ()
+
+
+def test_awaitable_answers_as_inspect_isawaitable() -> None:
+    record = TokenRecord(jti="j" * 22, subject="s", issued_at=0, expires_at=1, method="password")
+    loop = asyncio.new_event_loop()
+    coroutine = AsyncMemoryStore().get("x")
+    generator = _generator_coroutine()
+    plain: list[object] = [None, True, 0, "", b"", (), [], record, object(), {}]
+    waiting: list[object] = [_AwaitableTuple(), generator, coroutine, loop.create_future()]
+    try:
+        for value in plain:
+            assert awaitable(value) is inspect.isawaitable(value) is False, value
+        for value in waiting:
+            assert awaitable(value) is inspect.isawaitable(value) is True, value
+    finally:
+        coroutine.close()
+        generator.close()
+        loop.close()
+
+
+def test_front_doors_have_no_instance_dict_but_take_weak_references() -> None:
+    auth = AsyncTokenAuth(keys=KeySet.generate("HS256"), store=AsyncMemoryStore())
+    assert not hasattr(auth, "__dict__")
+    assert weakref.ref(auth)() is auth
+    with pytest.raises(AttributeError):
+        auth.no_such_setting = 1  # type: ignore[attr-defined]

@@ -258,17 +258,16 @@ class TokenAuthMiddleware:
         # object; its TokenUser and TokenCredentials are then the same values too.
         self._scope_values: dict[str, tuple[Authenticated, TokenUser, TokenCredentials]] = {}
 
-    def _store(self, scope: Scope, result: Authenticated) -> None:
-        """Put ``result``, its :class:`TokenUser` and :class:`TokenCredentials` in the scope."""
+    def _new_scope_values(
+        self, result: Authenticated
+    ) -> tuple[Authenticated, TokenUser, TokenCredentials]:
+        """``result``, its :class:`TokenUser` and :class:`TokenCredentials`, kept for a repeat."""
         kept = self._scope_values
-        values = kept.get(result.token)
-        if values is None or values[0] is not result:
-            values = _scope_values(result)
-            if len(kept) >= _SCOPE_VALUES_KEPT:
-                kept.clear()
-            kept[result.token] = values
-        scope[SCOPE_KEY], scope["user"], scope["auth"] = values
-        scope[AUTH_KEY] = self.auth
+        values = _scope_values(result)
+        if len(kept) >= _SCOPE_VALUES_KEPT:
+            kept.clear()
+        kept[result.token] = values
+        return values
 
     def _anonymous(self, scope: Scope) -> None:
         scope.setdefault("user", AnonymousUser())
@@ -297,7 +296,12 @@ class TokenAuthMiddleware:
         # Over plain HTTP the core answers 403 and revokes any token it was shown.
         result: Any = await self.auth.authenticate(request)
         if isinstance(result, Authenticated):
-            self._store(scope, result)
+            # The scope values of a repeated result are the same values again.
+            values = self._scope_values.get(result.token)
+            if values is None or values[0] is not result:
+                values = self._new_scope_values(result)
+            scope[SCOPE_KEY], scope["user"], scope["auth"] = values
+            scope[AUTH_KEY] = self.auth
             loader = self.user_loader
             if loader is None:
                 await self.app(scope, receive, send)

@@ -67,15 +67,15 @@ def request_of(scope: Scope) -> Request:
         if name == b"authorization":
             text = (value if type(value) is bytes else bytes(value)).decode("latin-1")
             authorization = text if authorization is None else f"{authorization}, {text}"
-        elif name == b"user-agent":
-            text = (value if type(value) is bytes else bytes(value)).decode("latin-1")
-            user_agent = text if user_agent is None else f"{user_agent}, {text}"
         elif name == b"x-forwarded-proto":
             text = (value if type(value) is bytes else bytes(value)).decode("latin-1")
             forwarded_proto = text if forwarded_proto is None else f"{forwarded_proto}, {text}"
         elif name == b"forwarded":
             text = (value if type(value) is bytes else bytes(value)).decode("latin-1")
             forwarded = text if forwarded is None else f"{forwarded}, {text}"
+        elif name == b"user-agent":
+            text = (value if type(value) is bytes else bytes(value)).decode("latin-1")
+            user_agent = text if user_agent is None else f"{user_agent}, {text}"
     raw_query = scope.get("query_string", b"")
     scheme = scope.get("scheme", "http")
     secure = _SCHEME_IS_SECURE.get(scheme) if type(scheme) is str else None
