@@ -14,6 +14,7 @@ import os
 import threading
 import time
 from collections.abc import Iterable
+from dataclasses import fields as dataclass_fields
 from dataclasses import replace
 from types import CoroutineType
 from typing import TYPE_CHECKING, Any, TypeVar, overload
@@ -156,7 +157,18 @@ def _keyword_request(authorization: object, fields: dict[str, Any]) -> Request:
         raise TypeError(
             f"the Authorization header must be a str or None, not {type(authorization).__name__}"
         )
-    return Request(authorization=authorization, **fields)
+    if not fields.keys() <= _REQUEST_FIELDS:
+        return Request(authorization=authorization, **fields)  # its TypeError names the keyword
+    # Request(...) with its defaults, built through the cheap maker.
+    get = fields.get
+    return Request.of(
+        authorization, get("query", ""), fields["secure"], get("client"),
+        get("forwarded_proto"), get("forwarded"), get("user_agent"),
+    )  # fmt: skip
+
+
+#: The keywords of the front doors' keyword form: every field of Request but the header.
+_REQUEST_FIELDS = frozenset(f.name for f in dataclass_fields(Request)) - {"authorization"}
 
 
 def _sessions(

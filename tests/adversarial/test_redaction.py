@@ -18,7 +18,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tokenauth import EventKind, RedactingFilter, generate_api_key, redact
+from tokenauth import EventKind, RedactingFilter, _events, generate_api_key, redact
 
 from .conftest import PEPPER, PROXY, Deployment, Recorder, basic, deploy
 
@@ -242,3 +242,24 @@ def test_filter_redacts_structured_attributes() -> None:
     assert RedactingFilter().filter(record)
     assert TOKEN not in repr(vars(record))
     assert record.__dict__["request"]["who"] == "alice"
+
+
+def _redact_every_pattern(text: str) -> str:
+    """``redact`` without its first search: every pattern applied to every text."""
+    if "=" in text:
+        text = _events._QUERY_PARAMETER.sub(_events._redact_parameter, text)
+    for pattern, replacement in _events._PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+#: Texts built from the pieces the patterns look for, in any case and order.
+_PIECES = st.sampled_from(
+    ["=", "?", "&", ";", " ", "\t", ".", "%2E", "%2e", "eyJ", "EYJ", "tka_", "tkr_", "TKA_",
+     "Bearer", "bEaReR", "basic", "BASIC", "token", "tok%65n", "a", "Z", "0", "-", "_", "/", "+"]
+)  # fmt: skip
+
+
+@given(st.lists(_PIECES | st.text(max_size=4), max_size=14).map("".join))
+def test_redact_answers_as_every_pattern_would(text: str) -> None:
+    assert redact(text) == _redact_every_pattern(text)

@@ -20,6 +20,7 @@ from tokenauth import (
     Request,
     Unauthorized,
 )
+from tokenauth._frontdoor import _keyword_request
 from tokenauth.extend import is_secure
 from tokenauth.testing import strategies as ts
 
@@ -169,3 +170,34 @@ def test_async_front_door_takes_the_request_whole() -> None:
             await auth.login(Request(secure=True), secure=True)  # type: ignore[call-overload]
 
     asyncio.run(scenario())
+
+
+_FIELD_VALUES = st.fixed_dictionaries(
+    {},
+    optional={
+        "secure": st.booleans(),
+        "query": st.none() | st.text(max_size=6) | st.just({"token": ["x"]}),
+        "client": st.none() | st.sampled_from(["127.0.0.1", "::1"]),
+        "forwarded_proto": st.none() | st.sampled_from(["https", "http"]),
+        "forwarded": st.none() | st.just("proto=https"),
+        "user_agent": st.none() | st.text(max_size=6),
+    },
+)
+
+
+@given(st.none() | st.text(max_size=8), _FIELD_VALUES)
+def test_the_keyword_form_builds_what_request_builds(
+    authorization: str | None, fields: dict[str, object]
+) -> None:
+    if "secure" not in fields:
+        with pytest.raises(TypeError, match="secure="):
+            _keyword_request(authorization, fields)
+        return
+    built = _keyword_request(authorization, fields)
+    assert type(built) is Request
+    assert built == Request(authorization=authorization, **fields)  # type: ignore[arg-type]
+
+
+def test_the_keyword_form_names_an_unknown_keyword() -> None:
+    with pytest.raises(TypeError, match="secur"):
+        _keyword_request(None, {"secure": True, "secur": True})
