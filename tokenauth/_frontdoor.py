@@ -76,7 +76,7 @@ from ._registry import (
     UserRecord,
     UserRegistry,
 )
-from ._request import Request, RequestFields
+from ._request import Request, RequestFields, _make_request
 from ._results import (
     Authenticated,
     AuthResult,
@@ -157,11 +157,13 @@ def _keyword_request(authorization: object, fields: dict[str, Any]) -> Request:
         raise TypeError(
             f"the Authorization header must be a str or None, not {type(authorization).__name__}"
         )
+    if len(fields) == 1:  # the usual call: authenticate(header, secure=...)
+        return _make_request(authorization, "", fields["secure"], None, None, None, None)
     if not fields.keys() <= _REQUEST_FIELDS:
         return Request(authorization=authorization, **fields)  # its TypeError names the keyword
     # Request(...) with its defaults, built through the cheap maker.
     get = fields.get
-    return Request.of(
+    return _make_request(
         authorization, get("query", ""), fields["secure"], get("client"),
         get("forwarded_proto"), get("forwarded"), get("user_agent"),
     )  # fmt: skip

@@ -82,7 +82,7 @@ def request_of(scope: Scope) -> Request:
     if secure is None:
         secure = str(scheme).lower() in _SECURE_SCHEMES
     client = scope.get("client")
-    return Request.of(
+    return _make_request(
         authorization,
         bytes(raw_query).decode("latin-1") if raw_query else "",
         secure,
@@ -92,6 +92,9 @@ def request_of(scope: Scope) -> Request:
         user_agent,
     )
 
+
+#: ``Request.of``, looked up once rather than on every request.
+_make_request = Request.of
 
 #: The usual scheme values and what they mean; anything else is lower-cased first.
 _SCHEME_IS_SECURE = {"http": False, "https": True, "ws": False, "wss": True}
