@@ -111,7 +111,7 @@ def run_sync(flow: Flow[T], limiter: AbstractContextManager[Any] | None = None) 
         except Exception as exc:  # handed to the flow, which decides
             error = exc
             continue
-        if awaitable(value):
+        if value is not None and awaitable(value):
             close = getattr(value, "close", None)
             if close is not None:
                 close()
@@ -146,7 +146,7 @@ async def run_async(flow: Flow[T], limiter: AbstractAsyncContextManager[Any] | N
                         value = await asyncio.to_thread(call.fn, *call.args)
             else:
                 value = call.fn(*call.args)
-                if awaitable(value):
+                if value is not None and awaitable(value):
                     value = await value
         except Exception as exc:  # handed to the flow, which decides
             error = exc

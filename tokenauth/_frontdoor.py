@@ -194,9 +194,14 @@ def _sessions(
 class _Flows:
     """Configuration and the flows; the drivers live in the subclasses."""
 
-    # Slots, not a __dict__: every request reads a dozen of these, and each read
-    # and method lookup is cheaper on a slotted object.
+    # The settings live in slots: every request reads a dozen of them, and with
+    # more than 30 attributes CPython's instance dictionary stops sharing its keys,
+    # after which every attribute read and method lookup takes the generic road.
+    # The __dict__ stays, empty, for whatever an application or a test sets on an
+    # instance (a replaced method, a note); tests/core/test_cheap_paths.py checks
+    # that __init__ sets nothing outside the slots.
     __slots__ = (
+        "__dict__",
         "__weakref__",
         "_clock",
         "_ends_sessions",

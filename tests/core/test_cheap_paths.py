@@ -26,7 +26,9 @@ from tokenauth import (
     JSONObject,
     JWTValidator,
     KeySet,
+    MemoryStore,
     Principal,
+    TokenAuth,
     TokenRejected,
 )
 from tokenauth._claims import principal_of
@@ -272,9 +274,18 @@ def test_awaitable_answers_as_inspect_isawaitable() -> None:
         loop.close()
 
 
-def test_front_doors_have_no_instance_dict_but_take_weak_references() -> None:
-    auth = AsyncTokenAuth(keys=KeySet.generate("HS256"), store=AsyncMemoryStore())
-    assert not hasattr(auth, "__dict__")
-    assert weakref.ref(auth)() is auth
-    with pytest.raises(AttributeError):
-        auth.no_such_setting = 1  # type: ignore[attr-defined]
+@pytest.mark.parametrize("door", [TokenAuth, AsyncTokenAuth])
+def test_front_door_settings_live_in_slots(door: Any) -> None:
+    store = MemoryStore() if door is TokenAuth else AsyncMemoryStore()
+    auth: Any = door(
+        keys=KeySet.generate("HS256"), store=store, refresh_ttl=600, max_tokens_per_subject=3
+    )
+    # A setting added to __init__ but not to _Flows.__slots__ lands here: add it there.
+    assert vars(auth) == {}
+    reference = weakref.ref(auth)
+    assert id(reference()) == id(auth)
+    # An instance still takes what an application or a test sets on it.
+    auth.note = "x"
+    auth.authenticate = lambda *args, **kwargs: None
+    assert auth.authenticate("x", secure=True) is None
+    assert vars(auth).keys() == {"note", "authenticate"}
