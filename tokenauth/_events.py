@@ -123,6 +123,16 @@ _TEXT_FIELDS = tuple(f.name for f in dataclass_fields(SecurityEvent) if "str" in
 EventHook = Callable[[SecurityEvent], None]
 
 
+def heard(kind: EventKind, hook: EventHook | None) -> bool:
+    """Whether an event of ``kind`` would reach anyone: ``hook``, or the audit log at its level.
+
+    Checked before an event is built, so that a server nobody listens to pays
+    nothing for its events (building one, with its redaction, costs about ten
+    microseconds).
+    """
+    return hook is not None or audit_logger.isEnabledFor(_LEVELS[kind])
+
+
 def emit(event: SecurityEvent, hook: EventHook | None) -> None:
     """Log ``event`` and pass it to ``hook``; a failing hook is logged, never raised."""
     level = _LEVELS[event.kind]

@@ -39,7 +39,7 @@ from ._claims import Claims, Principal, principal_of
 from ._clock import Clock, system_clock
 from ._drivers import Call, Flow, awaitable, call_of, run_async, run_sync
 from ._errors import ConfigurationError, StoreError
-from ._events import EventHook, EventKind, SecurityEvent, emit
+from ._events import EventHook, EventKind, SecurityEvent, emit, heard
 from ._health import Health, OutageLog, describe, health_flow
 from ._http import (
     TrustedProxies,
@@ -378,7 +378,9 @@ class _Flows:
         return int(self._time())
 
     def _emit(self, kind: EventKind, now: int, **fields: Any) -> None:
-        emit(SecurityEvent(kind, now, **fields), self.on_event)
+        hook = self.on_event
+        if heard(kind, hook):
+            emit(SecurityEvent(kind, now, **fields), hook)
 
     def _guarded(self, flow: Flow[R], now: int, client: str | None) -> Flow[R | StoreUnavailable]:
         try:

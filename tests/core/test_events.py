@@ -127,3 +127,32 @@ def test_filter_redacts_tracebacks() -> None:
     formatted = logging.Formatter().format(record)
     assert token not in formatted
     assert "could not parse [REDACTED]" in formatted
+
+
+def test_events_are_built_only_for_someone_who_hears_them(
+    setup: Setup, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No hook and the audit log off: a login builds no event; either one on: it does."""
+    built: list[EventKind] = []
+    original = tokenauth.SecurityEvent.__post_init__
+
+    def counting(event: tokenauth.SecurityEvent) -> None:
+        built.append(event.kind)
+        original(event)
+
+    monkeypatch.setattr(tokenauth.SecurityEvent, "__post_init__", counting)
+    caplog.set_level(logging.WARNING, logger="tokenauth.audit")
+    setup.auth.on_event = None
+    setup.login_token()
+    assert built == []
+    caplog.set_level(logging.INFO, logger="tokenauth.audit")
+    setup.login_token()
+    assert EventKind.LOGIN_GRANTED in built
+    assert any(getattr(r, "tokenauth", {}).get("kind") == "login_granted" for r in caplog.records)
+    built.clear()
+    caplog.set_level(logging.WARNING, logger="tokenauth.audit")
+    heard: list[tokenauth.SecurityEvent] = []
+    setup.auth.on_event = heard.append
+    setup.login_token()
+    assert EventKind.LOGIN_GRANTED in built
+    assert [e.kind for e in heard] == built
