@@ -81,11 +81,14 @@ def _serve_and_count(tree: Path, endpoint: str, mode: str, requests: int) -> int
     )
     try:
         assert server.stdout is not None
-        token = server.stdout.readline().split()[1:2]
+        # Both modes measured print "TOKEN <token> <loop> <http>" before serving.
+        first = server.stdout.readline().split()
+        if len(first) < 2 or first[0] != "TOKEN":
+            server.kill()
+            _, err = server.communicate()
+            raise RuntimeError(f"the {endpoint} {mode} server did not start:\n{err[-2000:]}")
         _wait_for(port, timeout=120)
-        headers = {"X-Forwarded-Proto": "https"}
-        if token and token[0]:
-            headers["Authorization"] = f"Bearer {token[0]}"
+        headers = {"X-Forwarded-Proto": "https", "Authorization": f"Bearer {first[1]}"}
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
 
         def send(count: int) -> None:

@@ -14,7 +14,6 @@ import os
 import threading
 import time
 from collections.abc import Iterable
-from dataclasses import fields as dataclass_fields
 from dataclasses import replace
 from types import CoroutineType
 from typing import TYPE_CHECKING, Any, TypeVar, overload
@@ -157,20 +156,11 @@ def _keyword_request(authorization: object, fields: dict[str, Any]) -> Request:
         raise TypeError(
             f"the Authorization header must be a str or None, not {type(authorization).__name__}"
         )
-    if len(fields) == 1:  # the usual call: authenticate(header, secure=...)
+    if len(fields) == 1:
+        # The usual call, authenticate(header, secure=...): Request's defaults for the
+        # rest, through the cheap maker (a test holds it to Request(...)).
         return _make_request(authorization, "", fields["secure"], None, None, None, None)
-    if not fields.keys() <= _REQUEST_FIELDS:
-        return Request(authorization=authorization, **fields)  # its TypeError names the keyword
-    # Request(...) with its defaults, built through the cheap maker.
-    get = fields.get
-    return _make_request(
-        authorization, get("query", ""), fields["secure"], get("client"),
-        get("forwarded_proto"), get("forwarded"), get("user_agent"),
-    )  # fmt: skip
-
-
-#: The keywords of the front doors' keyword form: every field of Request but the header.
-_REQUEST_FIELDS = frozenset(f.name for f in dataclass_fields(Request)) - {"authorization"}
+    return Request(authorization=authorization, **fields)
 
 
 def _sessions(
